@@ -1,0 +1,62 @@
+/** The hub's HTTP application: health, fleet status API and the status page. */
+import { Hono } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import { EdgeStatusReport, type FleetState } from './fleet-state.ts';
+import { statusPage } from './status-page.ts';
+
+export interface HubAppOptions {
+  fleet: FleetState;
+  /** Largest accepted request body in bytes. Default 1 MiB. */
+  maxBodyBytes?: number;
+}
+
+const EDGE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+function error(status: 400 | 404 | 413 | 415, code: string, message: string): HTTPException {
+  return new HTTPException(status, { res: Response.json({ error: { code, message } }, { status }) });
+}
+
+export function createHubApp(options: HubAppOptions): Hono {
+  const { fleet } = options;
+  const maxBodyBytes = options.maxBodyBytes ?? 1 << 20;
+  const app = new Hono();
+
+  app.get('/health', (c) => c.json({ ok: true }));
+
+  app.get('/api/v1/status', (c) => c.json({ edges: fleet.edges() }));
+
+  // Edges report their live counters here until the uplink issue replaces this with the WebSocket uplink.
+  app.post('/api/v1/edges/:edgeId/status', async (c) => {
+    const edgeId = c.req.param('edgeId');
+    if (!EDGE_ID.test(edgeId)) throw error(400, 'BAD_REQUEST', `invalid edge id "${edgeId}"`);
+    if (!(c.req.header('content-type') ?? '').includes('application/json')) {
+      throw error(415, 'UNSUPPORTED_MEDIA_TYPE', 'expected a JSON body (content-type: application/json)');
+    }
+    const text = await c.req.text();
+    if (Buffer.byteLength(text) > maxBodyBytes) {
+      throw error(413, 'PAYLOAD_TOO_LARGE', `body larger than ${maxBodyBytes} bytes`);
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch (err) {
+      throw error(400, 'BAD_REQUEST', `body is not valid JSON: ${(err as Error).message}`);
+    }
+    const parsed = EdgeStatusReport.safeParse(body);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw error(400, 'VALIDATION_FAILED', `${issue.path.join('.') || '(body)'}: ${issue.message}`);
+    }
+    fleet.report(edgeId, parsed.data);
+    return c.json({ ok: true });
+  });
+
+  app.get('/', (c) => c.html(statusPage()));
+
+  app.notFound((c) => c.json({ error: { code: 'NOT_FOUND', message: `no route ${c.req.method} ${c.req.path}` } }, 404));
+  app.onError((err, c) => {
+    if (err instanceof HTTPException) return err.getResponse();
+    return c.json({ error: { code: 'INTERNAL', message: err.message } }, 500);
+  });
+  return app;
+}

@@ -1,0 +1,46 @@
+#!/usr/bin/env node
+// Runs every *.test.ts with node's test runner under tsx.
+// Tests read models and media from ../shared unless MODELS_DIR / SIGHTLINE_MEDIA_DIR / SIGHTLINE_MOT_DIR say otherwise.
+//   node scripts/run-tests.mjs            all tests
+//   node scripts/run-tests.mjs --unit     unit tests only (beside the code)
+//   node scripts/run-tests.mjs FILTER...  files whose path contains any FILTER
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+
+const root = resolve(import.meta.dirname, '..');
+const shared = resolve(root, '..', 'shared');
+process.env.MODELS_DIR ??= join(shared, 'models');
+process.env.SIGHTLINE_MEDIA_DIR ??= join(shared, 'media');
+process.env.SIGHTLINE_MOT_DIR ??= join(shared, 'mot');
+process.env.SIGHTLINE_LOG_LEVEL ??= 'warn';
+
+const args = process.argv.slice(2);
+const unitOnly = args.includes('--unit');
+const filters = args.filter((a) => !a.startsWith('--'));
+
+function walk(dir, out = []) {
+  if (!existsSync(dir)) return out;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.name === 'node_modules' || entry.name === 'dist' || entry.name.startsWith('.')) continue;
+    const p = join(dir, entry.name);
+    if (entry.isDirectory()) walk(p, out);
+    else if (entry.name.endsWith('.test.ts')) out.push(p);
+  }
+  return out;
+}
+
+const dirs = unitOnly ? ['shared', 'edge', 'hub', 'cli'] : ['shared', 'edge', 'hub', 'cli', 'test'];
+let files = dirs.flatMap((d) => walk(join(root, d))).map((f) => relative(root, f));
+if (filters.length) files = files.filter((f) => filters.some((x) => f.includes(x)));
+files.sort();
+if (files.length === 0) {
+  console.error('no test files matched');
+  process.exit(1);
+}
+const result = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', ...files],
+  { cwd: root, stdio: 'inherit', env: process.env },
+);
+process.exit(result.status ?? 1);

@@ -1,0 +1,155 @@
+/** Edge configuration: the zod schema (every field documented with its default) and the file loader. */
+import { readFile } from 'node:fs/promises';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ConfigError } from './errors.ts';
+
+const streamId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'letters, digits, _ . - (max 64)');
+
+export const StreamConfig = z.strictObject({
+  /** Stream id, unique on this edge. Default: cam1, cam2, ... in order. */
+  id: streamId.optional(),
+  /** A file path, file:// URL, rtsp:// or rtsps:// URL, or http(s):// URL. */
+  source: z.string().min(1),
+  /** Restart a file source at its end. Default false. */
+  loop: z.boolean().default(false),
+  /** Pace file sources at their native frame rate, as a camera would. Default true. */
+  realtime: z.boolean().default(true),
+  /** Frames older than this when their turn comes are dropped (and counted). Default 1000 ms. */
+  stalenessMs: z.number().int().positive().default(1000),
+});
+export type StreamConfig = z.infer<typeof StreamConfig>;
+
+export const DetectorConfig = z.strictObject({
+  /** Model id from models/manifest.json. Default yolox_nano. */
+  model: z.string().min(1).default('yolox_nano'),
+  /** Minimum score kept. Default 0.5 (the original design's conf). */
+  confidence: z.number().min(0).max(1).default(0.5),
+  /** IoU above which NMS suppresses a same-class box. Default 0.45. */
+  iou: z.number().min(0).max(1).default(0.45),
+  /** Keep only these class labels (e.g. ["person"]). Default: all classes. */
+  classes: z.array(z.string().min(1)).optional(),
+});
+
+export const ExecutionProvider = z.enum(['tensorrt', 'cuda', 'cpu']);
+export type ExecutionProvider = z.infer<typeof ExecutionProvider>;
+
+export const InferenceConfig = z.strictObject({
+  /** Execution providers tried in order; a missing one is skipped with a log line. Default ["cpu"]. */
+  providers: z.array(ExecutionProvider).min(1).default(['cpu']),
+  /** Sessions in the pool, each in its own worker thread. Default 2. */
+  sessions: z.number().int().min(1).max(64).default(2),
+  /** ONNX Runtime intra-op threads per session. Default 1. */
+  intraOpThreads: z.number().int().min(1).max(64).default(1),
+  /** Let intra-op threads spin while waiting (fast on idle machines, noisy on shared ones). Default false. */
+  spinning: z.boolean().default(false),
+  /** Frames per batch for models with a dynamic batch (static-batch models get 1). Default 16. */
+  batchSize: z.number().int().min(1).max(64).default(16),
+  /** Longest a partial batch waits to fill before it is sent. Default 5 ms. */
+  maxWaitMs: z.number().min(0).max(1000).default(5),
+  /** Requests queued per session so it never idles between batches. Default 2. */
+  inflightPerSession: z.number().int().min(1).max(8).default(2),
+  /** TensorRT engine cache directory. Default <data dir>/trt-cache. */
+  trtCacheDir: z.string().optional(),
+  /** Use FP16 in TensorRT. Default true. */
+  trtFp16: z.boolean().default(true),
+});
+export type InferenceConfig = z.infer<typeof InferenceConfig>;
+
+export const DecoderConfig = z.strictObject({
+  /** node-av (in-process FFmpeg libraries, default) or ffmpeg (a system ffmpeg subprocess). */
+  backend: z.enum(['node-av', 'ffmpeg']).default('node-av'),
+  /** ffmpeg executable for the ffmpeg backend. Default "ffmpeg". */
+  ffmpegPath: z.string().default('ffmpeg'),
+  /** Decoder threads per stream (0 = FFmpeg decides). Default 1. */
+  threads: z.number().int().min(0).max(16).default(1),
+});
+
+export const ByteTrackConfig = z.strictObject({
+  type: z.literal('bytetrack'),
+  /** Detections at or above this score take part in the first association. Default 0.5. */
+  highThreshold: z.number().min(0).max(1).default(0.5),
+  /** Detections between this and highThreshold take part in the second association. Default 0.1. */
+  lowThreshold: z.number().min(0).max(1).default(0.1),
+  /** Unmatched high detections at or above this start a new track. Default 0.6. */
+  newTrackThreshold: z.number().min(0).max(1).default(0.6),
+  /** Minimum IoU for a first-stage match. Default 0.2. */
+  matchIou: z.number().min(0).max(1).default(0.2),
+  /** Frames a lost track is kept before removal. Default 30 (the original design's max_age). */
+  maxAge: z.number().int().min(1).default(30),
+  /** Matched frames before a track is confirmed. Default 3. */
+  minHits: z.number().int().min(1).default(3),
+});
+
+export const TrackerConfig = z.discriminatedUnion('type', [ByteTrackConfig]);
+export type TrackerConfig = z.infer<typeof TrackerConfig>;
+
+export const SinkConfig = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('jsonl'),
+    /** Output file; one JSON object per frame. */
+    path: z.string().min(1),
+  }),
+  z.strictObject({
+    type: z.literal('mot'),
+    /** Output directory; one MOTChallenge text file per stream (<streamId>.txt). */
+    dir: z.string().min(1),
+  }),
+]);
+export type SinkConfig = z.infer<typeof SinkConfig>;
+
+export const EdgeConfig = z.strictObject({
+  /** This edge's id. Default: the host name. */
+  edgeId: streamId.optional(),
+  /** Directory holding model files. Default $MODELS_DIR or models/cache. */
+  modelsDir: z.string().optional(),
+  streams: z.array(StreamConfig).min(1, 'at least one stream is needed'),
+  detector: DetectorConfig.default({ model: 'yolox_nano', confidence: 0.5, iou: 0.45 }),
+  inference: InferenceConfig.default(InferenceConfig.parse({})),
+  decoder: DecoderConfig.default(DecoderConfig.parse({})),
+  /** Frames held per stream between decode and inference; the oldest is dropped when full. Default 30. */
+  ringCapacity: z.number().int().min(1).max(1000).default(30),
+  tracker: TrackerConfig.default(ByteTrackConfig.parse({ type: 'bytetrack' })),
+  sinks: z.array(SinkConfig).default([]),
+  /** Hub base URL to report status to, e.g. http://127.0.0.1:8080. Default: none. */
+  hubUrl: z.url().optional(),
+});
+export type EdgeConfig = z.infer<typeof EdgeConfig>;
+export type EdgeConfigInput = z.input<typeof EdgeConfig>;
+
+/** Validate a plain object; throws ConfigError listing every bad field as "path: problem". */
+export function parseEdgeConfig(input: unknown, origin = 'config'): EdgeConfig {
+  const result = EdgeConfig.safeParse(input);
+  if (!result.success) {
+    const issues = result.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`);
+    throw new ConfigError(`Invalid ${origin}`, issues);
+  }
+  const config = result.data;
+  const seen = new Set<string>();
+  config.streams.forEach((s, i) => {
+    s.id ??= `cam${i + 1}`;
+    if (seen.has(s.id)) throw new ConfigError(`Invalid ${origin}`, [`streams.${i}.id: duplicate stream id "${s.id}"`]);
+    seen.add(s.id);
+  });
+  return config;
+}
+
+/** Read and validate a YAML or JSON config file. */
+export async function loadEdgeConfig(path: string): Promise<EdgeConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`Cannot read config file ${path}: ${(err as Error).message}`);
+  }
+  let data: unknown;
+  try {
+    data = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`Config file ${path} is not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`);
+  }
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    throw new ConfigError(`Config file ${path} must hold an object with a "streams" list`);
+  }
+  return parseEdgeConfig(data, `config file ${path}`);
+}

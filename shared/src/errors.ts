@@ -1,0 +1,62 @@
+/** Errors with stable codes: codes cross the wire and appear in logs, messages are for people. */
+
+/** Every code a Sightline error can carry. */
+export type ErrorCode =
+  | 'CONFIG_INVALID'
+  | 'SOURCE_INVALID'
+  | 'SOURCE_UNREACHABLE'
+  | 'SOURCE_ENDED'
+  | 'DECODE_FAILED'
+  | 'MODEL_MISSING'
+  | 'MODEL_CHECKSUM'
+  | 'MODEL_UNKNOWN'
+  | 'MODEL_INVALID'
+  | 'FETCH_FAILED'
+  | 'PROVIDER_UNAVAILABLE'
+  | 'INFERENCE_FAILED'
+  | 'CLOSED';
+
+/** Base class: a message for people plus a stable `code`. */
+export class SightlineError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+  toJSON(): { code: ErrorCode; message: string } {
+    return { code: this.code, message: this.message };
+  }
+}
+
+/** A config file or field is wrong; `issues` lists each bad field with its path. */
+export class ConfigError extends SightlineError {
+  readonly issues: readonly string[];
+  constructor(message: string, issues: readonly string[] = []) {
+    super('CONFIG_INVALID', issues.length ? `${message}\n  - ${issues.join('\n  - ')}` : message);
+    this.issues = issues;
+  }
+}
+
+/** A stream source cannot be opened, is not media, or went away. */
+export class SourceError extends SightlineError {}
+
+/** A model file is missing, corrupt, unknown or unusable. */
+export class ModelError extends SightlineError {}
+
+/** Inference failed or no execution provider could be loaded. */
+export class InferenceError extends SightlineError {}
+
+/** An operation was attempted on a closed resource. */
+export class ClosedError extends SightlineError {
+  constructor(what: string) {
+    super('CLOSED', `${what} is closed`);
+  }
+}
+
+/** Text for any thrown value, keeping the code when there is one. */
+export function describeError(err: unknown): string {
+  if (err instanceof SightlineError) return `${err.code}: ${err.message}`;
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

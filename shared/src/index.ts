@@ -1,0 +1,8 @@
+/** @sightline/shared: types, config, errors, events, logging and clocks used by every package. */
+export * from './config.ts';
+export * from './errors.ts';
+export * from './events.ts';
+export * from './logger.ts';
+export * from './model-spec.ts';
+export * from './time.ts';
+export * from './types.ts';

@@ -1,0 +1,83 @@
+/** The data that flows between pipeline stages and out of the edge. */
+
+/** Axis-aligned box in source-frame pixels: [x1, y1, x2, y2]. */
+export type Box = [number, number, number, number];
+
+/** One object found by a detector, in source-frame pixels. */
+export interface Detection {
+  box: Box;
+  /** Confidence in 0..1 (objectness x class score for YOLOX). */
+  score: number;
+  classId: number;
+  label: string;
+}
+
+/** Lifecycle of a track: tentative until confirmed by hits, lost while coasting, removed after maxAge. */
+export type TrackStatus = 'tentative' | 'confirmed' | 'lost';
+
+/** One tracked object as reported for a frame. */
+export interface Track {
+  /** Stable per stream, starts at 1. */
+  trackId: number;
+  box: Box;
+  score: number;
+  classId: number;
+  label: string;
+  status: TrackStatus;
+  /** Frames since the track was created. */
+  age: number;
+  /** Number of frames with a matched detection. */
+  hits: number;
+  /** Frames since the last matched detection (0 = matched on this frame). */
+  timeSinceUpdate: number;
+  /** Appearance embedding (L2-normalised gallery mean), when an embedding model runs. */
+  embedding?: Float32Array;
+}
+
+/** Milliseconds spent per stage for one frame. */
+export interface StageTimings {
+  decodeMs?: number;
+  queueMs?: number;
+  preprocessMs?: number;
+  inferMs?: number;
+  postprocessMs?: number;
+  trackMs?: number;
+  /** Decoder output to tracks out. */
+  totalMs?: number;
+}
+
+/** What the edge publishes for each processed frame. */
+export interface FrameResult {
+  streamId: string;
+  /** Frame sequence number within the stream, from 0, in decode order. */
+  seq: number;
+  /** Presentation timestamp on the 90 kHz clock. */
+  pts: number;
+  /** Source frame size in pixels (boxes are in this space). */
+  width: number;
+  height: number;
+  /** Wall-clock ms when the decoder produced the frame. */
+  capturedAt: number;
+  detections: Detection[];
+  tracks: Track[];
+  timings: StageTimings;
+}
+
+/** Live counters of one stream. */
+export interface StreamStats {
+  streamId: string;
+  source: string;
+  state: 'starting' | 'running' | 'reconnecting' | 'ended' | 'failed';
+  framesDecoded: number;
+  framesInferred: number;
+  /** Dropped by the frame ring (oldest dropped under overload). */
+  droppedOverflow: number;
+  /** Dropped by the scheduler because older than the staleness budget. */
+  droppedStale: number;
+  fps: number;
+  latencyP50Ms: number;
+  latencyP95Ms: number;
+  activeTracks: number;
+  reconnects: number;
+  lastError?: string;
+}

@@ -15,8 +15,8 @@ export const PreprocessSpec = z.strictObject({
   resizeShort: z.number().int().positive().optional(),
   /** Tensor layout. */
   layout: z.enum(['NCHW', 'NHWC']),
-  /** Channel order the model expects. */
-  colour: z.enum(['RGB', 'BGR']),
+  /** Channel order the model expects; Y = one channel, the luma of BT.601 YCbCr (super-resolution). */
+  colour: z.enum(['RGB', 'BGR', 'Y']),
   /** value = (pixel * scale - mean[c]) / std[c]; defaults scale 1, mean 0, std 1. */
   scale: z.number().positive().default(1),
   mean: z.tuple([z.number(), z.number(), z.number()]).default([0, 0, 0]),

@@ -1,0 +1,25 @@
+/** Adapter registry: picks the output decoder a manifest entry names. */
+import { type ModelEntry, ModelError } from '@sightline/shared';
+import type { DetectionAdapter } from './types.ts';
+import { Yolov8Adapter } from './yolov8.ts';
+import { YoloxAdapter } from './yolox.ts';
+
+export type { DecodeOptions, DetectionAdapter, OutputMap, OutputTensor } from './types.ts';
+
+/** A detection decoder for `entry` (adapter "yolox" or "yolov8") using `labels` for class names. */
+export function createDetectionAdapter(
+  entry: Pick<ModelEntry, 'id' | 'adapter' | 'outputs'>,
+  labels: readonly string[],
+): DetectionAdapter {
+  switch (entry.adapter) {
+    case 'yolox':
+      return new YoloxAdapter(entry, labels);
+    case 'yolov8':
+      return new Yolov8Adapter(entry, labels);
+    default:
+      throw new ModelError(
+        'MODEL_INVALID',
+        `Model ${entry.id} uses adapter "${entry.adapter}", which is not a detection adapter (yolox, yolov8)`,
+      );
+  }
+}

@@ -1,0 +1,338 @@
+/** A pool of ONNX Runtime sessions in worker threads: frames in, detections out, never blocking the event loop. */
+import { Worker } from 'node:worker_threads';
+import {
+  ClosedError,
+  childLogger,
+  type ExecutionProvider,
+  InferenceConfig,
+  InferenceError,
+  type ModelEntry,
+  type SightlineError,
+  TypedEmitter,
+} from '@sightline/shared';
+import type { z } from 'zod';
+import type { DecodeOptions } from '../adapters/types.ts';
+import type { DecodedFrame } from '../frame.ts';
+import type { FramePixels, FromWorker, InferResult, ToWorker, WorkerInit } from './protocol.ts';
+import { fromWire } from './protocol.ts';
+import { isDynamicBatch } from './providers.ts';
+import { inputGeometry } from './session-runner.ts';
+
+export type { InferResult } from './protocol.ts';
+
+/** Logger subset the pool uses (a pino logger fits). */
+export interface PoolLogger {
+  info(data: Record<string, unknown>, message: string): void;
+  warn(data: Record<string, unknown>, message: string): void;
+  error(data: Record<string, unknown>, message: string): void;
+}
+
+export interface InferencePoolOptions {
+  /** The manifest entry of the model. */
+  model: ModelEntry;
+  /** Path of the .onnx file. */
+  modelPath: string;
+  /** Class labels in output order. */
+  labels: readonly string[];
+  /** Providers, sessions, threads, batching. Default: InferenceConfig defaults (cpu, 2 sessions x 1 thread). */
+  inference?: z.input<typeof InferenceConfig>;
+  /** Default decode thresholds. Default confidence 0.5, iou 0.45, all classes. */
+  detector?: { confidence: number; iou: number; classes?: readonly string[] };
+  /** Where fallbacks and crashes are logged. Default childLogger('inference'). */
+  logger?: PoolLogger;
+}
+
+/** Events of the pool. */
+export type InferencePoolEvents = {
+  /** A request finished or a session became ready: `freeSlots` requests can be sent without queueing. */
+  slot: [freeSlots: number];
+  /** A session worker died; its pending requests were rejected and a replacement is starting. */
+  sessioncrash: [index: number, error: SightlineError];
+  /** A replacement session is ready. */
+  sessionrestart: [index: number];
+  close: [];
+};
+
+interface Pending {
+  id: number;
+  resolve: (r: InferResult[]) => void;
+  reject: (e: Error) => void;
+}
+
+interface Queued {
+  frames: FramePixels[];
+  transfer: ArrayBuffer[];
+  decode: DecodeOptions;
+  resolve: (r: InferResult[]) => void;
+  reject: (e: Error) => void;
+}
+
+interface Session {
+  index: number;
+  worker: Worker;
+  ready: boolean;
+  pending: Map<number, Pending>;
+  restarts: number;
+}
+
+const MAX_RESTARTS = 3;
+
+// From TypeScript sources the worker is a .ts file. Node 20 workers do not apply the parent's `--import tsx`
+// hooks to their entry file, so a two-line bootstrap registers tsx in the worker before importing it.
+const fromSource = import.meta.url.endsWith('.ts');
+const workerUrl = new URL(fromSource ? './session-worker.ts' : './session-worker.js', import.meta.url);
+
+function spawnWorker(init: WorkerInit, name: string): Worker {
+  if (!fromSource) return new Worker(workerUrl, { workerData: init, name });
+  const api = JSON.stringify(import.meta.resolve('tsx/esm/api'));
+  const code = `import(${api}).then((m) => { m.register(); return import(${JSON.stringify(workerUrl.href)}); })`;
+  return new Worker(code, { eval: true, workerData: init, name });
+}
+
+export class InferencePool extends TypedEmitter<InferencePoolEvents> {
+  /** Largest batch one infer() call may carry: config.batchSize for dynamic-batch models, 1 otherwise. */
+  readonly maxBatch: number;
+  /** Model input size, so sources can pre-scale frames to it. */
+  readonly inputSize: { width: number; height: number };
+  readonly #config: InferenceConfig;
+  readonly #options: InferencePoolOptions;
+  readonly #log: PoolLogger;
+  readonly #decode: DecodeOptions;
+  readonly #sessions: (Session | undefined)[] = [];
+  readonly #queue: Queued[] = [];
+  #provider: ExecutionProvider | 'none' = 'none';
+  #nextId = 1;
+  #closed = false;
+
+  private constructor(options: InferencePoolOptions, config: InferenceConfig) {
+    super();
+    this.#options = options;
+    this.#config = config;
+    this.#log = options.logger ?? childLogger('inference', { model: options.model.id });
+    this.#decode = {
+      confidence: options.detector?.confidence ?? 0.5,
+      iou: options.detector?.iou ?? 0.45,
+      ...(options.detector?.classes ? { classes: options.detector.classes } : {}),
+    };
+    this.maxBatch = isDynamicBatch(options.model) ? Math.min(config.batchSize, options.model.maxBatch) : 1;
+    const { width, height } = inputGeometry(options.model);
+    this.inputSize = { width, height };
+  }
+
+  /** Start `inference.sessions` workers and wait until every one has loaded the model. */
+  static async create(options: InferencePoolOptions): Promise<InferencePool> {
+    const config = InferenceConfig.parse(options.inference ?? {});
+    const pool = new InferencePool(options, config);
+    try {
+      await Promise.all(Array.from({ length: config.sessions }, (_, i) => pool.#start(i)));
+    } catch (err) {
+      await pool.close();
+      throw err;
+    }
+    return pool;
+  }
+
+  /** The execution provider the sessions actually use. */
+  get provider(): ExecutionProvider | 'none' {
+    return this.#provider;
+  }
+
+  /** Requests that can be sent now without waiting in the pool's queue. */
+  get freeSlots(): number {
+    if (this.#closed) return 0;
+    let free = 0;
+    for (const s of this.#sessions) {
+      if (s?.ready) free += Math.max(0, this.#config.inflightPerSession - s.pending.size);
+    }
+    return Math.max(0, free - this.#queue.length);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Detect objects in up to `maxBatch` frames. The frames' pixel buffers are transferred to a worker
+   * (they are unusable here afterwards). Results come back in the order of `frames`.
+   */
+  infer(frames: readonly DecodedFrame[], options?: Partial<DecodeOptions>): Promise<InferResult[]> {
+    if (this.#closed) return Promise.reject(new ClosedError('InferencePool'));
+    if (!Array.isArray(frames) || frames.length < 1 || frames.length > this.maxBatch) {
+      return Promise.reject(
+        new RangeError(`Expected 1..${this.maxBatch} frames for infer() but received ${frames?.length}`),
+      );
+    }
+    const transfer: ArrayBuffer[] = [];
+    const pixels = frames.map((f): FramePixels => {
+      let data = f.data;
+      const buf = data.buffer;
+      // Transfer whole, unshared buffers; copy views into larger or shared buffers (e.g. Node's Buffer pool).
+      if (buf instanceof ArrayBuffer && data.byteOffset === 0 && data.byteLength === buf.byteLength) {
+        if (!transfer.includes(buf)) transfer.push(buf);
+      } else {
+        data = data.slice();
+        transfer.push(data.buffer as ArrayBuffer);
+      }
+      return {
+        data,
+        width: f.width,
+        height: f.height,
+        sourceWidth: f.sourceWidth ?? f.width,
+        sourceHeight: f.sourceHeight ?? f.height,
+      };
+    });
+    return new Promise((resolve, reject) => {
+      this.#queue.push({
+        frames: pixels,
+        transfer,
+        decode: { ...this.#decode, ...options },
+        resolve,
+        reject,
+      });
+      this.#dispatch();
+    });
+  }
+
+  /** Terminate every worker and reject pending and queued calls with ClosedError. Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const err = new ClosedError('InferencePool');
+    for (const q of this.#queue.splice(0)) q.reject(err);
+    const sessions = this.#sessions.splice(0).filter((s): s is Session => s !== undefined);
+    for (const s of sessions) {
+      for (const p of s.pending.values()) p.reject(err);
+      s.pending.clear();
+    }
+    await Promise.all(sessions.map((s) => s.worker.terminate()));
+    this.emit('close');
+  }
+
+  /** Test hook: make session `index` crash as a native fault would. */
+  crashSessionForTest(index: number): void {
+    this.#sessions[index]?.worker.postMessage({ type: 'crash' } satisfies ToWorker);
+  }
+
+  #dispatch(): void {
+    while (this.#queue.length) {
+      let best: Session | undefined;
+      for (const s of this.#sessions) {
+        if (!s?.ready || s.pending.size >= this.#config.inflightPerSession) continue;
+        if (!best || s.pending.size < best.pending.size) best = s;
+      }
+      if (!best) return;
+      const q = this.#queue.shift()!;
+      const id = this.#nextId++;
+      best.pending.set(id, { id, resolve: q.resolve, reject: q.reject });
+      try {
+        best.worker.postMessage(
+          { type: 'infer', id, frames: q.frames, decode: q.decode } satisfies ToWorker,
+          q.transfer,
+        );
+      } catch (err) {
+        best.pending.delete(id);
+        q.reject(
+          new InferenceError('INFERENCE_FAILED', `Cannot send frames to the inference worker: ${err}`),
+        );
+      }
+    }
+  }
+
+  #start(index: number, restarts = 0): Promise<void> {
+    const o = this.#options;
+    const init: WorkerInit = {
+      index,
+      modelPath: o.modelPath,
+      entry: o.model,
+      labels: [...o.labels],
+      config: this.#config,
+      maxBatch: this.maxBatch,
+    };
+    const worker = spawnWorker(init, `sightline-inference-${index}`);
+    const session: Session = { index, worker, ready: false, pending: new Map(), restarts };
+    this.#sessions[index] = session;
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      worker.on('message', (m: FromWorker) => {
+        switch (m.type) {
+          case 'ready':
+            session.ready = true;
+            if (this.#provider === 'none') this.#provider = m.provider;
+            settled = true;
+            resolve();
+            this.#dispatch();
+            if (this.freeSlots > 0) this.emit('slot', this.freeSlots);
+            break;
+          case 'fatal':
+            settled = true;
+            reject(fromWire(m.error, `Inference session ${index} failed to start`));
+            void worker.terminate();
+            break;
+          case 'log':
+            this.#log[m.level]({ session: index, ...m.data }, m.message);
+            break;
+          case 'result':
+          case 'error': {
+            const p = session.pending.get(m.id);
+            if (!p) break;
+            session.pending.delete(m.id);
+            if (m.type === 'result') p.resolve(m.results);
+            else p.reject(fromWire(m.error, `Inference failed in session ${index}`));
+            session.restarts = 0;
+            this.#dispatch();
+            if (this.freeSlots > 0) this.emit('slot', this.freeSlots);
+            break;
+          }
+        }
+      });
+      const died = (why: string) => {
+        if (this.#sessions[index] !== session) return;
+        const error = new InferenceError('INFERENCE_FAILED', `Inference session ${index} crashed: ${why}`);
+        if (!settled) {
+          settled = true;
+          reject(error);
+        }
+        this.#onCrash(session, error);
+      };
+      worker.on('error', (err) => died(err.message));
+      worker.on('exit', (code) => died(`worker exited with code ${code}`));
+    });
+  }
+
+  #onCrash(session: Session, error: InferenceError): void {
+    if (this.#closed) return;
+    this.#sessions[session.index] = undefined;
+    for (const p of session.pending.values()) p.reject(error);
+    session.pending.clear();
+    void session.worker.terminate();
+    if (!session.ready) return; // a start failure is reported to whoever started it
+    this.#log.error(
+      { session: session.index, err: error.message },
+      'inference session crashed; replacing it',
+    );
+    this.emit('sessioncrash', session.index, error);
+    this.#restart(session.index, session.restarts + 1);
+  }
+
+  #restart(index: number, attempt: number): void {
+    if (this.#closed) return;
+    if (attempt > MAX_RESTARTS) {
+      this.#log.error(
+        { session: index },
+        `inference session failed ${MAX_RESTARTS} restarts; giving up on it`,
+      );
+      if (this.#sessions.every((s) => s === undefined)) {
+        const err = new InferenceError('INFERENCE_FAILED', 'Every inference session has failed');
+        for (const q of this.#queue.splice(0)) q.reject(err);
+      }
+      return;
+    }
+    this.#start(index, attempt).then(
+      () => this.emit('sessionrestart', index),
+      (err: Error) => {
+        this.#log.error({ session: index, err: err.message }, 'inference session restart failed');
+        setTimeout(() => this.#restart(index, attempt + 1), 250 * attempt).unref();
+      },
+    );
+  }
+}

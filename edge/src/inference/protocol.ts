@@ -1,0 +1,74 @@
+/** Messages between the inference pool (main thread) and its session workers. */
+import type { Detection, ExecutionProvider, InferenceConfig, ModelEntry } from '@sightline/shared';
+import { InferenceError, ModelError, type SightlineError } from '@sightline/shared';
+import type { DecodeOptions } from '../adapters/types.ts';
+import type { Geometry } from '../preprocess/geometry.ts';
+import type { SkippedProvider } from './providers.ts';
+
+/** What a worker is started with. */
+export interface WorkerInit {
+  index: number;
+  modelPath: string;
+  entry: ModelEntry;
+  labels: readonly string[];
+  config: InferenceConfig;
+  /** Largest batch this worker accepts. */
+  maxBatch: number;
+}
+
+/** Pixels of one frame as sent to a worker (the buffer is transferred, not copied). */
+export interface FramePixels {
+  data: Uint8Array;
+  width: number;
+  height: number;
+  sourceWidth: number;
+  sourceHeight: number;
+}
+
+/** One frame's output. */
+export interface InferResult {
+  detections: Detection[];
+  /** How model coordinates map to this frame's source pixels. */
+  geometry: Geometry;
+  /** Per-frame share of the batch's stage times, in ms. */
+  preprocessMs: number;
+  inferMs: number;
+  postprocessMs: number;
+  /** Frames in the batch this frame ran in. */
+  batchSize: number;
+  /** Index of the session that ran it. */
+  session: number;
+}
+
+export type ToWorker =
+  | { type: 'infer'; id: number; frames: FramePixels[]; decode: DecodeOptions }
+  /** Test hook: make the worker crash with an uncaught error. */
+  | { type: 'crash' };
+
+export interface WireError {
+  name: string;
+  code?: string;
+  message: string;
+}
+
+export type FromWorker =
+  | { type: 'ready'; provider: ExecutionProvider; skipped: SkippedProvider[] }
+  | { type: 'fatal'; error: WireError }
+  | { type: 'result'; id: number; results: InferResult[] }
+  | { type: 'error'; id: number; error: WireError }
+  | { type: 'log'; level: 'info' | 'warn' | 'error'; data: Record<string, unknown>; message: string };
+
+export function toWire(err: unknown): WireError {
+  if (err instanceof Error) {
+    const code = (err as Partial<SightlineError>).code;
+    return { name: err.name, message: err.message, ...(typeof code === 'string' ? { code } : {}) };
+  }
+  return { name: 'Error', message: String(err) };
+}
+
+/** Rebuild a worker's error as the matching shared error class (model problems stay ModelError). */
+export function fromWire(e: WireError, context: string): SightlineError {
+  if (e.code?.startsWith('MODEL_')) return new ModelError(e.code as 'MODEL_INVALID', e.message);
+  if (e.code === 'PROVIDER_UNAVAILABLE') return new InferenceError('PROVIDER_UNAVAILABLE', e.message);
+  return new InferenceError('INFERENCE_FAILED', `${context}: ${e.message}`);
+}

@@ -1,0 +1,142 @@
+/** Execution-provider chain (tensorrt > cuda > cpu): session options per provider and one-at-a-time fallback. */
+import { existsSync, statSync } from 'node:fs';
+import type { ExecutionProvider, InferenceConfig, ModelEntry } from '@sightline/shared';
+import { InferenceError, ModelError } from '@sightline/shared';
+import ort from 'onnxruntime-node';
+
+/** Where provider fallbacks are reported (a pino logger fits). */
+export interface ProviderLog {
+  warn(data: Record<string, unknown>, message: string): void;
+}
+
+/** A provider that was asked for but could not be used, and why. */
+export interface SkippedProvider {
+  provider: ExecutionProvider;
+  reason: string;
+}
+
+/** True when the model's first input dimension is dynamic (batch can grow). */
+export function isDynamicBatch(entry: Pick<ModelEntry, 'input'>): boolean {
+  const n = entry.input.shape[0];
+  return n === undefined || n <= 0;
+}
+
+/** The few fixed batch sizes TensorRT builds engine profiles for: 1, half the configured batch, the batch. */
+export function batchProfiles(entry: Pick<ModelEntry, 'input' | 'maxBatch'>, batchSize: number): number[] {
+  if (!isDynamicBatch(entry)) return [1];
+  const max = Math.max(1, Math.min(batchSize, entry.maxBatch));
+  return [...new Set([1, Math.max(1, Math.ceil(max / 2)), max])];
+}
+
+function shapeFor(entry: Pick<ModelEntry, 'input'>, batch: number): string {
+  return `${entry.input.name}:${[batch, ...entry.input.shape.slice(1)].join('x')}`;
+}
+
+/**
+ * TensorRT provider options: engine cache in trtCacheDir, FP16 per config, min/opt/max batch profiles.
+ * Names follow ONNX Runtime's TensorRT provider options. onnxruntime-node 1.30 forwards only `deviceId` of
+ * this object to the TensorRT EP (see js/node/src/session_options_helper.cc); the rest take effect with a
+ * binding that forwards provider options, and are harmless until then.
+ */
+export function tensorrtOptions(
+  entry: Pick<ModelEntry, 'input' | 'maxBatch'>,
+  config: Pick<InferenceConfig, 'trtCacheDir' | 'trtFp16' | 'batchSize'>,
+): Record<string, unknown> & { name: 'tensorrt' } {
+  const options: Record<string, unknown> & { name: 'tensorrt' } = {
+    name: 'tensorrt',
+    deviceId: 0,
+    trt_fp16_enable: config.trtFp16,
+    trt_engine_cache_enable: config.trtCacheDir !== undefined,
+    trt_timing_cache_enable: config.trtCacheDir !== undefined,
+  };
+  if (config.trtCacheDir !== undefined) {
+    options.trt_engine_cache_path = config.trtCacheDir;
+    options.trt_timing_cache_path = config.trtCacheDir;
+  }
+  if (isDynamicBatch(entry)) {
+    const profiles = batchProfiles(entry, config.batchSize);
+    options.trt_profile_min_shapes = shapeFor(entry, profiles[0]!);
+    options.trt_profile_opt_shapes = shapeFor(entry, profiles[Math.floor(profiles.length / 2)]!);
+    options.trt_profile_max_shapes = shapeFor(entry, profiles[profiles.length - 1]!);
+  }
+  return options;
+}
+
+/** Session options for one provider (never a list: a missing provider must fail on its own). */
+export function sessionOptionsFor(
+  provider: ExecutionProvider,
+  entry: Pick<ModelEntry, 'input' | 'maxBatch'>,
+  config: InferenceConfig,
+): ort.InferenceSession.SessionOptions {
+  const spin = config.spinning ? '1' : '0';
+  const ep: ort.InferenceSession.ExecutionProviderConfig =
+    provider === 'tensorrt'
+      ? tensorrtOptions(entry, config)
+      : provider === 'cuda'
+        ? { name: 'cuda', deviceId: 0 }
+        : 'cpu';
+  return {
+    executionProviders: [ep],
+    intraOpNumThreads: config.intraOpThreads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+    logSeverityLevel: 3,
+    // Keys become "session.intra_op.allow_spinning" / "session.inter_op.allow_spinning" session config entries.
+    extra: { session: { intra_op: { allow_spinning: spin }, inter_op: { allow_spinning: spin } } },
+  };
+}
+
+const PROVIDER_MISSING =
+  /failed to load (shared )?librar|backend not found|is unsupported|not supported|cuda|tensorrt|cudnn|libnv/i;
+
+/** Check the model file before any provider is tried, so a bad path is not reported as a provider problem. */
+export function checkModelFile(path: string): void {
+  if (!existsSync(path) || !statSync(path).isFile()) {
+    throw new ModelError('MODEL_MISSING', `Model file not found: ${path} (run: sightline models fetch)`);
+  }
+}
+
+function modelLoadError(path: string, err: unknown): ModelError {
+  const message = (err as Error)?.message ?? String(err);
+  if (/protobuf parsing failed|invalid model|model_path|no graph|ModelProto/i.test(message)) {
+    return new ModelError('MODEL_INVALID', `${path} is not a valid ONNX model: ${message}`, { cause: err });
+  }
+  return new ModelError('MODEL_INVALID', `Cannot load model ${path}: ${message}`, { cause: err });
+}
+
+/**
+ * Create a session on the first provider of `config.providers` that works, trying them one at a time.
+ * Each unavailable provider is logged once (warn) with the reason and skipped. Throws ModelError when the
+ * model itself cannot be loaded and InferenceError PROVIDER_UNAVAILABLE when no provider is left.
+ */
+export async function createSession(
+  modelPath: string,
+  entry: Pick<ModelEntry, 'id' | 'input' | 'maxBatch'>,
+  config: InferenceConfig,
+  log?: ProviderLog,
+): Promise<{ session: ort.InferenceSession; provider: ExecutionProvider; skipped: SkippedProvider[] }> {
+  checkModelFile(modelPath);
+  const skipped: SkippedProvider[] = [];
+  for (const provider of config.providers) {
+    try {
+      const session = await ort.InferenceSession.create(
+        modelPath,
+        sessionOptionsFor(provider, entry, config),
+      );
+      return { session, provider, skipped };
+    } catch (err) {
+      const message = (err as Error)?.message ?? String(err);
+      if (provider === 'cpu' || !PROVIDER_MISSING.test(message)) throw modelLoadError(modelPath, err);
+      skipped.push({ provider, reason: message });
+      log?.warn(
+        { provider, model: entry.id, reason: message },
+        `execution provider ${provider} unavailable, skipped`,
+      );
+    }
+  }
+  throw new InferenceError(
+    'PROVIDER_UNAVAILABLE',
+    `No execution provider could run ${entry.id}: ${skipped.map((s) => `${s.provider} (${s.reason})`).join('; ')}`,
+  );
+}

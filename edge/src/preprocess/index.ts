@@ -1,0 +1,3 @@
+/** Preprocessing: image -> model input tensor, and the geometry that maps boxes back to the source frame. */
+export { type Geometry, toModelX, toModelY, toSourceX, toSourceY } from './geometry.ts';
+export { type InputSize, type PreprocessImage, preprocessInto } from './preprocess.ts';

@@ -1,9 +1,14 @@
 /** @sightline/edge: the edge runtime and its stages. */
+
+export { createDetectionAdapter } from './adapters/adapter.ts';
+export type { DecodedFrame, EncodedPacket, ImageBuffer } from './frame.ts';
+export * from './inference/index.ts';
+export { loadImageBgr } from './media/image.ts';
+export * from './models/index.ts';
 export { EdgeRuntime, type EdgeRuntimeEvents } from './pipeline/edge-runtime.ts';
 export { HubReporter, type HubReporterOptions } from './pipeline/hub-reporter.ts';
-export { VERSION } from './version.ts';
-export * from './models/index.ts';
-export * from './inference/index.ts';
 export * from './preprocess/index.ts';
-export { createDetectionAdapter } from './adapters/adapter.ts';
-export { loadImageBgr } from './media/image.ts';
+export * from './sinks/index.ts';
+export * from './sources/index.ts';
+export * from './tracking/index.ts';
+export { VERSION } from './version.ts';

@@ -57,7 +57,14 @@ describe('hub app', () => {
   describe('rejects malformed reports with a JSON error and keeps what it had', () => {
     const cases: [string, string, string, number, string, RegExp][] = [
       ['invalid JSON', '/api/v1/edges/e1/status', '{"version":', 400, 'BAD_REQUEST', /not valid JSON/],
-      ['a wrong type', '/api/v1/edges/e1/status', JSON.stringify({ ...report, streams: 'x' }), 400, 'VALIDATION_FAILED', /^streams:/],
+      [
+        'a wrong type',
+        '/api/v1/edges/e1/status',
+        JSON.stringify({ ...report, streams: 'x' }),
+        400,
+        'VALIDATION_FAILED',
+        /^streams:/,
+      ],
       [
         'a wrong nested type',
         '/api/v1/edges/e1/status',
@@ -66,8 +73,22 @@ describe('hub app', () => {
         'VALIDATION_FAILED',
         /^streams\.0\.fps:/,
       ],
-      ['an unknown field', '/api/v1/edges/e1/status', JSON.stringify({ ...report, extra: 1 }), 400, 'VALIDATION_FAILED', /extra/],
-      ['a bad edge id', '/api/v1/edges/..%2Fx/status', JSON.stringify(report), 400, 'BAD_REQUEST', /invalid edge id/],
+      [
+        'an unknown field',
+        '/api/v1/edges/e1/status',
+        JSON.stringify({ ...report, extra: 1 }),
+        400,
+        'VALIDATION_FAILED',
+        /extra/,
+      ],
+      [
+        'a bad edge id',
+        '/api/v1/edges/..%2Fx/status',
+        JSON.stringify(report),
+        400,
+        'BAD_REQUEST',
+        /invalid edge id/,
+      ],
     ];
     for (const [name, path, body, status, code, message] of cases) {
       test(name, async () => {

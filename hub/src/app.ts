@@ -53,7 +53,9 @@ export function createHubApp(options: HubAppOptions): Hono {
 
   app.get('/', (c) => c.html(statusPage()));
 
-  app.notFound((c) => c.json({ error: { code: 'NOT_FOUND', message: `no route ${c.req.method} ${c.req.path}` } }, 404));
+  app.notFound((c) =>
+    c.json({ error: { code: 'NOT_FOUND', message: `no route ${c.req.method} ${c.req.path}` } }, 404),
+  );
   app.onError((err, c) => {
     if (err instanceof HTTPException) return err.getResponse();
     return c.json({ error: { code: 'INTERNAL', message: err.message } }, 500);

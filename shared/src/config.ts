@@ -121,14 +121,17 @@ export type EdgeConfigInput = z.input<typeof EdgeConfig>;
 export function parseEdgeConfig(input: unknown, origin = 'config'): EdgeConfig {
   const result = EdgeConfig.safeParse(input);
   if (!result.success) {
-    const issues = result.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`);
+    const issues = result.error.issues.map(
+      (i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`,
+    );
     throw new ConfigError(`Invalid ${origin}`, issues);
   }
   const config = result.data;
   const seen = new Set<string>();
   config.streams.forEach((s, i) => {
     s.id ??= `cam${i + 1}`;
-    if (seen.has(s.id)) throw new ConfigError(`Invalid ${origin}`, [`streams.${i}.id: duplicate stream id "${s.id}"`]);
+    if (seen.has(s.id))
+      throw new ConfigError(`Invalid ${origin}`, [`streams.${i}.id: duplicate stream id "${s.id}"`]);
     seen.add(s.id);
   });
   return config;
@@ -146,7 +149,9 @@ export async function loadEdgeConfig(path: string): Promise<EdgeConfig> {
   try {
     data = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
   } catch (err) {
-    throw new ConfigError(`Config file ${path} is not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`);
+    throw new ConfigError(
+      `Config file ${path} is not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`,
+    );
   }
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     throw new ConfigError(`Config file ${path} must hold an object with a "streams" list`);

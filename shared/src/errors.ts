@@ -14,7 +14,9 @@ export type ErrorCode =
   | 'FETCH_FAILED'
   | 'PROVIDER_UNAVAILABLE'
   | 'INFERENCE_FAILED'
-  | 'CLOSED';
+  | 'CLOSED'
+  | 'FORMAT_INVALID'
+  | 'SINK_FAILED';
 
 /** Base class: a message for people plus a stable `code`. */
 export class SightlineError extends Error {
@@ -46,6 +48,20 @@ export class ModelError extends SightlineError {}
 
 /** Inference failed or no execution provider could be loaded. */
 export class InferenceError extends SightlineError {}
+
+/** A text or binary input (e.g. a MOTChallenge file) is malformed; the message names the file and line. */
+export class FormatError extends SightlineError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('FORMAT_INVALID', message, options);
+  }
+}
+
+/** A result sink cannot open or write its output; the message names the path. */
+export class SinkError extends SightlineError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('SINK_FAILED', message, options);
+  }
+}
 
 /** An operation was attempted on a closed resource. */
 export class ClosedError extends SightlineError {

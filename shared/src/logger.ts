@@ -1,5 +1,5 @@
 /** One pino logger for the process; level from SIGHTLINE_LOG_LEVEL (default "info"). */
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 
 export type { Logger };
 
@@ -9,7 +9,7 @@ let root: Logger | undefined;
 export function logger(): Logger {
   root ??= pino(
     { level: process.env.SIGHTLINE_LOG_LEVEL ?? 'info', base: { pid: process.pid } },
-    pino.destination(2),
+    pino.destination({ dest: 2, sync: true }),
   );
   return root;
 }

@@ -35,7 +35,15 @@ export const ModelTask = z.enum(['detection', 'segmentation', 'classification', 
 export type ModelTask = z.infer<typeof ModelTask>;
 
 /** Output decoders shipped with the edge. */
-export const AdapterType = z.enum(['yolox', 'yolov8', 'yolov8-seg', 'classifier', 'embedding', 'deeplab', 'espcn']);
+export const AdapterType = z.enum([
+  'yolox',
+  'yolov8',
+  'yolov8-seg',
+  'classifier',
+  'embedding',
+  'deeplab',
+  'espcn',
+]);
 export type AdapterType = z.infer<typeof AdapterType>;
 
 export const ModelEntry = z.strictObject({

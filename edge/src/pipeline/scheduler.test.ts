@@ -122,3 +122,15 @@ describe('Scheduler', () => {
     assert.throws(() => new Scheduler({ maxWaitMs: -1 }), RangeError);
   });
 });
+
+describe('StreamMeter', async () => {
+  const { StreamMeter } = await import('./stream-meter.ts');
+  test('reports the rate over its window and latency percentiles', () => {
+    const m = new StreamMeter(100, 1000);
+    for (let i = 0; i < 30; i++) m.record(i * 100, i);
+    assert.ok(Math.abs(m.fps(2900) - 10) < 0.5, `fps ${m.fps(2900)}`);
+    assert.equal(m.percentile(50), 14);
+    assert.equal(m.percentile(95), 28);
+    assert.equal(m.fps(10_000), 0, 'a stalled stream reads 0 fps');
+  });
+});

@@ -1,0 +1,155 @@
+/** `sightline edge run`: run the edge pipeline on one or more sources. */
+import { parseArgs } from 'node:util';
+import { EdgeRuntime, HubReporter, VERSION } from '@sightline/edge';
+import {
+  ConfigError,
+  type EdgeConfig,
+  type EdgeConfigInput,
+  loadEdgeConfig,
+  parseEdgeConfig,
+} from '@sightline/shared';
+import { ProgressPrinter } from '../progress.ts';
+
+export const EDGE_USAGE = `Usage: sightline edge run [options]
+
+  --source <url|file>   a video file, rtsp:// rtsps:// or http(s):// URL (repeat for more streams)
+  --config <file>       YAML or JSON config file (flags below override it)
+  --model <id>          detection model from models/manifest.json (default yolox_nano)
+  --out <file>          write one JSON line per frame with detections and tracks
+  --mot <dir>           write MOTChallenge text per stream into <dir>
+  --loop                restart file sources at their end
+  --unpaced             read files as fast as possible instead of at their frame rate
+  --providers <list>    execution providers to try in order, e.g. tensorrt,cuda,cpu (default cpu)
+  --sessions <n>        inference sessions (worker threads) (default 2)
+  --threads <n>         intra-op threads per session (default 1)
+  --confidence <x>      minimum detection score (default 0.5)
+  --hub <url>           report live counts to a hub, e.g. http://127.0.0.1:8080
+  --duration <s>        stop after this many seconds
+  --json                print stats as JSON lines on stdout instead of progress lines
+`;
+
+function positiveInt(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1)
+    throw new ConfigError(`--${name} expects a positive integer, got "${value}"`);
+  return n;
+}
+
+/** Turn command-line flags (and an optional config file) into a validated EdgeConfig. */
+export async function edgeConfigFromArgs(
+  argv: string[],
+): Promise<{ config: EdgeConfig; json: boolean; duration?: number }> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      source: { type: 'string', multiple: true },
+      config: { type: 'string' },
+      model: { type: 'string' },
+      out: { type: 'string' },
+      mot: { type: 'string' },
+      loop: { type: 'boolean' },
+      unpaced: { type: 'boolean' },
+      providers: { type: 'string' },
+      sessions: { type: 'string' },
+      threads: { type: 'string' },
+      confidence: { type: 'string' },
+      hub: { type: 'string' },
+      duration: { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  const base: EdgeConfigInput = values.config ? await loadEdgeConfig(values.config) : { streams: [] };
+  const input: Record<string, unknown> = structuredClone(base);
+  if (values.source?.length) {
+    input.streams = values.source.map((source, i) => ({
+      id: `cam${i + 1}`,
+      source,
+      ...(values.loop ? { loop: true } : {}),
+      ...(values.unpaced ? { realtime: false } : {}),
+    }));
+  } else if (values.loop || values.unpaced) {
+    input.streams = (base.streams ?? []).map((s) => ({
+      ...s,
+      ...(values.loop ? { loop: true } : {}),
+      ...(values.unpaced ? { realtime: false } : {}),
+    }));
+  }
+  if (!values.config && !values.source?.length)
+    throw new ConfigError('Give at least one --source (or a --config file)');
+  const detector = { ...(base.detector ?? {}) } as Record<string, unknown>;
+  if (values.model) detector.model = values.model;
+  if (values.confidence !== undefined) {
+    const c = Number(values.confidence);
+    if (!(c >= 0 && c <= 1))
+      throw new ConfigError(`--confidence expects a number in 0..1, got "${values.confidence}"`);
+    detector.confidence = c;
+  }
+  input.detector = detector;
+  const inference = { ...(base.inference ?? {}) } as Record<string, unknown>;
+  if (values.providers) inference.providers = values.providers.split(',').map((p) => p.trim());
+  const sessions = positiveInt('sessions', values.sessions);
+  if (sessions) inference.sessions = sessions;
+  const threads = positiveInt('threads', values.threads);
+  if (threads) inference.intraOpThreads = threads;
+  input.inference = inference;
+  const sinks = [...((base.sinks as unknown[]) ?? [])];
+  if (values.out) sinks.push({ type: 'jsonl', path: values.out });
+  if (values.mot) sinks.push({ type: 'mot', dir: values.mot });
+  input.sinks = sinks;
+  if (values.hub) input.hubUrl = values.hub;
+  let duration: number | undefined;
+  if (values.duration !== undefined) {
+    duration = Number(values.duration);
+    if (!(duration > 0))
+      throw new ConfigError(`--duration expects a positive number of seconds, got "${values.duration}"`);
+  }
+  return { config: parseEdgeConfig(input, 'edge settings'), json: values.json ?? false, duration };
+}
+
+/** Run an edge until its sources end, --duration passes, or SIGINT/SIGTERM. Returns the exit code. */
+export async function runEdge(argv: string[]): Promise<number> {
+  const { config, json, duration } = await edgeConfigFromArgs(argv);
+  const runtime = new EdgeRuntime(config);
+  const progress = new ProgressPrinter({ stream: json ? process.stdout : process.stderr, json });
+  let reporter: HubReporter | undefined;
+  const finished = new Promise<string>((resolve) => {
+    runtime.once('end', () => resolve('all sources ended'));
+    process.once('SIGINT', () => resolve('interrupted'));
+    process.once('SIGTERM', () => resolve('terminated'));
+    if (duration) setTimeout(() => resolve(`ran for ${duration} s`), duration * 1000).unref();
+  });
+  try {
+    await runtime.start();
+  } catch (err) {
+    await runtime.close();
+    throw err;
+  }
+  if (config.hubUrl) {
+    reporter = new HubReporter({
+      hubUrl: config.hubUrl,
+      edgeId: runtime.edgeId,
+      snapshot: () => ({
+        version: VERSION,
+        model: runtime.modelId,
+        provider: runtime.provider,
+        streams: runtime.stats(),
+      }),
+    });
+    reporter.start();
+  }
+  progress.start(() => runtime.stats());
+  const why = await finished;
+  progress.stop();
+  reporter?.close();
+  await runtime.close();
+  const stats = runtime.stats();
+  progress.print(stats);
+  if (!json) process.stderr.write(`edge stopped: ${why}\n`);
+  const failed = stats.filter((s) => s.state === 'failed');
+  for (const s of failed)
+    process.stderr.write(`stream ${s.streamId} failed: ${s.lastError ?? 'unknown error'}\n`);
+  return failed.length === stats.length && stats.length > 0 ? 1 : 0;
+}

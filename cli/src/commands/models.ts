@@ -1,0 +1,60 @@
+/** `sightline models list | verify | fetch | prepare`: the model catalogue from the command line. */
+import { parseArgs } from 'node:util';
+import { fetchModels, listModels, loadModel, prepareModel, verifyModels } from '@sightline/edge';
+import { ConfigError, ExecutionProvider, InferenceConfig } from '@sightline/shared';
+
+export const MODELS_USAGE = `Usage: sightline models <list|verify|fetch|prepare> [ids...] [options]
+
+  list                      every model, label file and sample video, with present / verified status
+  verify [ids...]           check sizes and sha256 of present files (exit 1 when any fails)
+  fetch [ids...]            download missing or wrong files from their upstream URL and verify them
+  prepare [id]              build TensorRT engines ahead of time (or warm the CPU session)
+
+  --json                    (list) print JSON
+  --media                   (verify, fetch) include the sample videos
+  --force                   (fetch) download again even when the file verifies
+  --providers <list>        (prepare) e.g. tensorrt,cuda,cpu (default tensorrt,cuda,cpu)
+
+Files live in $MODELS_DIR (default models/cache) and $SIGHTLINE_MEDIA_DIR (default media/cache).
+`;
+
+export async function runModels(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: {
+      json: { type: 'boolean', default: false },
+      media: { type: 'boolean', default: false },
+      force: { type: 'boolean', default: false },
+      providers: { type: 'string' },
+    },
+  });
+  const ids = positionals.length ? positionals : undefined;
+  switch (sub) {
+    case 'list':
+      await listModels({ json: values.json });
+      return 0;
+    case 'verify':
+      return (await verifyModels({ ids, media: values.media })).failures ? 1 : 0;
+    case 'fetch':
+      return (await fetchModels({ ids, media: values.media, force: values.force })).failures ? 1 : 0;
+    case 'prepare': {
+      const providers = (values.providers ?? 'tensorrt,cuda,cpu').split(',').map((p) => {
+        const parsed = ExecutionProvider.safeParse(p.trim());
+        if (!parsed.success)
+          throw new ConfigError(`--providers: unknown execution provider "${p}" (tensorrt, cuda, cpu)`);
+        return parsed.data;
+      });
+      const model = await loadModel(positionals[0] ?? 'yolox_nano');
+      const inference = InferenceConfig.parse({ providers });
+      await prepareModel(model.entry, model.path, inference, (p) => {
+        process.stderr.write(`${p.message ?? ''}\n`);
+      });
+      return 0;
+    }
+    default:
+      process.stderr.write(MODELS_USAGE);
+      return 2;
+  }
+}

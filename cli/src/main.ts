@@ -1,0 +1,74 @@
+/** The `sightline` command: routes subcommands and turns errors into clear messages and exit codes. */
+
+import { VERSION } from '@sightline/edge';
+import { describeError, SightlineError } from '@sightline/shared';
+import { DEMO_USAGE, runDemo } from './commands/demo.ts';
+import { EDGE_USAGE, runEdge } from './commands/edge.ts';
+import { HUB_USAGE, runHub } from './commands/hub.ts';
+import { MODELS_USAGE, runModels } from './commands/models.ts';
+
+const USAGE = `Usage: sightline <command> [options]
+
+Commands:
+  demo                 hub + one edge on the sample video; prints the URL to open
+  edge run             run the edge pipeline on files, RTSP or HTTP sources
+  hub                  start the hub
+  models <sub>         list | verify | fetch | prepare the models in models/manifest.json
+  help [command]       show help for a command
+
+Run "sightline help <command>" for its options. Version ${VERSION}.
+`;
+
+const HELP: Record<string, string> = {
+  demo: DEMO_USAGE,
+  edge: EDGE_USAGE,
+  hub: HUB_USAGE,
+  models: MODELS_USAGE,
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'demo':
+      return runDemo(rest);
+    case 'edge':
+      if (rest[0] !== 'run') {
+        process.stderr.write(EDGE_USAGE);
+        return 2;
+      }
+      return runEdge(rest.slice(1));
+    case 'hub':
+      return runHub(rest);
+    case 'models':
+      return runModels(rest);
+    case '--version':
+    case '-v':
+      process.stdout.write(`${VERSION}\n`);
+      return 0;
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write((rest[0] && HELP[rest[0]]) || USAGE);
+      return 0;
+    default:
+      process.stderr.write(`sightline: unknown command "${command}"\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+    // Anything still holding the event loop after a command finished is a leak; do not hang on it.
+    setTimeout(() => process.exit(code), 3000).unref();
+  },
+  (err: unknown) => {
+    const usage = err instanceof TypeError && (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    process.stderr.write(`sightline: ${usage ? err.message : describeError(err)}\n`);
+    if (!(err instanceof SightlineError) && !usage && err instanceof Error && process.env.SIGHTLINE_DEBUG) {
+      process.stderr.write(`${err.stack}\n`);
+    }
+    process.exitCode = usage ? 2 : 1;
+  },
+);

@@ -1,0 +1,344 @@
+/**
+ * The edge runtime: sources -> frame rings -> scheduler -> inference pool -> per-stream reorder ->
+ * tracker -> sinks. Runs on the main thread and only moves frames and messages; decoding and
+ * inference run in worker threads.
+ */
+import { hostname } from 'node:os';
+import {
+  childLogger,
+  describeError,
+  type EdgeConfig,
+  type FrameResult,
+  nowMs,
+  type StreamConfig,
+  type StreamStats,
+  TypedEmitter,
+} from '@sightline/shared';
+import type { DecodedFrame } from '../frame.ts';
+import { InferencePool, type InferResult } from '../inference/inference-pool.ts';
+import { type LoadedModel, loadModel } from '../models/load.ts';
+import { createSink, type Sink } from '../sinks/sink.ts';
+import { StreamSource } from '../sources/stream-source.ts';
+import { createTracker, type Tracker } from '../tracking/tracker.ts';
+import { Scheduler } from './scheduler.ts';
+import { StreamMeter } from './stream-meter.ts';
+
+export type EdgeRuntimeEvents = {
+  /** One processed frame, in order per stream. */
+  result: [FrameResult];
+  /** A stream changed state (starting, running, reconnecting, ended, failed). */
+  'stream-state': [streamId: string, state: StreamStats['state'], error?: string];
+  /** Every source has ended and every frame in flight is done. */
+  end: [];
+};
+
+interface StreamRuntime {
+  config: StreamConfig & { id: string };
+  source: StreamSource;
+  tracker: Tracker;
+  meter: StreamMeter;
+  state: StreamStats['state'];
+  framesDecoded: number;
+  framesInferred: number;
+  inferErrors: number;
+  reconnects: number;
+  activeTracks: number;
+  lastError?: string;
+  /** Dispatched frames in decode order, waiting for their results so the tracker sees them in order. */
+  inOrder: { seq: number; done?: FrameResult | null }[];
+}
+
+export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
+  readonly config: EdgeConfig;
+  readonly edgeId: string;
+  #log = childLogger('edge');
+  #model?: LoadedModel;
+  #pool?: InferencePool;
+  #scheduler?: Scheduler;
+  #streams = new Map<string, StreamRuntime>();
+  #sinks: Sink[] = [];
+  #inflight = 0;
+  #waitTimer?: NodeJS.Timeout;
+  #started = false;
+  #closed = false;
+  #ended = false;
+
+  constructor(config: EdgeConfig) {
+    super();
+    this.config = config;
+    this.edgeId =
+      config.edgeId ??
+      hostname()
+        .replace(/[^A-Za-z0-9_.-]/g, '-')
+        .slice(0, 64);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The model in use and the execution provider that runs it. */
+  get modelId(): string {
+    return this.config.detector.model;
+  }
+  get provider(): string {
+    return this.#pool?.provider ?? 'none';
+  }
+
+  /**
+   * Verify the model, start the inference pool, open the sinks, then start every stream.
+   * Fails before any stream starts when the model or a sink is unusable; a stream that fails later
+   * is reported and never stops the others.
+   */
+  async start(): Promise<void> {
+    if (this.#started) throw new Error('EdgeRuntime.start() was already called');
+    this.#started = true;
+    const { config } = this;
+    this.#model = await loadModel(config.detector.model, { modelsDir: config.modelsDir });
+    this.#sinks = await Promise.all(config.sinks.map((s) => createSink(s)));
+    this.#pool = await InferencePool.create({
+      model: this.#model.entry,
+      modelPath: this.#model.path,
+      labels: this.#model.labels,
+      inference: config.inference,
+      detector: config.detector,
+    });
+    this.#pool.on('slot', () => this.#pump());
+    this.#scheduler = new Scheduler({ maxBatch: this.#pool.maxBatch, maxWaitMs: config.inference.maxWaitMs });
+    this.#log.info(
+      { model: this.#model.entry.id, provider: this.#pool.provider, sessions: config.inference.sessions },
+      'inference ready',
+    );
+    for (const s of config.streams) this.#addStream({ ...s, id: s.id! });
+    await Promise.all([...this.#streams.values()].map((s) => this.#startSource(s)));
+  }
+
+  /** Live counters for every stream. */
+  stats(): StreamStats[] {
+    const now = nowMs();
+    return [...this.#streams.values()].map((s) => {
+      const c = this.#scheduler?.counters(s.config.id) ?? { droppedOverflow: 0, droppedStale: 0 };
+      return {
+        streamId: s.config.id,
+        source: s.config.source,
+        state: s.state,
+        framesDecoded: s.framesDecoded,
+        framesInferred: s.framesInferred,
+        droppedOverflow: c.droppedOverflow,
+        droppedStale: c.droppedStale,
+        fps: s.meter.fps(now),
+        latencyP50Ms: s.meter.percentile(50),
+        latencyP95Ms: s.meter.percentile(95),
+        activeTracks: s.activeTracks,
+        reconnects: s.reconnects,
+        ...(s.lastError ? { lastError: s.lastError } : {}),
+      };
+    });
+  }
+
+  /** Stop every source, wait for frames in flight, close the pool and the sinks. Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#waitTimer);
+    await Promise.all([...this.#streams.values()].map((s) => s.source.close()));
+    const deadline = Date.now() + 5000;
+    while (this.#inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await this.#pool?.close();
+    await Promise.all(this.#sinks.map((s) => s.close()));
+  }
+
+  #addStream(config: StreamConfig & { id: string }): void {
+    const pool = this.#pool!;
+    const source = new StreamSource({
+      streamId: config.id,
+      url: config.source,
+      loop: config.loop,
+      realtime: config.realtime,
+      fit: this.#model!.entry.preprocess.resize === 'letterbox' ? pool.inputSize : undefined,
+      backend: this.config.decoder.backend,
+      ffmpegPath: this.config.decoder.ffmpegPath,
+      threads: this.config.decoder.threads,
+      // An unpaced file waits for the pipeline instead of dropping; keep just enough queued to feed every session.
+      window: Math.min(
+        this.config.ringCapacity,
+        Math.max(4, 2 * this.config.inference.sessions * this.config.inference.inflightPerSession),
+      ),
+    });
+    const s: StreamRuntime = {
+      config,
+      source,
+      tracker: createTracker(this.config.tracker),
+      meter: new StreamMeter(),
+      state: 'starting',
+      framesDecoded: 0,
+      framesInferred: 0,
+      inferErrors: 0,
+      reconnects: 0,
+      activeTracks: 0,
+      inOrder: [],
+    };
+    this.#streams.set(config.id, s);
+    // Staleness is a live-stream budget: an unpaced file waits for the pipeline, so its frames never go stale.
+    this.#scheduler!.addStream(config.id, {
+      capacity: this.config.ringCapacity,
+      stalenessMs: config.realtime ? config.stalenessMs : Number.POSITIVE_INFINITY,
+    });
+    source.on('frame', (frame) => this.#onFrame(s, frame));
+    source.on('state', (state, err) => this.#setState(s, state, err ? describeError(err) : undefined));
+    source.on('error', (err) => {
+      s.lastError = describeError(err);
+      this.#log.warn({ stream: config.id, err: s.lastError }, 'stream error');
+    });
+  }
+
+  async #startSource(s: StreamRuntime): Promise<void> {
+    try {
+      await s.source.start();
+    } catch (err) {
+      this.#setState(s, 'failed', describeError(err));
+    }
+  }
+
+  #setState(s: StreamRuntime, state: StreamStats['state'], error?: string): void {
+    if (state === 'reconnecting' && s.state !== 'reconnecting') s.reconnects++;
+    if (error) s.lastError = error;
+    if (s.state === state) return;
+    s.state = state;
+    this.#log.info({ stream: s.config.id, state, ...(error ? { err: error } : {}) }, 'stream state');
+    this.emit('stream-state', s.config.id, state, error);
+    if (state === 'ended' || state === 'failed') this.#checkEnd();
+  }
+
+  #onFrame(s: StreamRuntime, frame: DecodedFrame): void {
+    if (this.#closed) return;
+    s.framesDecoded++;
+    const evicted = this.#scheduler!.push(frame);
+    if (evicted) s.source.release();
+    this.#pump();
+  }
+
+  /** Fill every free inference slot with the next batch the scheduler picks. */
+  #pump(): void {
+    const pool = this.#pool;
+    const scheduler = this.#scheduler;
+    if (!pool || !scheduler || this.#closed) return;
+    clearTimeout(this.#waitTimer);
+    this.#waitTimer = undefined;
+    while (pool.freeSlots > 0) {
+      const now = nowMs();
+      const decision = scheduler.next(now);
+      for (const f of decision.stale) this.#streams.get(f.streamId)?.source.release();
+      if (decision.batch.length === 0) {
+        if (decision.waitMs !== undefined) this.#waitTimer = setTimeout(() => this.#pump(), decision.waitMs);
+        break;
+      }
+      this.#dispatch(pool, decision.batch);
+    }
+  }
+
+  #dispatch(pool: InferencePool, batch: DecodedFrame[]): void {
+    const dispatchedAt = nowMs();
+    const metas = batch.map((f) => {
+      const s = this.#streams.get(f.streamId)!;
+      const slot: StreamRuntime['inOrder'][number] = { seq: f.seq };
+      s.inOrder.push(slot);
+      s.source.release();
+      return {
+        s,
+        slot,
+        seq: f.seq,
+        pts: f.pts,
+        width: f.sourceWidth,
+        height: f.sourceHeight,
+        capturedAt: f.capturedAt,
+        decodeMs: f.decodeMs,
+        queueMs: dispatchedAt - f.capturedAt,
+      };
+    });
+    this.#inflight++;
+    pool.infer(batch).then(
+      (results) => this.#onResults(metas, results),
+      (err) => this.#onResults(metas, undefined, err),
+    );
+  }
+
+  #onResults(
+    metas: {
+      s: StreamRuntime;
+      slot: StreamRuntime['inOrder'][number];
+      seq: number;
+      pts: number;
+      width: number;
+      height: number;
+      capturedAt: number;
+      decodeMs: number;
+      queueMs: number;
+    }[],
+    results: InferResult[] | undefined,
+    error?: unknown,
+  ): void {
+    this.#inflight--;
+    if (error) this.#log.warn({ err: describeError(error), frames: metas.length }, 'inference failed');
+    metas.forEach((m, i) => {
+      const r = results?.[i];
+      if (!r) {
+        m.s.inferErrors++;
+        m.s.lastError = `inference failed: ${describeError(error)}`;
+        m.slot.done = null;
+        return;
+      }
+      m.slot.done = {
+        streamId: m.s.config.id,
+        seq: m.seq,
+        pts: m.pts,
+        width: m.width,
+        height: m.height,
+        capturedAt: m.capturedAt,
+        detections: r.detections,
+        tracks: [],
+        timings: {
+          decodeMs: m.decodeMs,
+          queueMs: m.queueMs,
+          preprocessMs: r.preprocessMs,
+          inferMs: r.inferMs,
+          postprocessMs: r.postprocessMs,
+        },
+      };
+    });
+    for (const s of new Set(metas.map((m) => m.s))) this.#drainInOrder(s);
+    this.#pump();
+    this.#checkEnd();
+  }
+
+  /** Hand results to the tracker strictly in decode order, even when sessions finish out of order. */
+  #drainInOrder(s: StreamRuntime): void {
+    while (s.inOrder.length && s.inOrder[0]!.done !== undefined) {
+      const result = s.inOrder.shift()!.done;
+      if (!result) continue;
+      const t0 = nowMs();
+      result.tracks = s.tracker.update(result.detections);
+      const done = nowMs();
+      result.timings.trackMs = done - t0;
+      result.timings.totalMs = done - result.capturedAt;
+      s.activeTracks = result.tracks.length;
+      s.framesInferred++;
+      s.meter.record(done, result.timings.totalMs);
+      for (const sink of this.#sinks) {
+        try {
+          sink.write(result);
+        } catch (err) {
+          this.#log.error({ err: describeError(err) }, 'sink write failed');
+        }
+      }
+      this.emit('result', result);
+    }
+  }
+
+  #checkEnd(): void {
+    if (this.#ended || this.#inflight > 0 || (this.#scheduler?.pending ?? 0) > 0) return;
+    for (const s of this.#streams.values()) if (s.state !== 'ended' && s.state !== 'failed') return;
+    this.#ended = true;
+    Promise.all(this.#sinks.map((s) => s.flush())).finally(() => this.emit('end'));
+  }
+}

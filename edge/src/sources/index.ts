@@ -1,0 +1,12 @@
+/** Stream sources: files, RTSP and HTTP decoded to BGR24 frames by FFmpeg (node-av worker or ffmpeg subprocess). */
+export { Backoff, type BackoffOptions } from './backoff.ts';
+export { fitInside, type Size } from './fit.ts';
+export type { StreamInfo } from './protocol.ts';
+export { type ParsedSource, parseSourceUrl, redactUrl, type SourceKind } from './source-url.ts';
+export {
+  type SourceState,
+  StreamSource,
+  type StreamSourceEvents,
+  type StreamSourceOptions,
+  type StreamSourceStats,
+} from './stream-source.ts';

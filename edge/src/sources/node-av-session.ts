@@ -1,0 +1,326 @@
+/** One synchronous demux -> decode -> BGR24 session with node-av; runs inside a decode worker thread. */
+
+import { nowMs, PTS_CLOCK_HZ } from '@sightline/shared';
+import { Decoder, Demuxer } from 'node-av/api';
+import { AV_PIX_FMT_BGR24, AVMEDIA_TYPE_VIDEO, SWS_BILINEAR } from 'node-av/constants';
+import { avGetCodecName, avGetCodecString, type Frame, type Packet, SoftwareScaleContext } from 'node-av/lib';
+import { classifyOpenError, ffmpegCode } from './ffmpeg-errors.ts';
+import { fitInside, type Size } from './fit.ts';
+import {
+  type BackendMessage,
+  CONTROL,
+  type ErrorInfo,
+  type SessionRequest,
+  type StreamInfo,
+} from './protocol.ts';
+
+/** Sends a message to the StreamSource; `transfer` lists buffers to move instead of copy. */
+export type Post = (message: BackendMessage, transfer?: ArrayBuffer[]) => void;
+
+const NOPTS = -9223372036854775808n;
+/** Consecutive failed packets after which a session gives up with DECODE_FAILED. */
+const MAX_CONSECUTIVE_DECODE_ERRORS = 50;
+/** A realtime source this far behind its schedule re-anchors instead of bursting to catch up. */
+const MAX_LAG_MS = 1000;
+
+const H264_PROFILES: Record<number, string> = {
+  66: 'Baseline',
+  578: 'Constrained Baseline',
+  77: 'Main',
+  88: 'Extended',
+  100: 'High',
+  110: 'High 10',
+  122: 'High 4:2:2',
+  244: 'High 4:4:4 Predictive',
+};
+const HEVC_PROFILES: Record<number, string> = { 1: 'Main', 2: 'Main 10', 3: 'Main Still Picture', 4: 'Rext' };
+
+/** Ticks of the 90 kHz clock for `ts` in time base `tb`. */
+function to90k(ts: bigint, tb: { num: number; den: number }): number {
+  return Math.round((Number(ts) * tb.num * PTS_CLOCK_HZ) / tb.den);
+}
+
+function openOptions(req: SessionRequest): Record<string, string | number> {
+  const us = Math.round(req.openTimeoutMs * 1000);
+  // A short probe: frames read while probing reach the consumer late, in a burst.
+  if (req.rtsp) return { rtsp_transport: 'tcp', timeout: us, analyzeduration: 500_000 };
+  if (req.network) return { timeout: us, rw_timeout: us };
+  return {};
+}
+
+/** Runs sessions for one worker; keeps the scaler between frames and the pts continuous across loops. */
+export class NodeAvSession {
+  readonly #req: SessionRequest;
+  readonly #control: Int32Array;
+  readonly #post: Post;
+  #posted = 0;
+  #sws: SoftwareScaleContext | undefined;
+  #swsKey = '';
+  #out: Size = { width: 0, height: 0 };
+  /** Added to session-relative pts so loops continue the clock. */
+  #loopOffset = 0;
+  #lastPts = -1;
+  #frameTicks = 0;
+  #anchor: { wall: number; pts: number } | undefined;
+  #warnedAt = 0;
+
+  /** `posted` is how many frames this worker has posted before (the control block counts releases since the worker started). */
+  constructor(req: SessionRequest, control: Int32Array, post: Post, posted = 0) {
+    this.#req = req;
+    this.#control = control;
+    this.#post = post;
+    this.#posted = posted;
+  }
+
+  /** Frames posted so far (including earlier sessions of this worker). */
+  get posted(): number {
+    return this.#posted;
+  }
+
+  /** Open, decode to the end (looping if asked), and post 'done'. Never throws. */
+  run(): void {
+    let outcome: BackendMessage;
+    try {
+      let first = true;
+      for (;;) {
+        const result = this.#runOnce(first);
+        first = false;
+        if (result !== 'eof' || !this.#req.loop || this.#stopped()) {
+          outcome = { type: 'done', outcome: this.#stopped() ? 'stopped' : result };
+          break;
+        }
+        this.#loopOffset = this.#lastPts + Math.max(1, this.#frameTicks);
+      }
+    } catch (err) {
+      const error = (err as { info?: ErrorInfo }).info ?? {
+        code: 'DECODE_FAILED' as const,
+        message: `Decoding ${this.#req.display} failed: ${(err as Error).message}`,
+      };
+      outcome = { type: 'done', outcome: this.#stopped() ? 'stopped' : 'error', error };
+    } finally {
+      this.#sws?.freeContext();
+      this.#sws = undefined;
+      this.#swsKey = '';
+    }
+    this.#post(outcome);
+  }
+
+  #stopped(): boolean {
+    return Atomics.load(this.#control, CONTROL.stop) !== 0;
+  }
+
+  /** Sleep up to `ms`, waking early on stop or release. */
+  #wait(ms: number): void {
+    if (ms <= 0) return;
+    const released = Atomics.load(this.#control, CONTROL.released);
+    Atomics.wait(this.#control, CONTROL.released, released, ms);
+  }
+
+  #fail(code: ErrorInfo['code'], message: string): never {
+    throw Object.assign(new Error(message), { info: { code, message } satisfies ErrorInfo });
+  }
+
+  #runOnce(announce: boolean): 'eof' | 'error' {
+    const req = this.#req;
+    let demuxer: Demuxer;
+    try {
+      demuxer = Demuxer.openSync(req.input, { options: openOptions(req) });
+    } catch (err) {
+      const info = classifyOpenError(ffmpegCode(err), (err as Error).message, req.display, req.network);
+      this.#fail(info.code, info.message);
+    }
+    let decoder: Decoder | undefined;
+    try {
+      const stream = demuxer.video();
+      if (!stream || stream.codecpar.codecType !== AVMEDIA_TYPE_VIDEO) {
+        this.#fail('SOURCE_INVALID', `${req.display} has no video stream`);
+      }
+      const par = stream.codecpar;
+      const codec = avGetCodecName(par.codecId) ?? `codec#${par.codecId}`;
+      try {
+        decoder = Decoder.createSync(stream, { context: { threadCount: req.threads } });
+      } catch (err) {
+        this.#fail(
+          'DECODE_FAILED',
+          `No usable ${codec} decoder for ${req.display}: ${(err as Error).message}`,
+        );
+      }
+      const tb = { num: stream.timeBase.num, den: stream.timeBase.den };
+      const rate = stream.avgFrameRate.num > 0 ? stream.avgFrameRate : stream.rFrameRate;
+      const fps = rate.den > 0 && rate.num > 0 ? rate.num / rate.den : 0;
+      if (fps > 0) this.#frameTicks = Math.round(PTS_CLOCK_HZ / fps);
+      const out = fitInside({ width: par.width, height: par.height }, req.fit);
+      if (announce || req.network) {
+        const profiles = codec === 'h264' ? H264_PROFILES : codec === 'hevc' ? HEVC_PROFILES : {};
+        const profileId = (par.profile as number) >= 0 ? (par.profile as number) : undefined;
+        const info: StreamInfo = {
+          codec,
+          codecString: avGetCodecString(par, rate) ?? undefined,
+          width: par.width,
+          height: par.height,
+          fps,
+          timeBase: tb,
+          profile: profileId === undefined ? undefined : profiles[profileId],
+          profileId,
+          level: par.level > 0 ? par.level : undefined,
+          extradata: new Uint8Array(par.extradata ?? new Uint8Array(0)),
+          hasBFrames: par.videoDelay > 0,
+          outputWidth: out.width,
+          outputHeight: out.height,
+          backend: 'node-av',
+        };
+        this.#post({ type: 'info', info });
+      }
+      let base: number | undefined;
+      let consecutiveErrors = 0;
+      let lastPacketPts = -1;
+      let t0 = performance.now();
+      for (const packet of demuxer.packetsSync(stream.index)) {
+        if (this.#stopped()) {
+          packet?.free();
+          return 'eof';
+        }
+        if (packet) {
+          const raw = packet.dts !== NOPTS ? packet.dts : packet.pts;
+          if (base === undefined && raw !== NOPTS) base = to90k(raw, tb);
+          if (req.keepPackets) lastPacketPts = this.#postPacket(packet, codec, tb, base ?? 0, lastPacketPts);
+        }
+        let frames: number;
+        try {
+          frames = this.#decode(decoder, packet, tb, base ?? 0, t0);
+          consecutiveErrors = 0;
+        } catch (err) {
+          frames = 0;
+          consecutiveErrors++;
+          this.#warn(`Corrupt data in ${req.display}: ${(err as Error).message}`);
+          if (consecutiveErrors >= MAX_CONSECUTIVE_DECODE_ERRORS) {
+            this.#fail(
+              'DECODE_FAILED',
+              `Decoding ${req.display} failed ${consecutiveErrors} times in a row: ${(err as Error).message}`,
+            );
+          }
+        }
+        packet?.free();
+        if (!packet) break;
+        if (frames > 0 || consecutiveErrors > 0) t0 = performance.now();
+      }
+      return 'eof';
+    } finally {
+      decoder?.close();
+      demuxer.closeSync();
+    }
+  }
+
+  #warn(message: string): void {
+    const now = Date.now();
+    if (now - this.#warnedAt < 1000) return;
+    this.#warnedAt = now;
+    this.#post({ type: 'warning', error: { code: 'DECODE_FAILED', message } });
+  }
+
+  #postPacket(
+    packet: Packet,
+    codec: string,
+    tb: { num: number; den: number },
+    base: number,
+    last: number,
+  ): number {
+    const src = packet.data;
+    if (!src) return last;
+    const data = new ArrayBuffer(src.length);
+    new Uint8Array(data).set(src);
+    const pts =
+      packet.pts !== NOPTS ? to90k(packet.pts, tb) - base + this.#loopOffset : last + this.#frameTicks;
+    const dts = packet.dts !== NOPTS ? to90k(packet.dts, tb) - base + this.#loopOffset : pts;
+    this.#post({ type: 'packet', codec, pts, dts, keyframe: packet.isKeyframe, data }, [data]);
+    return pts;
+  }
+
+  /** Feed one packet (null = flush) and post every frame it yields; returns how many. */
+  #decode(
+    decoder: Decoder,
+    packet: Packet | null,
+    tb: { num: number; den: number },
+    base: number,
+    t0: number,
+  ): number {
+    decoder.decodeSync(packet);
+    let n = 0;
+    for (;;) {
+      const frame = decoder.receiveSync();
+      if (!frame || typeof frame !== 'object' || !('width' in frame)) break;
+      try {
+        this.#emitFrame(frame, tb, base, n === 0 ? t0 : performance.now());
+      } finally {
+        frame.free();
+      }
+      n++;
+    }
+    return n;
+  }
+
+  #emitFrame(frame: Frame, tb: { num: number; den: number }, base: number, t0: number): void {
+    const req = this.#req;
+    const ts = frame.pts !== NOPTS ? frame.pts : frame.bestEffortTimestamp;
+    let pts =
+      ts !== NOPTS ? to90k(ts, tb) - base + this.#loopOffset : this.#lastPts + Math.max(1, this.#frameTicks);
+    if (pts <= this.#lastPts) pts = this.#lastPts + 1; // keep the clock strictly increasing
+    if (this.#lastPts >= 0 && this.#frameTicks === 0) this.#frameTicks = pts - this.#lastPts;
+    const key = `${frame.width}x${frame.height}:${frame.format}`;
+    if (key !== this.#swsKey) {
+      this.#sws?.freeContext();
+      this.#out = fitInside({ width: frame.width, height: frame.height }, req.fit);
+      this.#sws = new SoftwareScaleContext();
+      this.#sws.getContext(
+        frame.width,
+        frame.height,
+        frame.format as never,
+        this.#out.width,
+        this.#out.height,
+        AV_PIX_FMT_BGR24,
+        SWS_BILINEAR,
+      );
+      this.#swsKey = key;
+    }
+    const { width, height } = this.#out;
+    const pixels = new ArrayBuffer(width * height * 3);
+    const planes = frame.data;
+    if (!planes) this.#fail('DECODE_FAILED', `Decoder for ${req.display} returned a frame without pixels`);
+    this.#sws!.scaleSync(planes, frame.linesize, 0, frame.height, [Buffer.from(pixels)], [width * 3]);
+    const decodeMs = performance.now() - t0;
+
+    // Pace like a camera, or hold back while the consumer's window is full.
+    if (req.realtime) {
+      const now = performance.now();
+      if (!this.#anchor || now - (this.#anchor.wall + (pts - this.#anchor.pts) / 90) > MAX_LAG_MS) {
+        this.#anchor = { wall: now, pts };
+      }
+      let due = this.#anchor.wall + (pts - this.#anchor.pts) / 90;
+      while (!this.#stopped() && due - performance.now() > 0.5) {
+        this.#wait(due - performance.now());
+        due = this.#anchor.wall + (pts - this.#anchor.pts) / 90;
+      }
+    } else if (req.window > 0) {
+      while (!this.#stopped() && this.#posted - Atomics.load(this.#control, CONTROL.released) >= req.window) {
+        this.#wait(100);
+      }
+    }
+    if (this.#stopped()) return;
+    this.#lastPts = pts;
+    this.#posted++;
+    this.#post(
+      {
+        type: 'frame',
+        pts,
+        width,
+        height,
+        sourceWidth: frame.width,
+        sourceHeight: frame.height,
+        capturedAt: nowMs(),
+        decodeMs,
+        pixels,
+      },
+      [pixels],
+    );
+  }
+}

@@ -1,0 +1,112 @@
+/** Messages between a StreamSource and its decode backend (worker thread or ffmpeg subprocess). */
+import type { ErrorCode } from '@sightline/shared';
+import type { Size } from './fit.ts';
+
+/** What a backend is asked to open. */
+export interface SessionRequest {
+  /** Path or URL as FFmpeg opens it. */
+  input: string;
+  /** The source as shown in messages (password redacted). */
+  display: string;
+  network: boolean;
+  /** RTSP: force TCP interleaving. */
+  rtsp: boolean;
+  /** Restart at the end (files and HTTP). */
+  loop: boolean;
+  /** Pace frames at their timestamps. */
+  realtime: boolean;
+  /** Max posted-but-unreleased frames; 0 = unlimited. */
+  window: number;
+  fit?: Size;
+  keepPackets: boolean;
+  openTimeoutMs: number;
+  threads: number;
+}
+
+/** Stream facts announced once per (re)connection. */
+export interface StreamInfo {
+  /** FFmpeg codec name, e.g. "h264". */
+  codec: string;
+  /** RFC 6381 codec string, e.g. "avc1.4d401f" (for WebRTC / MSE), when known. */
+  codecString?: string;
+  width: number;
+  height: number;
+  /** Nominal frames per second (0 when unknown). */
+  fps: number;
+  /** The container's time base for this stream. */
+  timeBase: { num: number; den: number };
+  /** Codec profile name and number, e.g. "Main" / 77 (H.264), when known. */
+  profile?: string;
+  profileId?: number;
+  /** Codec level, e.g. 31 for H.264 level 3.1, when known. */
+  level?: number;
+  /** Codec extradata (H.264 avcC record from MP4, Annex-B SPS/PPS from RTSP); empty when none or unknown. */
+  extradata: Uint8Array;
+  /** The stream reorders frames (B-frames), so dts != pts. */
+  hasBFrames: boolean;
+  /** Size of the frames that will be emitted (after fit). */
+  outputWidth: number;
+  outputHeight: number;
+  /** Which backend decodes. */
+  backend: 'node-av' | 'ffmpeg';
+}
+
+export interface FrameMessage {
+  type: 'frame';
+  /** 90 kHz, from 0 at the start of the session, increasing across loops. */
+  pts: number;
+  width: number;
+  height: number;
+  sourceWidth: number;
+  sourceHeight: number;
+  capturedAt: number;
+  decodeMs: number;
+  /** BGR24 pixels; transferred, not copied. */
+  pixels: ArrayBuffer;
+}
+
+export interface PacketMessage {
+  type: 'packet';
+  codec: string;
+  pts: number;
+  dts: number;
+  keyframe: boolean;
+  data: ArrayBuffer;
+}
+
+export interface ErrorInfo {
+  code: ErrorCode;
+  message: string;
+}
+
+export type BackendMessage =
+  | { type: 'info'; info: StreamInfo }
+  | FrameMessage
+  | PacketMessage
+  /** A non-fatal problem (e.g. one corrupt packet); decoding goes on. */
+  | { type: 'warning'; error: ErrorInfo }
+  /** The session is over: eof (clean end), error, or stopped (asked to). */
+  | { type: 'done'; outcome: 'eof' | 'error' | 'stopped'; error?: ErrorInfo };
+
+/** Main thread -> worker. */
+export type WorkerCommand = { type: 'open'; request: SessionRequest } | { type: 'close' };
+
+/** Layout of the shared Int32Array that controls a worker without waiting for its event loop. */
+export const CONTROL = {
+  /** Frames released by the consumer (main increments, worker compares with frames posted). */
+  released: 0,
+  /** Non-zero: stop the current session as soon as possible. */
+  stop: 1,
+  /** Number of Int32 slots. */
+  length: 2,
+} as const;
+
+/** A decode backend as the StreamSource drives it; it reports through the onMessage callback it was built with. */
+export interface Backend {
+  /** Start one session; it ends with a 'done' message. */
+  open(request: SessionRequest): void;
+  /** The consumer is done with `count` more frames (opens the backpressure window). */
+  release(count: number): void;
+  /** Stop everything; safe to call twice. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,67 @@
+/** Classify a stream source string (path, file://, rtsp(s)://, http(s)://) into what FFmpeg opens. */
+import { fileURLToPath } from 'node:url';
+import { SourceError } from '@sightline/shared';
+
+/** file: local path; rtsp: always-live camera; http: a remote file or stream fetched over HTTP(S). */
+export type SourceKind = 'file' | 'rtsp' | 'http';
+
+export interface ParsedSource {
+  kind: SourceKind;
+  /** What FFmpeg opens: an absolute-or-relative path for files, the URL otherwise. */
+  input: string;
+  /** The source for logs and errors, with any password replaced by ***. */
+  display: string;
+  /** Reached over the network (reconnects on failure). */
+  network: boolean;
+}
+
+const SCHEME = /^([a-z][a-z0-9+.-]*):\/\//i;
+
+/** Replace the password in a URL with *** for logs and error messages. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*):[^/@]*@/i, '$1:***@');
+}
+
+/** Parse a source string; throws SourceError(SOURCE_INVALID) naming the input when it cannot be used. */
+export function parseSourceUrl(url: string): ParsedSource {
+  if (typeof url !== 'string' || url.trim() === '') {
+    throw new TypeError(
+      `Expected a non-empty string for url but received ${JSON.stringify(url)} of type ${typeof url}`,
+    );
+  }
+  const display = redactUrl(url);
+  const m = SCHEME.exec(url);
+  if (!m) return { kind: 'file', input: url, display, network: false };
+  const scheme = m[1]!.toLowerCase();
+  if (scheme === 'file') {
+    try {
+      return { kind: 'file', input: fileURLToPath(url), display, network: false };
+    } catch (err) {
+      throw new SourceError('SOURCE_INVALID', `Invalid file URL ${display}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+  }
+  const kind: SourceKind | undefined =
+    scheme === 'rtsp' || scheme === 'rtsps'
+      ? 'rtsp'
+      : scheme === 'http' || scheme === 'https'
+        ? 'http'
+        : undefined;
+  if (!kind) {
+    throw new SourceError(
+      'SOURCE_INVALID',
+      `Unsupported URL scheme "${scheme}:" in ${display}; use a file path, file://, rtsp://, rtsps://, http:// or https://`,
+    );
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch (err) {
+    throw new SourceError('SOURCE_INVALID', `Invalid URL ${display}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  if (!parsed.hostname) throw new SourceError('SOURCE_INVALID', `Invalid URL ${display}: no host`);
+  return { kind, input: url, display, network: true };
+}

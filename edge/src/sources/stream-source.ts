@@ -1,0 +1,422 @@
+/** StreamSource: one camera or file as typed events of BGR24 frames, with reconnects, pacing and backpressure. */
+import { stat } from 'node:fs/promises';
+import {
+  childLogger,
+  describeError,
+  type Logger,
+  nowMs,
+  PTS_CLOCK_HZ,
+  SourceError,
+  TypedEmitter,
+} from '@sightline/shared';
+import type { DecodedFrame, EncodedPacket } from '../frame.ts';
+import { Backoff, type BackoffOptions } from './backoff.ts';
+import { FfmpegBackend } from './ffmpeg-source.ts';
+import type { Size } from './fit.ts';
+import type { Backend, BackendMessage, ErrorInfo, SessionRequest, StreamInfo } from './protocol.ts';
+import { type ParsedSource, parseSourceUrl } from './source-url.ts';
+import { WorkerBackend } from './worker-backend.ts';
+
+export type { StreamInfo } from './protocol.ts';
+
+/** Lifecycle of a source; 'ended' and 'failed' are final. */
+export type SourceState = 'starting' | 'running' | 'reconnecting' | 'ended' | 'failed';
+
+export interface StreamSourceOptions {
+  /** Stream id put on every frame and packet. Required. */
+  streamId: string;
+  /** A file path, file:// URL, rtsp:// or rtsps:// URL (always live), or http(s):// URL. Required. */
+  url: string;
+  /** Files and HTTP: start again at the end, keeping seq and pts increasing. Default false. */
+  loop?: boolean;
+  /** Files and HTTP: pace frames at their native rate like a camera (RTSP is always live). Default true. */
+  realtime?: boolean;
+  /** Scale frames down to fit inside this box, keeping the aspect ratio, never upscaling. Default: full size. */
+  fit?: Size;
+  /** Unpaced files and HTTP: most frames emitted but not yet release()d before decoding waits. Default 8. */
+  window?: number;
+  /** Also emit the demuxed compressed packets (node-av backend only). Default false. */
+  keepPackets?: boolean;
+  /** Network sources: delays between reconnect attempts. Default 500 ms doubling to 10 s, +-20 % jitter. */
+  reconnect?: BackoffOptions;
+  /** Network sources: connect / read timeout in ms (FFmpeg timeout, rw_timeout). Default 5000. */
+  openTimeoutMs?: number;
+  /** Decoder threads per stream, 0 = FFmpeg decides. Default 1. */
+  threads?: number;
+  /** node-av (FFmpeg libraries in a worker thread) or ffmpeg (a system ffmpeg subprocess). Default node-av. */
+  backend?: 'node-av' | 'ffmpeg';
+  /** The ffmpeg executable for backend 'ffmpeg' (ffprobe is looked up beside it). Default "ffmpeg". */
+  ffmpegPath?: string;
+}
+
+export type StreamSourceEvents = {
+  /** The stream was opened (again after each reconnect). */
+  open: [info: StreamInfo];
+  /** A decoded frame; call release() when done with it (it opens the backpressure window). */
+  frame: [frame: DecodedFrame];
+  /** A compressed packet (only with keepPackets). */
+  packet: [packet: EncodedPacket];
+  /** A state change; `error` says why for 'reconnecting' and 'failed', `retryInMs` is the wait before the next attempt. */
+  state: [state: SourceState, error?: SourceError, retryInMs?: number];
+  /** A problem; fatal for files (state 'failed' follows), non-fatal for network sources that retry. */
+  error: [error: SourceError];
+  /** A file source reached its end (not emitted on close()). */
+  end: [];
+  /** close() finished. */
+  close: [];
+};
+
+export interface StreamSourceStats {
+  streamId: string;
+  /** The source with any password redacted. */
+  source: string;
+  state: SourceState;
+  frames: number;
+  packets: number;
+  reconnects: number;
+  /** Corrupt packets skipped (reported as DECODE_FAILED warnings). */
+  decodeErrors: number;
+  /** Frames emitted but not yet released. */
+  inFlight: number;
+  /** Frames per second over the last few seconds. */
+  fps: number;
+  lastError?: string;
+}
+
+function positiveInt(name: string, value: unknown, allowZero = false): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < (allowZero ? 0 : 1)) {
+    const what = allowZero ? 'a non-negative integer' : 'a positive integer';
+    throw new RangeError(
+      `Expected ${what} for ${name} but received ${String(value)} of type ${typeof value}`,
+    );
+  }
+  return value;
+}
+
+function bool(name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean')
+    throw new TypeError(
+      `Expected a boolean for ${name} but received ${String(value)} of type ${typeof value}`,
+    );
+  return value;
+}
+
+/** Frame timestamps kept for the fps estimate. */
+const FPS_WINDOW = 30;
+
+/** Reads one video source and emits its frames (BGR24) and optionally its packets. */
+export class StreamSource extends TypedEmitter<StreamSourceEvents> {
+  readonly streamId: string;
+  readonly #url: string;
+  readonly #parsed: ParsedSource | undefined;
+  readonly #parseError: SourceError | undefined;
+  readonly #request: SessionRequest | undefined;
+  readonly #backendKind: 'node-av' | 'ffmpeg';
+  readonly #ffmpegPath: string;
+  readonly #backoff: Backoff;
+  readonly #log: Logger;
+  #backend: Backend | undefined;
+  #state: SourceState = 'starting';
+  #started = false;
+  #closed = false;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #info: StreamInfo | undefined;
+  // Counters and clocks.
+  #seq = 0;
+  #packets = 0;
+  #reconnects = 0;
+  #decodeErrors = 0;
+  #inFlight = 0;
+  #lastError: SourceError | undefined;
+  #times: number[] = [];
+  /** Added to backend pts so every session continues the previous one's clock. */
+  #ptsOffset = 0;
+  #sessionFirst = true;
+  #lastPts = -1;
+  #lastFrameAt = 0;
+  #frameTicks = 3000;
+
+  constructor(options: StreamSourceOptions) {
+    super();
+    if (options === null || typeof options !== 'object') {
+      throw new TypeError(
+        `Expected an options object but received ${String(options)} of type ${typeof options}`,
+      );
+    }
+    const { streamId } = options;
+    if (typeof streamId !== 'string' || streamId === '') {
+      throw new TypeError(
+        `Expected a non-empty string for streamId but received ${String(streamId)} of type ${typeof streamId}`,
+      );
+    }
+    this.streamId = streamId;
+    if (typeof options.url !== 'string' || options.url.trim() === '') {
+      throw new TypeError(
+        `Expected a non-empty string for url but received ${String(options.url)} of type ${typeof options.url}`,
+      );
+    }
+    this.#url = options.url;
+    const loop = bool('loop', options.loop, false);
+    const realtime = bool('realtime', options.realtime, true);
+    const keepPackets = bool('keepPackets', options.keepPackets, false);
+    const window = positiveInt('window', options.window ?? 8);
+    const openTimeoutMs = positiveInt('openTimeoutMs', options.openTimeoutMs ?? 5000);
+    const threads = positiveInt('threads', options.threads ?? 1, true);
+    if (options.fit !== undefined) {
+      positiveInt('fit.width', options.fit?.width);
+      positiveInt('fit.height', options.fit?.height);
+    }
+    const backend = options.backend ?? 'node-av';
+    if (backend !== 'node-av' && backend !== 'ffmpeg') {
+      throw new TypeError(
+        `Expected "node-av" or "ffmpeg" for backend but received ${String(backend)} of type ${typeof backend}`,
+      );
+    }
+    if (backend === 'ffmpeg' && keepPackets) {
+      throw new RangeError(
+        'keepPackets needs the node-av backend; the ffmpeg backend only delivers decoded frames',
+      );
+    }
+    this.#backendKind = backend;
+    this.#ffmpegPath = options.ffmpegPath ?? 'ffmpeg';
+    this.#backoff = new Backoff(options.reconnect);
+    this.#log = childLogger('stream-source', { streamId });
+    try {
+      this.#parsed = parseSourceUrl(options.url);
+    } catch (err) {
+      if (!(err instanceof SourceError)) throw err;
+      this.#parseError = err; // reported through 'error' + 'failed' on start(), like any other bad source
+    }
+    const p = this.#parsed;
+    if (p) {
+      const live = p.kind === 'rtsp';
+      this.#request = {
+        input: p.input,
+        display: p.display,
+        network: p.network,
+        rtsp: live,
+        loop: loop && !live,
+        realtime: realtime && !live,
+        window: live || realtime ? 0 : window,
+        fit: options.fit ? { width: options.fit.width, height: options.fit.height } : undefined,
+        keepPackets,
+        openTimeoutMs,
+        threads,
+      };
+    }
+  }
+
+  /** Current lifecycle state. */
+  get state(): SourceState {
+    return this.#state;
+  }
+
+  /** The latest stream facts (undefined until the first 'open'). */
+  get info(): StreamInfo | undefined {
+    return this.#info;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Begin reading. Problems arrive as 'error' / 'state' events, never as a throw. Calling it twice does nothing. */
+  start(): this {
+    if (this.#started || this.#closed) return this;
+    this.#started = true;
+    this.#setState('starting');
+    void this.#connect();
+    return this;
+  }
+
+  /** The consumer is done with `count` frames; lets an unpaced file decode further. */
+  release(count = 1): void {
+    positiveInt('count', count);
+    const n = Math.min(count, this.#inFlight);
+    if (n === 0) return;
+    this.#inFlight -= n;
+    this.#backend?.release(n);
+  }
+
+  stats(): StreamSourceStats {
+    const t = this.#times;
+    const span = t.length > 1 ? (t[t.length - 1]! - t[0]!) / 1000 : 0;
+    return {
+      streamId: this.streamId,
+      source: this.#parsed?.display ?? this.#url,
+      state: this.#state,
+      frames: this.#seq,
+      packets: this.#packets,
+      reconnects: this.#reconnects,
+      decodeErrors: this.#decodeErrors,
+      inFlight: this.#inFlight,
+      fps: span > 0 && nowMs() - t[t.length - 1]! < 2000 ? (t.length - 1) / span : 0,
+      lastError: this.#lastError ? describeError(this.#lastError) : undefined,
+    };
+  }
+
+  /** Stop reading and end the decode worker / subprocess. Safe to call twice and during a reconnect wait. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#retryTimer);
+    const backend = this.#backend;
+    this.#backend = undefined;
+    await backend?.close();
+    this.emit('close');
+  }
+
+  #setState(state: SourceState, error?: SourceError, retryInMs?: number): void {
+    this.#state = state;
+    this.emit('state', state, error, retryInMs);
+  }
+
+  #report(error: SourceError): void {
+    this.#lastError = error;
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+    else this.#log.warn({ code: error.code }, error.message);
+  }
+
+  async #connect(): Promise<void> {
+    await new Promise(setImmediate); // let the caller attach listeners after start()
+    if (this.#closed) return;
+    if (this.#parseError) return this.#fail(this.#parseError);
+    const p = this.#parsed!;
+    if (p.kind === 'file') {
+      // Check here so a missing file or a directory gets a plain message without starting a worker.
+      try {
+        const s = await stat(p.input);
+        if (s.isDirectory()) {
+          return this.#fail(
+            new SourceError('SOURCE_INVALID', `${p.display} is a directory, not a media file`),
+          );
+        }
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        const message =
+          code === 'ENOENT'
+            ? `No such file: ${p.display}`
+            : `Cannot read ${p.display}: ${(err as Error).message}`;
+        return this.#fail(new SourceError('SOURCE_INVALID', message, { cause: err }));
+      }
+    }
+    if (this.#closed) return;
+    this.#backend ??=
+      this.#backendKind === 'ffmpeg'
+        ? new FfmpegBackend(this.#ffmpegPath, (m) => this.#onMessage(m))
+        : new WorkerBackend(
+            `decode-${this.streamId}`,
+            (m) => this.#onMessage(m),
+            this.#request!.openTimeoutMs + 2000,
+          );
+    this.#sessionFirst = true;
+    this.#backend.open(this.#request!);
+  }
+
+  #fail(error: SourceError): void {
+    if (this.#closed) return;
+    this.#report(error);
+    this.#setState('failed', error);
+    void this.#backend?.close();
+    this.#backend = undefined;
+  }
+
+  #onMessage(m: BackendMessage): void {
+    if (this.#closed) return;
+    switch (m.type) {
+      case 'info':
+        this.#info = m.info;
+        if (m.info.fps > 0) this.#frameTicks = Math.round(PTS_CLOCK_HZ / m.info.fps);
+        this.#backoff.reset();
+        this.emit('open', m.info);
+        if (this.#state !== 'running') this.#setState('running');
+        return;
+      case 'frame':
+        this.#onFrame(m);
+        return;
+      case 'packet': {
+        this.#packets++;
+        const packet: EncodedPacket = {
+          streamId: this.streamId,
+          codec: m.codec,
+          data: new Uint8Array(m.data),
+          pts: this.#mapPts(m.pts),
+          dts: m.dts + this.#ptsOffset,
+          keyframe: m.keyframe,
+        };
+        this.emit('packet', packet);
+        return;
+      }
+      case 'warning':
+        this.#decodeErrors++;
+        this.#report(new SourceError(m.error.code, m.error.message));
+        return;
+      case 'done':
+        this.#onDone(m.outcome, m.error);
+        return;
+    }
+  }
+
+  /** Session pts -> stream pts; the first timestamp of a new session continues after the last one emitted. */
+  #mapPts(pts: number): number {
+    if (this.#sessionFirst) {
+      this.#sessionFirst = false;
+      if (this.#lastPts >= 0) {
+        const gap = Math.round((nowMs() - this.#lastFrameAt) * (PTS_CLOCK_HZ / 1000));
+        this.#ptsOffset = this.#lastPts + Math.max(this.#frameTicks, gap) - pts;
+      }
+    }
+    return pts + this.#ptsOffset;
+  }
+
+  #onFrame(m: Extract<BackendMessage, { type: 'frame' }>): void {
+    let pts = this.#mapPts(m.pts);
+    if (pts <= this.#lastPts) pts = this.#lastPts + 1;
+    this.#lastPts = pts;
+    this.#lastFrameAt = m.capturedAt;
+    this.#inFlight++;
+    this.#times.push(m.capturedAt);
+    if (this.#times.length > FPS_WINDOW) this.#times.shift();
+    const frame: DecodedFrame = {
+      streamId: this.streamId,
+      seq: this.#seq++,
+      pts,
+      data: new Uint8Array(m.pixels),
+      width: m.width,
+      height: m.height,
+      sourceWidth: m.sourceWidth,
+      sourceHeight: m.sourceHeight,
+      capturedAt: m.capturedAt,
+      decodeMs: m.decodeMs,
+    };
+    this.emit('frame', frame);
+  }
+
+  #onDone(outcome: 'eof' | 'error' | 'stopped', info: ErrorInfo | undefined): void {
+    if (outcome === 'stopped') return;
+    const p = this.#parsed!;
+    const error = info ? new SourceError(info.code, info.message) : undefined;
+    if (!p.network || (p.kind === 'http' && outcome === 'eof')) {
+      if (error) {
+        this.#fail(error);
+        return;
+      }
+      this.#setState('ended');
+      this.emit('end');
+      void this.#backend?.close();
+      this.#backend = undefined;
+      return;
+    }
+    // Network: report, then try again with a growing delay until closed.
+    const why = error ?? new SourceError('SOURCE_UNREACHABLE', `${p.display} ended the stream`);
+    this.#report(why);
+    const delay = this.#backoff.next();
+    this.#setState('reconnecting', why, delay);
+    this.#retryTimer = setTimeout(() => {
+      if (this.#closed) return;
+      this.#reconnects++;
+      void this.#connect();
+    }, delay);
+  }
+}

@@ -1,0 +1,94 @@
+/** The node-av backend as seen from the main thread: one decode worker per stream, controlled through shared memory. */
+import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
+import { type Backend, type BackendMessage, CONTROL, type SessionRequest } from './protocol.ts';
+
+/**
+ * The worker's entry URL. A compiled build ships decode-worker.js beside this file. Under tsx (sources are .ts)
+ * Node 20 does not give worker threads the parent's --import tsx hooks, so the worker starts from a tiny
+ * bootstrap that registers tsx and then imports decode-worker.ts.
+ */
+function workerUrl(): URL {
+  if (!import.meta.url.endsWith('.ts')) return new URL('./decode-worker.js', import.meta.url);
+  const entry = new URL('./decode-worker.ts', import.meta.url).href;
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const code = `import { register } from ${JSON.stringify(tsx)}; register(); await import(${JSON.stringify(entry)});`;
+  return new URL(`data:text/javascript,${encodeURIComponent(code)}`);
+}
+const WORKER_URL = workerUrl();
+
+/** Runs node-av sessions in a worker thread (its sync calls would otherwise block the event loop). */
+export class WorkerBackend implements Backend {
+  readonly #name: string;
+  readonly #onMessage: (message: BackendMessage) => void;
+  readonly #graceMs: number;
+  #worker: Worker | undefined;
+  #control = new Int32Array(new SharedArrayBuffer(CONTROL.length * 4));
+  #closed = false;
+  /** A session is open in the worker (so a crash must end it). */
+  #busy = false;
+
+  /** `graceMs`: how long close() waits for a blocking FFmpeg call to return before terminating the thread. */
+  constructor(name: string, onMessage: (message: BackendMessage) => void, graceMs = 7000) {
+    this.#name = name;
+    this.#onMessage = onMessage;
+    this.#graceMs = graceMs;
+  }
+
+  open(request: SessionRequest): void {
+    if (this.#closed) return;
+    this.#worker ??= this.#spawn();
+    this.#busy = true;
+    this.#worker.postMessage({ type: 'open', request });
+  }
+
+  release(count: number): void {
+    Atomics.add(this.#control, CONTROL.released, count);
+    Atomics.notify(this.#control, CONTROL.released);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    Atomics.store(this.#control, CONTROL.stop, 1);
+    Atomics.notify(this.#control, CONTROL.released);
+    const worker = this.#worker;
+    this.#worker = undefined;
+    if (!worker) return;
+    // Let the session notice 'stop' and the worker end by itself: terminating a thread while it is inside a
+    // node-av call aborts the whole process (napi_throw during termination is fatal).
+    const exited = once(worker, 'exit').then(() => true);
+    worker.postMessage({ type: 'close' });
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), this.#graceMs);
+    });
+    const clean = await Promise.race([exited, timedOut]);
+    clearTimeout(timer);
+    if (!clean) await worker.terminate();
+  }
+
+  #spawn(): Worker {
+    // A fresh control block: the new worker has posted nothing yet.
+    this.#control = new Int32Array(new SharedArrayBuffer(CONTROL.length * 4));
+    const worker = new Worker(WORKER_URL, { name: this.#name, workerData: { control: this.#control } });
+    worker.on('message', (message: BackendMessage) => {
+      if (message.type === 'done') this.#busy = false;
+      this.#onMessage(message);
+    });
+    const crashed = (why: string) => {
+      if (this.#worker !== worker) return;
+      this.#worker = undefined;
+      if (this.#closed || !this.#busy) return;
+      this.#busy = false;
+      this.#onMessage({
+        type: 'done',
+        outcome: 'error',
+        error: { code: 'DECODE_FAILED', message: `Decode worker ${this.#name} ${why}` },
+      });
+    };
+    worker.on('error', (err) => crashed(`crashed: ${err.message}`));
+    worker.on('exit', (code) => crashed(`exited with code ${code}`));
+    return worker;
+  }
+}

@@ -1,0 +1,7 @@
+/** Tracking: the Tracker seam, ByteTrack, the shared Kalman filter, assignment, IoU and the MOTChallenge format. */
+export * from './assignment.ts';
+export * from './bytetrack.ts';
+export * from './iou.ts';
+export * from './kalman.ts';
+export * from './mot-format.ts';
+export * from './tracker.ts';

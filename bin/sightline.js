@@ -1,13 +1,16 @@
 #!/usr/bin/env node
-// The sightline command. Runs the TypeScript sources through tsx (so worker threads load them too)
-// and forwards termination signals to that process.
+// The sightline command. Runs the compiled JavaScript (cli/dist, built by `npm install` / `npm run build`);
+// with SIGHTLINE_FROM_SOURCE=1, or when nothing is built, runs the TypeScript sources through tsx instead.
+// Termination signals are forwarded to that process.
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const main = fileURLToPath(new URL('../cli/src/main.ts', import.meta.url));
-const child = spawn(process.execPath, ['--import', 'tsx', main, ...process.argv.slice(2)], {
-  stdio: 'inherit',
-});
+const compiled = fileURLToPath(new URL('../cli/dist/main.js', import.meta.url));
+const source = fileURLToPath(new URL('../cli/src/main.ts', import.meta.url));
+const fromSource = process.env.SIGHTLINE_FROM_SOURCE === '1' || !existsSync(compiled);
+const args = fromSource ? ['--conditions=sightline-source', '--import', 'tsx', source] : [compiled];
+const child = spawn(process.execPath, [...args, ...process.argv.slice(2)], { stdio: 'inherit' });
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.on(signal, () => child.kill(signal));
 }

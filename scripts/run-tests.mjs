@@ -14,6 +14,7 @@ process.env.MODELS_DIR ??= join(shared, 'models');
 process.env.SIGHTLINE_MEDIA_DIR ??= join(shared, 'media');
 process.env.SIGHTLINE_MOT_DIR ??= join(shared, 'mot');
 process.env.SIGHTLINE_LOG_LEVEL ??= 'warn';
+process.env.SIGHTLINE_FROM_SOURCE ??= '1';
 
 const args = process.argv.slice(2);
 const unitOnly = args.includes('--unit');
@@ -40,7 +41,15 @@ if (files.length === 0) {
 }
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', ...files],
+  [
+    '--conditions=sightline-source',
+    '--import',
+    'tsx',
+    '--test',
+    '--test-reporter=spec',
+    '--test-concurrency=2',
+    ...files,
+  ],
   { cwd: root, stdio: 'inherit', env: process.env },
 );
 process.exit(result.status ?? 1);

@@ -6,6 +6,7 @@ import { DEMO_USAGE, runDemo } from './commands/demo.ts';
 import { EDGE_USAGE, runEdge } from './commands/edge.ts';
 import { HUB_USAGE, runHub } from './commands/hub.ts';
 import { MODELS_USAGE, runModels } from './commands/models.ts';
+import { UsageError } from './usage-error.ts';
 
 const USAGE = `Usage: sightline <command> [options]
 
@@ -57,15 +58,24 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
+const argv = process.argv.slice(2);
+main(argv).then(
   (code) => {
     process.exitCode = code;
     // Anything still holding the event loop after a command finished is a leak; do not hang on it.
     setTimeout(() => process.exit(code), 3000).unref();
   },
   (err: unknown) => {
-    const usage = err instanceof TypeError && (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
-    process.stderr.write(`sightline: ${usage ? err.message : describeError(err)}\n`);
+    // Unknown or malformed options (node:util parseArgs) and missing arguments are usage errors: exit 2.
+    const usage =
+      err instanceof UsageError ||
+      (err instanceof TypeError && (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'));
+    process.stderr.write(`sightline: ${usage ? (err as Error).message : describeError(err)}\n`);
+    if (usage) {
+      const command = (err instanceof UsageError && err.command) || argv[0];
+      const help = command && command in HELP ? `sightline help ${command}` : 'sightline help';
+      process.stderr.write(`Run "${help}" for the options.\n`);
+    }
     if (!(err instanceof SightlineError) && !usage && err instanceof Error && process.env.SIGHTLINE_DEBUG) {
       process.stderr.write(`${err.stack}\n`);
     }

@@ -17,6 +17,8 @@ export const StreamConfig = z.strictObject({
   realtime: z.boolean().default(true),
   /** Frames older than this when their turn comes are dropped (and counted). Default 1000 ms. */
   stalenessMs: z.number().int().positive().default(1000),
+  /** Stop the stream (state 'ended') once this many frames were decoded; counts across loops. Default: no limit. */
+  maxFrames: z.number().int().positive().optional(),
 });
 export type StreamConfig = z.infer<typeof StreamConfig>;
 
@@ -121,8 +123,11 @@ export type EdgeConfigInput = z.input<typeof EdgeConfig>;
 export function parseEdgeConfig(input: unknown, origin = 'config'): EdgeConfig {
   const result = EdgeConfig.safeParse(input);
   if (!result.success) {
-    const issues = result.error.issues.map(
-      (i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`,
+    // An unknown key is reported at its own path ("inference.thread: unknown field"), one line per key.
+    const issues = result.error.issues.flatMap((i) =>
+      i.code === 'unrecognized_keys'
+        ? i.keys.map((k) => `${[...i.path, k].join('.')}: unknown field`)
+        : [`${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`],
     );
     throw new ConfigError(`Invalid ${origin}`, issues);
   }

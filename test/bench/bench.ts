@@ -4,7 +4,8 @@
 //     ceiling, per-stage ms per frame, peak RSS,
 //  3. paced at native fps: the most streams held with < 1 % dropped frames and p95 latency < 250 ms,
 //  4. with --soak <minutes>: 8 looped paced streams, RSS and latency each minute, and the RSS slope.
-// Each case runs in its own child process so peak RSS belongs to that case alone.
+// Each case runs in its own child process so peak RSS belongs to that case alone. The pipeline runs the
+// compiled packages (dist/, as `sightline` does); `npm run bench` builds them first.
 //   npm run bench [-- --seconds 15] [--only ceiling,pipeline,paced] [--streams 1,4,8,16] [--soak 20] [--json out.json]
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -176,7 +177,7 @@ async function ceiling(
   const ws = Array.from(
     { length: workers },
     () =>
-      new Worker(new URL('./ort-ceiling-worker.ts', import.meta.url), {
+      new Worker(new URL('./ort-ceiling-worker.mjs', import.meta.url), {
         workerData: { modelPath, threads: threadsPer, spinning, seconds, shape: [1, 3, 416, 416] },
       }),
   );

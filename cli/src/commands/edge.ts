@@ -9,6 +9,7 @@ import {
   parseEdgeConfig,
 } from '@sightline/shared';
 import { ProgressPrinter } from '../progress.ts';
+import { UsageError } from '../usage-error.ts';
 
 export const EDGE_USAGE = `Usage: sightline edge run [options]
 
@@ -24,6 +25,7 @@ export const EDGE_USAGE = `Usage: sightline edge run [options]
   --threads <n>         intra-op threads per session (default 1)
   --confidence <x>      minimum detection score (default 0.5)
   --hub <url>           report live counts to a hub, e.g. http://127.0.0.1:8080
+  --frames <n>          stop each stream after n frames (a stream that ends sooner stops there)
   --duration <s>        stop after this many seconds
   --json                print stats as JSON lines on stdout instead of progress lines
 `;
@@ -56,6 +58,7 @@ export async function edgeConfigFromArgs(
       confidence: { type: 'string' },
       hub: { type: 'string' },
       duration: { type: 'string' },
+      frames: { type: 'string' },
       json: { type: 'boolean', default: false },
     },
     strict: true,
@@ -63,22 +66,19 @@ export async function edgeConfigFromArgs(
   });
   const base: EdgeConfigInput = values.config ? await loadEdgeConfig(values.config) : { streams: [] };
   const input: Record<string, unknown> = structuredClone(base);
-  if (values.source?.length) {
-    input.streams = values.source.map((source, i) => ({
-      id: `cam${i + 1}`,
-      source,
-      ...(values.loop ? { loop: true } : {}),
-      ...(values.unpaced ? { realtime: false } : {}),
-    }));
-  } else if (values.loop || values.unpaced) {
-    input.streams = (base.streams ?? []).map((s) => ({
-      ...s,
-      ...(values.loop ? { loop: true } : {}),
-      ...(values.unpaced ? { realtime: false } : {}),
-    }));
-  }
   if (!values.config && !values.source?.length)
-    throw new ConfigError('Give at least one --source (or a --config file)');
+    throw new UsageError('edge run needs at least one --source (or a --config file)', 'edge');
+  const maxFrames = positiveInt('frames', values.frames);
+  const overrides = {
+    ...(values.loop ? { loop: true } : {}),
+    ...(values.unpaced ? { realtime: false } : {}),
+    ...(maxFrames ? { maxFrames } : {}),
+  };
+  if (values.source?.length) {
+    input.streams = values.source.map((source, i) => ({ id: `cam${i + 1}`, source, ...overrides }));
+  } else if (Object.keys(overrides).length) {
+    input.streams = (base.streams ?? []).map((s) => ({ ...s, ...overrides }));
+  }
   const detector = { ...(base.detector ?? {}) } as Record<string, unknown>;
   if (values.model) detector.model = values.model;
   if (values.confidence !== undefined) {

@@ -1,5 +1,6 @@
 /** Adapter registry: picks the output decoder a manifest entry names. */
-import { type ModelEntry, ModelError } from '@sightline/shared';
+import type { ModelEntry } from '@sightline/shared';
+import { ModelError } from '@sightline/shared/errors';
 import type { DetectionAdapter } from './types.ts';
 import { Yolov8Adapter } from './yolov8.ts';
 import { YoloxAdapter } from './yolox.ts';

@@ -1,5 +1,6 @@
 /** Helpers shared by the detection adapters: tensor checks, class filters, and mapping kept boxes to source pixels. */
-import { ConfigError, type Detection, ModelError } from '@sightline/shared';
+import type { Detection } from '@sightline/shared';
+import { ConfigError, ModelError } from '@sightline/shared/errors';
 import type { Geometry } from '../preprocess/geometry.ts';
 import type { Candidates } from './nms.ts';
 import type { OutputMap, OutputTensor } from './types.ts';

@@ -1,6 +1,6 @@
 /** YOLOv8 head decoder: output [batch, 4 + classes, anchors] (cx, cy, w, h, class scores), no objectness. */
 import type { AdapterType, Detection, ModelEntry } from '@sightline/shared';
-import { ModelError } from '@sightline/shared';
+import { ModelError } from '@sightline/shared/errors';
 import type { Geometry } from '../preprocess/geometry.ts';
 import { anchorCount, ClassFilter, checkBatchIndex, getOutput, toDetections } from './common.ts';
 import { Candidates, nms } from './nms.ts';

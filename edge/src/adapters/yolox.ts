@@ -1,6 +1,6 @@
 /** YOLOX head decoder: output [batch, anchors, 5 + classes] with grid/stride boxes and score = objectness x class. */
 import type { AdapterType, Detection, ModelEntry } from '@sightline/shared';
-import { ModelError } from '@sightline/shared';
+import { ModelError } from '@sightline/shared/errors';
 import type { Geometry } from '../preprocess/geometry.ts';
 import { anchorCount, ClassFilter, checkBatchIndex, getOutput, toDetections } from './common.ts';
 import { Candidates, nms } from './nms.ts';

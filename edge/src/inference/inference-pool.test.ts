@@ -147,14 +147,20 @@ describe('InferencePool (cpu)', () => {
       running = false;
       const infer = results.map(([r]) => r!.inferMs).sort((a, b) => a - b);
       const median = infer[10]!;
-      const maxLag = Math.max(...lags);
+      const sorted = [...lags].sort((a, b) => a - b);
+      const p95Lag = sorted[Math.floor(sorted.length * 0.95)]!;
       console.log(
-        `timer lag max ${maxLag.toFixed(1)} ms over ${lags.length} ticks; inference median ${median.toFixed(1)} ms`,
+        `timer lag p95 ${p95Lag.toFixed(1)} ms, max ${sorted.at(-1)!.toFixed(1)} ms over ${lags.length} ticks; inference median ${median.toFixed(1)} ms`,
       );
-      assert.ok(lags.length > 20, 'timers kept firing during inference');
+      // Inference on the main thread would allow about one tick per inference; in workers the timer keeps
+      // ticking every few ms. (p95, not max: on a loaded shared machine the OS itself can pause any thread.)
       assert.ok(
-        maxLag < median,
-        `max timer lag ${maxLag.toFixed(1)} ms vs median inference ${median.toFixed(1)} ms`,
+        lags.length > 5 * frames.length,
+        `timers fired ${lags.length} times during ${frames.length} inferences`,
+      );
+      assert.ok(
+        p95Lag < median,
+        `p95 timer lag ${p95Lag.toFixed(1)} ms vs median inference ${median.toFixed(1)} ms`,
       );
     } finally {
       await pool.close();

@@ -13,9 +13,10 @@ import {
 import type { z } from 'zod';
 import type { DecodeOptions } from '../adapters/types.ts';
 import type { DecodedFrame } from '../frame.ts';
+import { workerResourceLimits } from '../worker-limits.ts';
 import type { FramePixels, FromWorker, InferResult, ToWorker, WorkerInit } from './protocol.ts';
 import { fromWire } from './protocol.ts';
-import { isDynamicBatch } from './providers.ts';
+import { applyTensorrtEnvironment, isDynamicBatch } from './providers.ts';
 import { inputGeometry } from './session-runner.ts';
 
 export type { InferResult } from './protocol.ts';
@@ -83,10 +84,11 @@ const fromSource = import.meta.url.endsWith('.ts');
 const workerUrl = new URL(fromSource ? './session-worker.ts' : './session-worker.js', import.meta.url);
 
 function spawnWorker(init: WorkerInit, name: string): Worker {
-  if (!fromSource) return new Worker(workerUrl, { workerData: init, name });
+  if (!fromSource)
+    return new Worker(workerUrl, { workerData: init, name, resourceLimits: workerResourceLimits() });
   const api = JSON.stringify(import.meta.resolve('tsx/esm/api'));
   const code = `import(${api}).then((m) => { m.register(); return import(${JSON.stringify(workerUrl.href)}); })`;
-  return new Worker(code, { eval: true, workerData: init, name });
+  return new Worker(code, { eval: true, workerData: init, name, resourceLimits: workerResourceLimits() });
 }
 
 export class InferencePool extends TypedEmitter<InferencePoolEvents> {
@@ -122,6 +124,7 @@ export class InferencePool extends TypedEmitter<InferencePoolEvents> {
   /** Start `inference.sessions` workers and wait until every one has loaded the model. */
   static async create(options: InferencePoolOptions): Promise<InferencePool> {
     const config = InferenceConfig.parse(options.inference ?? {});
+    applyTensorrtEnvironment(options.model, config);
     const pool = new InferencePool(options, config);
     try {
       await Promise.all(Array.from({ length: config.sessions }, (_, i) => pool.#start(i)));

@@ -1,16 +1,25 @@
 import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { ModelError } from '@sightline/shared';
 import { loadModel } from '../models/load.ts';
 import { type PrepareProgress, prepareModel } from './prepare.ts';
-import { batchProfiles, sessionOptionsFor, tensorrtOptions } from './providers.ts';
+import { batchProfiles, sessionOptionsFor, tensorrtEnvironment, tensorrtOptions } from './providers.ts';
 
 test('prepareModel on a CPU-only machine reports TensorRT unavailable and warms the cpu session', async () => {
   const model = await loadModel('yolox_nano', { verify: false });
   const progress: PrepareProgress[] = [];
-  const r = await prepareModel(model.entry, model.path, { providers: ['tensorrt', 'cpu'] }, (p) =>
-    progress.push(p),
+  const trtCacheDir = mkdtempSync(join(tmpdir(), 'trt-cache-'));
+  const r = await prepareModel(
+    model.entry,
+    model.path,
+    { providers: ['tensorrt', 'cpu'], trtCacheDir },
+    (p) => progress.push(p),
   );
+  assert.equal(process.env.ORT_TENSORRT_CACHE_PATH, trtCacheDir, 'engine cache set for the TensorRT EP');
+  assert.ok(existsSync(trtCacheDir));
   assert.equal(r.provider, 'cpu');
   assert.deepEqual(
     r.skipped.map((s) => s.provider),
@@ -35,6 +44,16 @@ test('tensorrt options: engine cache, fp16 and batch profiles for dynamic-batch 
   const fixed = { input: { name: 'images', shape: [1, 3, 416, 416] }, maxBatch: 1 };
   assert.deepEqual(batchProfiles(fixed, 16), [1]);
   assert.equal(tensorrtOptions(fixed, { trtFp16: false, batchSize: 16 }).trt_profile_min_shapes, undefined);
+  // onnxruntime-node forwards only deviceId, so the same settings travel as ORT_TENSORRT_* variables.
+  const env = tensorrtEnvironment(dynamic, { trtCacheDir: '/var/cache/trt', trtFp16: true, batchSize: 16 });
+  assert.equal(env.ORT_TENSORRT_ENGINE_CACHE_ENABLE, '1');
+  assert.equal(env.ORT_TENSORRT_CACHE_PATH, '/var/cache/trt');
+  assert.equal(env.ORT_TENSORRT_FP16_ENABLE, '1');
+  assert.equal(env.ORT_TENSORRT_PROFILE_MAX_SHAPES, 'images:16x3x256x128');
+  assert.equal(
+    tensorrtEnvironment(fixed, { trtFp16: false, batchSize: 16 }).ORT_TENSORRT_PROFILE_MIN_SHAPES,
+    undefined,
+  );
 });
 
 test('spinning off sets allow_spinning 0 for intra- and inter-op threads', () => {

@@ -3,7 +3,13 @@ import type { ExecutionProvider, InferenceConfig, ModelEntry } from '@sightline/
 import { InferenceConfig as InferenceConfigSchema } from '@sightline/shared';
 import ort from 'onnxruntime-node';
 import type { z } from 'zod';
-import { batchProfiles, createSession, isDynamicBatch, type SkippedProvider } from './providers.ts';
+import {
+  applyTensorrtEnvironment,
+  batchProfiles,
+  createSession,
+  isDynamicBatch,
+  type SkippedProvider,
+} from './providers.ts';
 import { inputGeometry } from './session-runner.ts';
 
 /** One step of preparation, for progress output. */
@@ -38,6 +44,7 @@ export async function prepareModel(
 ): Promise<PrepareResult> {
   const cfg = InferenceConfigSchema.parse(config);
   const { width, height, channels } = inputGeometry(entry);
+  applyTensorrtEnvironment(entry, cfg);
   const t0 = performance.now();
   const { session, provider, skipped } = await createSession(path, entry, cfg, {
     warn: (data, message) => onProgress({ stage: 'provider', message: `${message}: ${String(data.reason)}` }),

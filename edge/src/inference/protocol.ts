@@ -1,6 +1,12 @@
 /** Messages between the inference pool (main thread) and its session workers. */
-import type { Detection, ExecutionProvider, InferenceConfig, ModelEntry } from '@sightline/shared';
-import { InferenceError, ModelError, type SightlineError } from '@sightline/shared';
+import type {
+  Detection,
+  ExecutionProvider,
+  InferenceConfig,
+  ModelEntry,
+  SightlineError,
+} from '@sightline/shared';
+import { InferenceError, ModelError } from '@sightline/shared/errors';
 import type { DecodeOptions } from '../adapters/types.ts';
 import type { Geometry } from '../preprocess/geometry.ts';
 import type { SkippedProvider } from './providers.ts';

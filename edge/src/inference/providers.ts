@@ -1,7 +1,9 @@
 /** Execution-provider chain (tensorrt > cuda > cpu): session options per provider and one-at-a-time fallback. */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 import type { ExecutionProvider, InferenceConfig, ModelEntry } from '@sightline/shared';
-import { InferenceError, ModelError } from '@sightline/shared';
+import { InferenceError, ModelError } from '@sightline/shared/errors';
 import ort from 'onnxruntime-node';
 
 /** Where provider fallbacks are reported (a pino logger fits). */
@@ -35,8 +37,9 @@ function shapeFor(entry: Pick<ModelEntry, 'input'>, batch: number): string {
 /**
  * TensorRT provider options: engine cache in trtCacheDir, FP16 per config, min/opt/max batch profiles.
  * Names follow ONNX Runtime's TensorRT provider options. onnxruntime-node 1.30 forwards only `deviceId` of
- * this object to the TensorRT EP (see js/node/src/session_options_helper.cc); the rest take effect with a
- * binding that forwards provider options, and are harmless until then.
+ * this object to the TensorRT EP (js/node/src/session_options_helper.cc), so the same settings are also
+ * applied as ORT_TENSORRT_* environment variables by `applyTensorrtEnvironment`, which the EP reads when it
+ * is given no options of its own.
  */
 export function tensorrtOptions(
   entry: Pick<ModelEntry, 'input' | 'maxBatch'>,
@@ -60,6 +63,50 @@ export function tensorrtOptions(
     options.trt_profile_max_shapes = shapeFor(entry, profiles[profiles.length - 1]!);
   }
   return options;
+}
+
+/** Default TensorRT engine cache directory: $SIGHTLINE_DATA_DIR/trt-cache, else ./data/trt-cache. */
+export function defaultTrtCacheDir(): string {
+  return resolve(process.env.SIGHTLINE_DATA_DIR ?? 'data', 'trt-cache');
+}
+
+/** The ORT_TENSORRT_* environment variables carrying `tensorrtOptions` (engine cache, FP16, batch profiles). */
+export function tensorrtEnvironment(
+  entry: Pick<ModelEntry, 'input' | 'maxBatch'>,
+  config: Pick<InferenceConfig, 'trtCacheDir' | 'trtFp16' | 'batchSize'>,
+): Record<string, string> {
+  const cacheDir = config.trtCacheDir ?? defaultTrtCacheDir();
+  const env: Record<string, string> = {
+    ORT_TENSORRT_FP16_ENABLE: config.trtFp16 ? '1' : '0',
+    ORT_TENSORRT_ENGINE_CACHE_ENABLE: '1',
+    ORT_TENSORRT_CACHE_PATH: cacheDir,
+    ORT_TENSORRT_TIMING_CACHE_ENABLE: '1',
+    ORT_TENSORRT_TIMING_CACHE_PATH: cacheDir,
+  };
+  if (isDynamicBatch(entry)) {
+    const profiles = batchProfiles(entry, config.batchSize);
+    env.ORT_TENSORRT_PROFILE_MIN_SHAPES = shapeFor(entry, profiles[0]!);
+    env.ORT_TENSORRT_PROFILE_OPT_SHAPES = shapeFor(entry, profiles[Math.floor(profiles.length / 2)]!);
+    env.ORT_TENSORRT_PROFILE_MAX_SHAPES = shapeFor(entry, profiles[profiles.length - 1]!);
+  }
+  return env;
+}
+
+/**
+ * Put the TensorRT settings into the process environment (and create the engine cache directory) when
+ * TensorRT is among the providers. Must run on the main thread before sessions are created: a worker
+ * thread's process.env is a copy that native code never sees. Variables the user already set win.
+ */
+export function applyTensorrtEnvironment(
+  entry: Pick<ModelEntry, 'input' | 'maxBatch'>,
+  config: Pick<InferenceConfig, 'providers' | 'trtCacheDir' | 'trtFp16' | 'batchSize'>,
+): Record<string, string> {
+  if (!config.providers.includes('tensorrt')) return {};
+  if (!isMainThread) throw new Error('applyTensorrtEnvironment must run on the main thread');
+  const env = tensorrtEnvironment(entry, config);
+  mkdirSync(env.ORT_TENSORRT_CACHE_PATH!, { recursive: true });
+  for (const [key, value] of Object.entries(env)) process.env[key] ??= value;
+  return env;
 }
 
 /** Session options for one provider (never a list: a missing provider must fail on its own). */

@@ -1,6 +1,6 @@
 /** One ONNX Runtime session plus its preprocessing and output decoding: frames in, detections out. */
 import type { ExecutionProvider, ModelEntry } from '@sightline/shared';
-import { ClosedError, InferenceError, ModelError } from '@sightline/shared';
+import { ClosedError, InferenceError, ModelError } from '@sightline/shared/errors';
 import ort from 'onnxruntime-node';
 import { createDetectionAdapter, type DetectionAdapter, type OutputMap } from '../adapters/adapter.ts';
 import type { DecodeOptions } from '../adapters/types.ts';

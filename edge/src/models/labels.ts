@@ -1,6 +1,6 @@
 /** Class label lists: the built-in COCO-80 and VOC-21 lists and a loader for label files such as imagenet_classes.txt. */
 import { readFile } from 'node:fs/promises';
-import { ModelError } from '@sightline/shared';
+import { ModelError } from '@sightline/shared/errors';
 
 /** The 80 COCO detection classes in model output order (YOLOX, YOLOv8). */
 export const coco80: readonly string[] = Object.freeze([

@@ -201,7 +201,8 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
   }
 
   #setState(s: StreamRuntime, state: StreamStats['state'], error?: string): void {
-    if (state === 'reconnecting' && s.state !== 'reconnecting') s.reconnects++;
+    // Every 'reconnecting' from the source is one failed attempt followed by a retry, also while already reconnecting.
+    if (state === 'reconnecting') s.reconnects++;
     if (error) s.lastError = error;
     if (s.state === state) return;
     s.state = state;
@@ -211,10 +212,16 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
   }
 
   #onFrame(s: StreamRuntime, frame: DecodedFrame): void {
-    if (this.#closed) return;
+    if (this.#closed || s.state === 'ended') return;
     s.framesDecoded++;
     const evicted = this.#scheduler!.push(frame);
     if (evicted) s.source.release();
+    const { maxFrames } = s.config;
+    if (maxFrames !== undefined && s.framesDecoded >= maxFrames) {
+      // The frame limit is reached: stop decoding; the frames already queued still run.
+      void s.source.close();
+      this.#setState(s, 'ended');
+    }
     this.#pump();
   }
 

@@ -1,6 +1,6 @@
 /** One synchronous demux -> decode -> BGR24 session with node-av; runs inside a decode worker thread. */
 
-import { nowMs, PTS_CLOCK_HZ } from '@sightline/shared';
+import { nowMs, PTS_CLOCK_HZ } from '@sightline/shared/time';
 import { Decoder, Demuxer } from 'node-av/api';
 import { AV_PIX_FMT_BGR24, AVMEDIA_TYPE_VIDEO, SWS_BILINEAR } from 'node-av/constants';
 import { avGetCodecName, avGetCodecString, type Frame, type Packet, SoftwareScaleContext } from 'node-av/lib';

@@ -1,6 +1,7 @@
 /** The node-av backend as seen from the main thread: one decode worker per stream, controlled through shared memory. */
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
+import { workerResourceLimits } from '../worker-limits.ts';
 import { type Backend, type BackendMessage, CONTROL, type SessionRequest } from './protocol.ts';
 
 /**
@@ -71,7 +72,11 @@ export class WorkerBackend implements Backend {
   #spawn(): Worker {
     // A fresh control block: the new worker has posted nothing yet.
     this.#control = new Int32Array(new SharedArrayBuffer(CONTROL.length * 4));
-    const worker = new Worker(WORKER_URL, { name: this.#name, workerData: { control: this.#control } });
+    const worker = new Worker(WORKER_URL, {
+      name: this.#name,
+      workerData: { control: this.#control },
+      resourceLimits: workerResourceLimits(),
+    });
     worker.on('message', (message: BackendMessage) => {
       if (message.type === 'done') this.#busy = false;
       this.#onMessage(message);

@@ -79,6 +79,9 @@ main(argv).then(
     if (!(err instanceof SightlineError) && !usage && err instanceof Error && process.env.SIGHTLINE_DEBUG) {
       process.stderr.write(`${err.stack}\n`);
     }
-    process.exitCode = usage ? 2 : 1;
+    const code = usage ? 2 : 1;
+    process.exitCode = code;
+    // As on success: a handle a failed command left open must not keep the process alive.
+    setTimeout(() => process.exit(code), 3000).unref();
   },
 );

@@ -13,8 +13,6 @@ import { availableParallelism, cpus, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
-import { EdgeRuntime } from '@sightline/edge';
-import { type FrameResult, parseEdgeConfig } from '@sightline/shared';
 
 const root = resolve(import.meta.dirname, '../..');
 const shared = resolve(root, '..', 'shared');
@@ -24,7 +22,6 @@ const DEFAULT_MEDIA = join(process.env.SIGHTLINE_MEDIA_DIR ?? join(shared, 'medi
 
 const { values } = parseArgs({
   options: {
-    case: { type: 'string' },
     streams: { type: 'string' },
     seconds: { type: 'string' },
     paced: { type: 'boolean', default: false },
@@ -58,99 +55,21 @@ interface CaseResult {
   rssTimeline?: { minute: number; rssMb: number; p95: number }[];
 }
 
-/** Runs inside a child: one pipeline case; prints its result as JSON on the last line. */
-async function runCase(
-  streams: number,
-  seconds: number,
-  paced: boolean,
-  warmupS: number,
-  perMinute = false,
-): Promise<CaseResult> {
-  const config = parseEdgeConfig({
-    edgeId: 'bench',
-    streams: Array.from({ length: streams }, (_, i) => ({
-      id: `s${i + 1}`,
-      source: media,
-      loop: true,
-      realtime: paced,
-    })),
-    detector: { model },
-    inference: { sessions, intraOpThreads: threads },
-  });
-  const runtime = new EdgeRuntime(config);
-  let peakRss = 0;
-  const rssTimer = setInterval(() => {
-    peakRss = Math.max(peakRss, process.memoryUsage.rss());
-  }, 100);
-  let measuring = false;
-  let frames = 0;
-  const stage: Record<string, number> = {};
-  const latencies: number[] = [];
-  runtime.on('result', (r: FrameResult) => {
-    if (!measuring) return;
-    frames++;
-    for (const [k, v] of Object.entries(r.timings)) stage[k] = (stage[k] ?? 0) + (v ?? 0);
-    if (r.timings.totalMs !== undefined) latencies.push(r.timings.totalMs);
-  });
-  await runtime.start();
-  await new Promise((r) => setTimeout(r, warmupS * 1000));
-  const before = runtime.stats();
-  measuring = true;
-  const t0 = performance.now();
-  const timeline: { minute: number; rssMb: number; p95: number }[] = [];
-  if (perMinute) {
-    for (let m = 1; m <= Math.round(seconds / 60); m++) {
-      const start = latencies.length;
-      await new Promise((r) => setTimeout(r, 60_000));
-      const window = latencies.slice(start).sort((a, b) => a - b);
-      const point = {
-        minute: m,
-        rssMb: process.memoryUsage.rss() / 2 ** 20,
-        p95: window[Math.floor(window.length * 0.95)] ?? 0,
-      };
-      timeline.push(point);
-      process.stderr.write(
-        `soak minute ${m}: rss ${point.rssMb.toFixed(0)} MB, p95 ${point.p95.toFixed(0)} ms, frames ${window.length}\n`,
-      );
-    }
-  } else {
-    await new Promise((r) => setTimeout(r, seconds * 1000));
-  }
-  measuring = false;
-  const elapsed = (performance.now() - t0) / 1000;
-  const after = runtime.stats();
-  clearInterval(rssTimer);
-  await runtime.close();
-  const sum = (xs: typeof after, f: (s: (typeof after)[number]) => number) =>
-    xs.reduce((a, s) => a + f(s), 0);
-  const dropped =
-    sum(after, (s) => s.droppedOverflow + s.droppedStale) -
-    sum(before, (s) => s.droppedOverflow + s.droppedStale);
-  const decoded = sum(after, (s) => s.framesDecoded) - sum(before, (s) => s.framesDecoded);
-  latencies.sort((a, b) => a - b);
-  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? 0;
-  const stageMs: Record<string, number> = {};
-  for (const [k, v] of Object.entries(stage)) stageMs[k] = frames ? v / frames : 0;
-  return {
-    streams,
-    paced,
-    seconds: elapsed,
-    frames,
-    fps: frames / elapsed,
-    dropped,
-    decoded,
-    dropRate: decoded ? dropped / decoded : 0,
-    p50: pct(0.5),
-    p95: pct(0.95),
-    peakRssMb: peakRss / 2 ** 20,
-    stageMs,
-    ...(perMinute ? { rssTimeline: timeline } : {}),
-  };
-}
+const caseScript = join(import.meta.dirname, 'pipeline-case.mjs');
 
 function child(args: string[]): Promise<CaseResult> {
   return new Promise((resolvePromise, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', import.meta.filename, ...args], {
+    const common = [
+      '--media',
+      media,
+      '--model',
+      model,
+      '--sessions',
+      String(sessions),
+      '--threads',
+      String(threads),
+    ];
+    const p = spawn(process.execPath, [caseScript, ...common, ...args], {
       stdio: ['ignore', 'pipe', 'inherit'],
       env: process.env,
     });
@@ -195,17 +114,6 @@ async function ceiling(
 const fmt = (n: number, d = 1) => n.toFixed(d);
 
 async function main(): Promise<void> {
-  if (values.case === 'pipeline') {
-    const result = await runCase(
-      Number(values.streams),
-      Number(values.seconds),
-      values.paced!,
-      Number(process.env.BENCH_WARMUP_S ?? 3),
-      Boolean(values.soak),
-    );
-    process.stdout.write(`${JSON.stringify(result)}\n`);
-    process.exit(0);
-  }
   if (model !== 'yolox_nano')
     throw new Error('the ceiling part measures yolox_nano; pass --only pipeline,paced for other models');
   const seconds = Number(values.seconds ?? 15);
@@ -258,7 +166,7 @@ async function main(): Promise<void> {
     );
     const rows: CaseResult[] = [];
     for (const n of counts) {
-      const r = await child(['--case', 'pipeline', '--streams', String(n), '--seconds', String(seconds)]);
+      const r = await child(['--streams', String(n), '--seconds', String(seconds)]);
       rows.push(r);
       const s = r.stageMs;
       console.log(
@@ -275,15 +183,7 @@ async function main(): Promise<void> {
     const ok = (r: CaseResult) => r.dropRate < 0.01 && r.p95 < 250;
     const tried: CaseResult[] = [];
     const tryN = async (n: number) => {
-      const r = await child([
-        '--case',
-        'pipeline',
-        '--paced',
-        '--streams',
-        String(n),
-        '--seconds',
-        String(seconds),
-      ]);
+      const r = await child(['--paced', '--streams', String(n), '--seconds', String(seconds)]);
       tried.push(r);
       console.log(
         `   ${String(n).padStart(3)} streams: ${fmt(r.fps)} fps, dropped ${fmt(r.dropRate * 100, 2)} %, p50 ${fmt(r.p50, 0)} ms, p95 ${fmt(r.p95, 0)} ms, peak RSS ${fmt(r.peakRssMb, 0)} MB ${ok(r) ? 'OK' : 'over budget'}`,
@@ -315,17 +215,7 @@ async function main(): Promise<void> {
   if (values.soak) {
     const minutes = Number(values.soak);
     console.log(`4. Soak: 8 looped streams at native fps for ${minutes} minutes`);
-    const r = await child([
-      '--case',
-      'pipeline',
-      '--paced',
-      '--streams',
-      '8',
-      '--seconds',
-      String(minutes * 60),
-      '--soak',
-      String(minutes),
-    ]);
+    const r = await child(['--paced', '--streams', '8', '--seconds', String(minutes * 60), '--soak']);
     const tl = r.rssTimeline ?? [];
     const n = tl.length;
     const mx = tl.reduce((a, p) => a + p.minute, 0) / n;

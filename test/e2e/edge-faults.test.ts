@@ -179,6 +179,22 @@ describe('startup faults', () => {
     }
   });
 
+  test('close() during start() waits for it and leaves nothing running; start() after close() rejects with CLOSED', async () => {
+    const config = parseEdgeConfig({ streams: [{ id: 'cam', source: media('vtest_h264.mp4') }] });
+    const runtime = new EdgeRuntime(config);
+    const states: string[] = [];
+    runtime.on('stream-state', (id, s) => states.push(`${id}:${s}`));
+    const starting = runtime.start();
+    await runtime.close();
+    await starting;
+    assert.equal(runtime.provider, 'none', 'no inference pool was started after close()');
+    assert.deepEqual(runtime.stats(), [], 'no stream was started after close()');
+    assert.deepEqual(states, []);
+    const closed = new EdgeRuntime(config);
+    await closed.close();
+    await assert.rejects(closed.start(), { code: 'CLOSED' });
+  });
+
   test('an invalid config gives one ConfigError listing every bad field path', () => {
     assert.throws(
       () => parseEdgeConfig({ streams: [] }),

@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { EdgeRuntime, ensureDemoAssets, HubReporter, VERSION } from '@sightline/edge';
 import { startHub } from '@sightline/hub';
-import { parseEdgeConfig } from '@sightline/shared';
+import { type EdgeConfig, parseEdgeConfig } from '@sightline/shared';
 import { ProgressPrinter } from '../progress.ts';
 import { parsePort } from './hub.ts';
 
@@ -32,15 +32,21 @@ export async function runDemo(argv: string[]): Promise<number> {
     throw new RangeError(`--duration expects seconds > 0, got "${values.duration}"`);
   const assets = await ensureDemoAssets({ model: values.model, media: values.source ? false : undefined });
   const hub = await startHub({ port: parsePort(values.port) ?? 8080 });
-  const config = parseEdgeConfig(
-    {
-      edgeId: 'demo-edge',
-      streams: [{ id: 'sample', source: values.source ?? assets.mediaPath!, loop: true, realtime: true }],
-      detector: { model: assets.modelId },
-      hubUrl: hub.url,
-    },
-    'demo settings',
-  );
+  let config: EdgeConfig;
+  try {
+    config = parseEdgeConfig(
+      {
+        edgeId: 'demo-edge',
+        streams: [{ id: 'sample', source: values.source ?? assets.mediaPath!, loop: true, realtime: true }],
+        detector: { model: assets.modelId },
+        hubUrl: hub.url,
+      },
+      'demo settings',
+    );
+  } catch (err) {
+    await hub.close(); // a listening hub left behind would keep the process alive after the error
+    throw err;
+  }
   const runtime = new EdgeRuntime(config);
   try {
     await runtime.start();

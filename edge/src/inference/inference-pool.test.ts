@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -257,6 +257,33 @@ describe('InferencePool (cpu)', () => {
       assert.equal(await restarted, 0);
       const [r] = await pool.infer([busFrame()]);
       assert.equal(r!.detections.length, 4);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  test("a session that cannot be restarted: 'failed' once every session gave up, then infer() rejects at once", async () => {
+    const copy = join(tmp, 'vanishing.onnx');
+    copyFileSync(model.path, copy);
+    const pool = await InferencePool.create({
+      model: model.entry,
+      modelPath: copy,
+      labels: model.labels,
+      inference: { sessions: 1 },
+      detector,
+      logger: recordingLogger(),
+    });
+    try {
+      const failed = new Promise<InferenceError>((resolve) => pool.once('failed', resolve));
+      writeFileSync(copy, 'definitely not a protobuf model'); // every restart now fails to load it
+      pool.crashSessionForTest(0);
+      // The pool's retry timers are unref'd; hold the event loop open while they run.
+      const keepAlive = setInterval(() => {}, 1000);
+      const err = await failed.finally(() => clearInterval(keepAlive));
+      assert.equal(err.code, 'INFERENCE_FAILED');
+      assert.match(err.message, /could not be restarted: .*not a valid ONNX model/);
+      assert.equal(pool.freeSlots, 0);
+      await assert.rejects(pool.infer([busFrame()]), (e: unknown) => e === err);
     } finally {
       await pool.close();
     }

@@ -51,6 +51,8 @@ export type InferencePoolEvents = {
   sessioncrash: [index: number, error: SightlineError];
   /** A replacement session is ready. */
   sessionrestart: [index: number];
+  /** Every session failed its restarts: queued and later infer() calls reject with this error. */
+  failed: [error: InferenceError];
   close: [];
 };
 
@@ -105,6 +107,9 @@ export class InferencePool extends TypedEmitter<InferencePoolEvents> {
   #provider: ExecutionProvider | 'none' = 'none';
   #nextId = 1;
   #closed = false;
+  /** Sessions that failed MAX_RESTARTS restarts in a row. */
+  readonly #givenUp = new Set<number>();
+  #failed: InferenceError | undefined;
 
   private constructor(options: InferencePoolOptions, config: InferenceConfig) {
     super();
@@ -160,6 +165,7 @@ export class InferencePool extends TypedEmitter<InferencePoolEvents> {
    */
   infer(frames: readonly DecodedFrame[], options?: Partial<DecodeOptions>): Promise<InferResult[]> {
     if (this.#closed) return Promise.reject(new ClosedError('InferencePool'));
+    if (this.#failed) return Promise.reject(this.#failed);
     if (!Array.isArray(frames) || frames.length < 1 || frames.length > this.maxBatch) {
       return Promise.reject(
         new RangeError(`Expected 1..${this.maxBatch} frames for infer() but received ${frames?.length}`),
@@ -317,16 +323,22 @@ export class InferencePool extends TypedEmitter<InferencePoolEvents> {
     this.#restart(session.index, session.restarts + 1);
   }
 
-  #restart(index: number, attempt: number): void {
+  #restart(index: number, attempt: number, lastError?: string): void {
     if (this.#closed) return;
     if (attempt > MAX_RESTARTS) {
       this.#log.error(
         { session: index },
         `inference session failed ${MAX_RESTARTS} restarts; giving up on it`,
       );
-      if (this.#sessions.every((s) => s === undefined)) {
-        const err = new InferenceError('INFERENCE_FAILED', 'Every inference session has failed');
-        for (const q of this.#queue.splice(0)) q.reject(err);
+      // Count given-up sessions rather than empty slots: an empty slot may be a session waiting to retry.
+      this.#givenUp.add(index);
+      if (this.#givenUp.size >= this.#config.sessions) {
+        this.#failed = new InferenceError(
+          'INFERENCE_FAILED',
+          `Every inference session crashed and could not be restarted${lastError ? `: ${lastError}` : ''}`,
+        );
+        for (const q of this.#queue.splice(0)) q.reject(this.#failed);
+        this.emit('failed', this.#failed);
       }
       return;
     }
@@ -334,7 +346,7 @@ export class InferencePool extends TypedEmitter<InferencePoolEvents> {
       () => this.emit('sessionrestart', index),
       (err: Error) => {
         this.#log.error({ session: index, err: err.message }, 'inference session restart failed');
-        setTimeout(() => this.#restart(index, attempt + 1), 250 * attempt).unref();
+        setTimeout(() => this.#restart(index, attempt + 1, err.message), 250 * attempt).unref();
       },
     );
   }

@@ -5,6 +5,7 @@
  */
 import { hostname } from 'node:os';
 import {
+  ClosedError,
   childLogger,
   describeError,
   type EdgeConfig,
@@ -48,6 +49,25 @@ interface StreamRuntime {
   inOrder: { seq: number; done?: FrameResult | null }[];
 }
 
+/** What the runtime keeps about a dispatched frame until its result comes back. */
+interface FrameMeta {
+  s: StreamRuntime;
+  slot: StreamRuntime['inOrder'][number];
+  seq: number;
+  pts: number;
+  width: number;
+  height: number;
+  capturedAt: number;
+  decodeMs: number;
+  queueMs: number;
+}
+
+/** Score down to which detections are decoded: the detector's confidence, or the tracker's low threshold when lower. */
+export function decodeThreshold(config: EdgeConfig): number {
+  const low = config.tracker.type === 'bytetrack' ? config.tracker.lowThreshold : config.detector.confidence;
+  return Math.min(config.detector.confidence, low);
+}
+
 export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
   readonly config: EdgeConfig;
   readonly edgeId: string;
@@ -60,8 +80,12 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
   #inflight = 0;
   #waitTimer?: NodeJS.Timeout;
   #started = false;
+  /** The running start(), so close() can wait for it instead of missing what it opens. */
+  #starting?: Promise<void>;
   #closed = false;
   #ended = false;
+  /** The pool lost every session for good: queued frames will never run, so they no longer hold back 'end'. */
+  #poolFailed = false;
 
   constructor(config: EdgeConfig) {
     super();
@@ -86,31 +110,52 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
   }
 
   /**
-   * Verify the model, start the inference pool, open the sinks, then start every stream.
+   * Verify the model, open the sinks, start the inference pool, then start every stream. close() during start()
+   * waits for it and then closes whatever it opened; start() after close() rejects with ClosedError.
    * Fails before any stream starts when the model or a sink is unusable; a stream that fails later
    * is reported and never stops the others.
    */
-  async start(): Promise<void> {
-    if (this.#started) throw new Error('EdgeRuntime.start() was already called');
+  start(): Promise<void> {
+    if (this.#started) return Promise.reject(new Error('EdgeRuntime.start() was already called'));
+    if (this.#closed) return Promise.reject(new ClosedError('EdgeRuntime'));
     this.#started = true;
+    this.#starting = this.#start();
+    return this.#starting;
+  }
+
+  async #start(): Promise<void> {
     const { config } = this;
     this.#model = await loadModel(config.detector.model, { modelsDir: config.modelsDir });
-    this.#sinks = await Promise.all(config.sinks.map((s) => createSink(s)));
+    // Open every sink; when one fails, close those that opened instead of leaking their files.
+    const opened = await Promise.allSettled(config.sinks.map((s) => createSink(s)));
+    const sinks = opened.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const failed = opened.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      await Promise.allSettled(sinks.map((s) => s.close()));
+      throw failed.reason;
+    }
+    this.#sinks = sinks;
+    if (this.#closed) return; // close() was called meanwhile; it closes what is open once this returns
     this.#pool = await InferencePool.create({
       model: this.#model.entry,
       modelPath: this.#model.path,
       labels: this.#model.labels,
       inference: config.inference,
-      detector: config.detector,
+      // ByteTrack's second association needs the low-score boxes, so decode down to the tracker's low
+      // threshold; results still publish only detections at or above detector.confidence.
+      detector: { ...config.detector, confidence: decodeThreshold(config) },
     });
     this.#pool.on('slot', () => this.#pump());
+    this.#pool.on('failed', (err) => this.#onPoolFailed(err));
     this.#scheduler = new Scheduler({ maxBatch: this.#pool.maxBatch, maxWaitMs: config.inference.maxWaitMs });
     this.#log.info(
       { model: this.#model.entry.id, provider: this.#pool.provider, sessions: config.inference.sessions },
       'inference ready',
     );
+    if (this.#closed) return;
     for (const s of config.streams) this.#addStream({ ...s, id: s.id! });
-    await Promise.all([...this.#streams.values()].map((s) => this.#startSource(s)));
+    // StreamSource.start() never throws: a source that cannot open reports 'error' + 'failed' through its events.
+    for (const s of this.#streams.values()) s.source.start();
   }
 
   /** Live counters for every stream. */
@@ -120,7 +165,8 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
       const c = this.#scheduler?.counters(s.config.id) ?? { droppedOverflow: 0, droppedStale: 0 };
       return {
         streamId: s.config.id,
-        source: s.config.source,
+        // The source as StreamSource shows it: an rtsp://user:password@ URL has its password redacted.
+        source: s.source.stats().source,
         state: s.state,
         framesDecoded: s.framesDecoded,
         framesInferred: s.framesInferred,
@@ -140,8 +186,11 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    // A start() still running would open the pool, sinks and sources after this; wait for it first.
+    await this.#starting?.catch(() => {});
     clearTimeout(this.#waitTimer);
-    await Promise.all([...this.#streams.values()].map((s) => s.source.close()));
+    // allSettled: one source that fails to close must not keep the pool and the sinks open.
+    await Promise.allSettled([...this.#streams.values()].map((s) => s.source.close()));
     const deadline = Date.now() + 5000;
     while (this.#inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     await this.#pool?.close();
@@ -159,10 +208,14 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
       backend: this.config.decoder.backend,
       ffmpegPath: this.config.decoder.ffmpegPath,
       threads: this.config.decoder.threads,
-      // An unpaced file waits for the pipeline instead of dropping; keep just enough queued to feed every session.
+      // An unpaced file waits for the pipeline instead of dropping; keep enough queued to fill a batch and
+      // feed every session, and no more (more would only add queueing latency).
       window: Math.min(
         this.config.ringCapacity,
-        Math.max(4, 2 * this.config.inference.sessions * this.config.inference.inflightPerSession),
+        Math.max(
+          4,
+          pool.maxBatch + 2 * this.config.inference.sessions * this.config.inference.inflightPerSession,
+        ),
       ),
     });
     const s: StreamRuntime = {
@@ -190,14 +243,6 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
       s.lastError = describeError(err);
       this.#log.warn({ stream: config.id, err: s.lastError }, 'stream error');
     });
-  }
-
-  async #startSource(s: StreamRuntime): Promise<void> {
-    try {
-      await s.source.start();
-    } catch (err) {
-      this.#setState(s, 'failed', describeError(err));
-    }
   }
 
   #setState(s: StreamRuntime, state: StreamStats['state'], error?: string): void {
@@ -232,21 +277,25 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
     if (!pool || !scheduler || this.#closed) return;
     clearTimeout(this.#waitTimer);
     this.#waitTimer = undefined;
+    let dropped = false;
     while (pool.freeSlots > 0) {
       const now = nowMs();
       const decision = scheduler.next(now);
       for (const f of decision.stale) this.#streams.get(f.streamId)?.source.release();
+      if (decision.stale.length) dropped = true;
       if (decision.batch.length === 0) {
         if (decision.waitMs !== undefined) this.#waitTimer = setTimeout(() => this.#pump(), decision.waitMs);
         break;
       }
       this.#dispatch(pool, decision.batch);
     }
+    // Stale drops can empty the queues of ended streams with nothing in flight: nothing else would emit 'end'.
+    if (dropped) this.#checkEnd();
   }
 
   #dispatch(pool: InferencePool, batch: DecodedFrame[]): void {
     const dispatchedAt = nowMs();
-    const metas = batch.map((f) => {
+    const metas = batch.map((f): FrameMeta => {
       const s = this.#streams.get(f.streamId)!;
       const slot: StreamRuntime['inOrder'][number] = { seq: f.seq };
       s.inOrder.push(slot);
@@ -270,28 +319,16 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
     );
   }
 
-  #onResults(
-    metas: {
-      s: StreamRuntime;
-      slot: StreamRuntime['inOrder'][number];
-      seq: number;
-      pts: number;
-      width: number;
-      height: number;
-      capturedAt: number;
-      decodeMs: number;
-      queueMs: number;
-    }[],
-    results: InferResult[] | undefined,
-    error?: unknown,
-  ): void {
+  #onResults(metas: FrameMeta[], results: InferResult[] | undefined, error?: unknown): void {
     this.#inflight--;
     if (error) this.#log.warn({ err: describeError(error), frames: metas.length }, 'inference failed');
     metas.forEach((m, i) => {
       const r = results?.[i];
       if (!r) {
         m.s.inferErrors++;
-        m.s.lastError = `inference failed: ${describeError(error)}`;
+        m.s.lastError = error
+          ? `inference failed: ${describeError(error)}`
+          : 'inference failed: the inference worker returned no result for this frame';
         m.slot.done = null;
         return;
       }
@@ -325,6 +362,10 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
       if (!result) continue;
       const t0 = nowMs();
       result.tracks = s.tracker.update(result.detections);
+      const minScore = this.config.detector.confidence;
+      if (result.detections.some((d) => d.score < minScore)) {
+        result.detections = result.detections.filter((d) => d.score >= minScore);
+      }
       const done = nowMs();
       result.timings.trackMs = done - t0;
       result.timings.totalMs = done - result.capturedAt;
@@ -338,14 +379,36 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
           this.#log.error({ err: describeError(err) }, 'sink write failed');
         }
       }
-      this.emit('result', result);
+      try {
+        this.emit('result', result);
+      } catch (err) {
+        // A throwing listener must not end up as an unhandled rejection in the inference promise chain.
+        this.#log.error({ err: describeError(err) }, "a 'result' listener threw");
+      }
     }
   }
 
+  /** No inference session is left: fail every live stream (nothing would process its frames) so 'end' fires. */
+  #onPoolFailed(err: Error): void {
+    this.#poolFailed = true;
+    const why = describeError(err);
+    this.#log.error({ err: why }, 'inference stopped for good; failing every stream');
+    for (const s of this.#streams.values()) {
+      if (s.state === 'ended' || s.state === 'failed') continue;
+      void s.source.close();
+      this.#setState(s, 'failed', why);
+    }
+    this.#checkEnd();
+  }
+
   #checkEnd(): void {
-    if (this.#ended || this.#inflight > 0 || (this.#scheduler?.pending ?? 0) > 0) return;
+    if (this.#ended || this.#inflight > 0) return;
+    if (!this.#poolFailed && (this.#scheduler?.pending ?? 0) > 0) return;
     for (const s of this.#streams.values()) if (s.state !== 'ended' && s.state !== 'failed') return;
     this.#ended = true;
-    Promise.all(this.#sinks.map((s) => s.flush())).finally(() => this.emit('end'));
+    // A failed flush (e.g. disk full) is logged, never an unhandled rejection; 'end' still fires.
+    Promise.all(this.#sinks.map((s) => s.flush()))
+      .catch((err: unknown) => this.#log.error({ err: describeError(err) }, 'sink flush failed'))
+      .then(() => this.emit('end'));
   }
 }

@@ -14,7 +14,7 @@ import { Backoff, type BackoffOptions } from './backoff.ts';
 import { FfmpegBackend } from './ffmpeg-source.ts';
 import type { Size } from './fit.ts';
 import type { Backend, BackendMessage, ErrorInfo, SessionRequest, StreamInfo } from './protocol.ts';
-import { type ParsedSource, parseSourceUrl } from './source-url.ts';
+import { type ParsedSource, parseSourceUrl, redactUrl } from './source-url.ts';
 import { WorkerBackend } from './worker-backend.ts';
 
 export type { StreamInfo } from './protocol.ts';
@@ -244,7 +244,7 @@ export class StreamSource extends TypedEmitter<StreamSourceEvents> {
     const span = t.length > 1 ? (t[t.length - 1]! - t[0]!) / 1000 : 0;
     return {
       streamId: this.streamId,
-      source: this.#parsed?.display ?? this.#url,
+      source: this.#parsed?.display ?? redactUrl(this.#url),
       state: this.#state,
       frames: this.#seq,
       packets: this.#packets,

@@ -58,7 +58,12 @@ export class WorkerBackend implements Backend {
     if (!worker) return;
     // Let the session notice 'stop' and the worker end by itself: terminating a thread while it is inside a
     // node-av call aborts the whole process (napi_throw during termination is fatal).
-    const exited = once(worker, 'exit').then(() => true);
+    // once() rejects on an 'error' event; a worker that errors is ending anyway, so close() must not reject
+    // (it would skip clearing the grace timer and abort the caller's close of everything else).
+    const exited = once(worker, 'exit').then(
+      () => true,
+      () => true,
+    );
     worker.postMessage({ type: 'close' });
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<boolean>((resolve) => {

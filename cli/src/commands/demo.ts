@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { EdgeRuntime, ensureDemoAssets, HubReporter, VERSION } from '@sightline/edge';
 import { startHub } from '@sightline/hub';
-import { type EdgeConfig, parseEdgeConfig } from '@sightline/shared';
+import { type EdgeConfig, parseEdgeConfig, SightlineError } from '@sightline/shared';
 import { ProgressPrinter } from '../progress.ts';
 import { parsePort } from './hub.ts';
 
@@ -30,7 +30,9 @@ export async function runDemo(argv: string[]): Promise<number> {
   const duration = values.duration === undefined ? undefined : Number(values.duration);
   if (duration !== undefined && !(duration > 0))
     throw new RangeError(`--duration expects seconds > 0, got "${values.duration}"`);
-  const assets = await ensureDemoAssets({ model: values.model, media: values.source ? false : undefined });
+  const assets = await withOfflineHint(
+    ensureDemoAssets({ model: values.model, media: values.source ? false : undefined }),
+  );
   const hub = await startHub({ port: parsePort(values.port) ?? 8080 });
   let config: EdgeConfig;
   try {
@@ -80,4 +82,20 @@ export async function runDemo(argv: string[]): Promise<number> {
   await hub.close();
   process.stdout.write('demo stopped\n');
   return 0;
+}
+
+/** On a machine that cannot download, say how to point the demo at files already on disk. */
+async function withOfflineHint<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    if (err instanceof SightlineError && err.code === 'FETCH_FAILED') {
+      throw new SightlineError(
+        'FETCH_FAILED',
+        `${err.message}\n  Offline? Put the files in a folder and run: MODELS_DIR=<models folder> SIGHTLINE_MEDIA_DIR=<media folder> npm start`,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
 }

@@ -1,6 +1,6 @@
 /** `sightline demo` (what `npm start` runs): a hub and one edge on the sample video, with the URL to open. */
 import { parseArgs } from 'node:util';
-import { EdgeRuntime, ensureDemoAssets, HubReporter, VERSION } from '@sightline/edge';
+import { EdgeRuntime, ensureDemoAssets } from '@sightline/edge';
 import { startHub } from '@sightline/hub';
 import { type EdgeConfig, parseEdgeConfig, SightlineError } from '@sightline/shared';
 import { ProgressPrinter } from '../progress.ts';
@@ -57,17 +57,6 @@ export async function runDemo(argv: string[]): Promise<number> {
     await hub.close();
     throw err;
   }
-  const reporter = new HubReporter({
-    hubUrl: hub.url,
-    edgeId: runtime.edgeId,
-    snapshot: () => ({
-      version: VERSION,
-      model: runtime.modelId,
-      provider: runtime.provider,
-      streams: runtime.stats(),
-    }),
-  });
-  reporter.start();
   process.stdout.write(`\nSightline demo running. Open ${hub.url}/ in a browser (Ctrl-C to stop).\n\n`);
   const progress = new ProgressPrinter({ stream: process.stderr });
   progress.start(() => runtime.stats());
@@ -77,7 +66,6 @@ export async function runDemo(argv: string[]): Promise<number> {
     if (duration) setTimeout(resolve, duration * 1000).unref();
   });
   progress.stop();
-  reporter.close();
   await runtime.close();
   await hub.close();
   process.stdout.write('demo stopped\n');

@@ -1,6 +1,6 @@
 /** `sightline edge run`: run the edge pipeline on one or more sources. */
 import { parseArgs } from 'node:util';
-import { EdgeRuntime, HubReporter, VERSION } from '@sightline/edge';
+import { EdgeRuntime } from '@sightline/edge';
 import {
   ConfigError,
   type EdgeConfig,
@@ -114,7 +114,6 @@ export async function runEdge(argv: string[]): Promise<number> {
   const { config, json, duration } = await edgeConfigFromArgs(argv);
   const runtime = new EdgeRuntime(config);
   const progress = new ProgressPrinter({ stream: json ? process.stdout : process.stderr, json });
-  let reporter: HubReporter | undefined;
   const finished = new Promise<string>((resolve) => {
     runtime.once('end', () => resolve('all sources ended'));
     process.once('SIGINT', () => resolve('interrupted'));
@@ -127,23 +126,9 @@ export async function runEdge(argv: string[]): Promise<number> {
     await runtime.close();
     throw err;
   }
-  if (config.hubUrl) {
-    reporter = new HubReporter({
-      hubUrl: config.hubUrl,
-      edgeId: runtime.edgeId,
-      snapshot: () => ({
-        version: VERSION,
-        model: runtime.modelId,
-        provider: runtime.provider,
-        streams: runtime.stats(),
-      }),
-    });
-    reporter.start();
-  }
   progress.start(() => runtime.stats());
   const why = await finished;
   progress.stop();
-  reporter?.close();
   await runtime.close();
   const stats = runtime.stats();
   progress.print(stats);

@@ -21,6 +21,8 @@ import { type LoadedModel, loadModel } from '../models/load.ts';
 import { createSink, type Sink } from '../sinks/sink.ts';
 import { StreamSource } from '../sources/stream-source.ts';
 import { createTracker, type Tracker } from '../tracking/tracker.ts';
+import { VERSION } from '../version.ts';
+import { HubReporter } from './hub-reporter.ts';
 import { Scheduler } from './scheduler.ts';
 import { StreamMeter } from './stream-meter.ts';
 
@@ -78,6 +80,7 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
   #streams = new Map<string, StreamRuntime>();
   #sinks: Sink[] = [];
   #inflight = 0;
+  #reporter?: HubReporter;
   #waitTimer?: NodeJS.Timeout;
   #started = false;
   /** The running start(), so close() can wait for it instead of missing what it opens. */
@@ -156,6 +159,19 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
     for (const s of config.streams) this.#addStream({ ...s, id: s.id! });
     // StreamSource.start() never throws: a source that cannot open reports 'error' + 'failed' through its events.
     for (const s of this.#streams.values()) s.source.start();
+    if (config.hubUrl) {
+      this.#reporter = new HubReporter({
+        hubUrl: config.hubUrl,
+        edgeId: this.edgeId,
+        snapshot: () => ({
+          version: VERSION,
+          model: this.modelId,
+          provider: this.provider,
+          streams: this.stats(),
+        }),
+      });
+      this.#reporter.start();
+    }
   }
 
   /** Live counters for every stream. */
@@ -186,6 +202,7 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#reporter?.close();
     // A start() still running would open the pool, sinks and sources after this; wait for it first.
     await this.#starting?.catch(() => {});
     clearTimeout(this.#waitTimer);

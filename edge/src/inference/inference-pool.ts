@@ -1,5 +1,5 @@
 /** A pool of ONNX Runtime sessions in worker threads: frames in, detections out, never blocking the event loop. */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import {
   ClosedError,
   childLogger,
@@ -13,7 +13,7 @@ import {
 import type { z } from 'zod';
 import type { DecodeOptions } from '../adapters/types.ts';
 import type { DecodedFrame } from '../frame.ts';
-import { workerResourceLimits } from '../worker-limits.ts';
+import { startWorker } from '../worker-thread.ts';
 import type { FramePixels, FromWorker, InferResult, ToWorker, WorkerInit } from './protocol.ts';
 import { fromWire } from './protocol.ts';
 import { applyTensorrtEnvironment, isDynamicBatch } from './providers.ts';
@@ -80,17 +80,8 @@ interface Session {
 
 const MAX_RESTARTS = 3;
 
-// From TypeScript sources the worker is a .ts file. Node 20 workers do not apply the parent's `--import tsx`
-// hooks to their entry file, so a two-line bootstrap registers tsx in the worker before importing it.
-const fromSource = import.meta.url.endsWith('.ts');
-const workerUrl = new URL(fromSource ? './session-worker.ts' : './session-worker.js', import.meta.url);
-
 function spawnWorker(init: WorkerInit, name: string): Worker {
-  if (!fromSource)
-    return new Worker(workerUrl, { workerData: init, name, resourceLimits: workerResourceLimits() });
-  const api = JSON.stringify(import.meta.resolve('tsx/esm/api'));
-  const code = `import(${api}).then((m) => { m.register(); return import(${JSON.stringify(workerUrl.href)}); })`;
-  return new Worker(code, { eval: true, workerData: init, name, resourceLimits: workerResourceLimits() });
+  return startWorker('session-worker', import.meta.url, { workerData: init, name });
 }
 
 export class InferencePool extends TypedEmitter<InferencePoolEvents> {

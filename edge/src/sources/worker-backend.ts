@@ -1,22 +1,8 @@
 /** The node-av backend as seen from the main thread: one decode worker per stream, controlled through shared memory. */
 import { once } from 'node:events';
-import { Worker } from 'node:worker_threads';
-import { workerResourceLimits } from '../worker-limits.ts';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from '../worker-thread.ts';
 import { type Backend, type BackendMessage, CONTROL, type SessionRequest } from './protocol.ts';
-
-/**
- * The worker's entry URL. A compiled build ships decode-worker.js beside this file. Under tsx (sources are .ts)
- * Node 20 does not give worker threads the parent's --import tsx hooks, so the worker starts from a tiny
- * bootstrap that registers tsx and then imports decode-worker.ts.
- */
-function workerUrl(): URL {
-  if (!import.meta.url.endsWith('.ts')) return new URL('./decode-worker.js', import.meta.url);
-  const entry = new URL('./decode-worker.ts', import.meta.url).href;
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const code = `import { register } from ${JSON.stringify(tsx)}; register(); await import(${JSON.stringify(entry)});`;
-  return new URL(`data:text/javascript,${encodeURIComponent(code)}`);
-}
-const WORKER_URL = workerUrl();
 
 /** Runs node-av sessions in a worker thread (its sync calls would otherwise block the event loop). */
 export class WorkerBackend implements Backend {
@@ -77,10 +63,9 @@ export class WorkerBackend implements Backend {
   #spawn(): Worker {
     // A fresh control block: the new worker has posted nothing yet.
     this.#control = new Int32Array(new SharedArrayBuffer(CONTROL.length * 4));
-    const worker = new Worker(WORKER_URL, {
+    const worker = startWorker('decode-worker', import.meta.url, {
       name: this.#name,
       workerData: { control: this.#control },
-      resourceLimits: workerResourceLimits(),
     });
     worker.on('message', (message: BackendMessage) => {
       if (message.type === 'done') this.#busy = false;

@@ -1,4 +1,6 @@
 /** The hub's HTTP application: health, fleet status API and the status page. */
+
+import { ID_PATTERN } from '@sightline/shared';
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { EdgeStatusReport, type FleetState } from './fleet-state.ts';
@@ -9,8 +11,6 @@ export interface HubAppOptions {
   /** Largest accepted request body in bytes. Default 1 MiB. */
   maxBodyBytes?: number;
 }
-
-const EDGE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 function error(status: 400 | 404 | 413 | 415, code: string, message: string): HTTPException {
   return new HTTPException(status, { res: Response.json({ error: { code, message } }, { status }) });
@@ -28,7 +28,7 @@ export function createHubApp(options: HubAppOptions): Hono {
   // Edges report their live counters here until the uplink issue replaces this with the WebSocket uplink.
   app.post('/api/v1/edges/:edgeId/status', async (c) => {
     const edgeId = c.req.param('edgeId');
-    if (!EDGE_ID.test(edgeId)) throw error(400, 'BAD_REQUEST', `invalid edge id "${edgeId}"`);
+    if (!ID_PATTERN.test(edgeId)) throw error(400, 'BAD_REQUEST', `invalid edge id "${edgeId}"`);
     if (!(c.req.header('content-type') ?? '').includes('application/json')) {
       throw error(415, 'UNSUPPORTED_MEDIA_TYPE', 'expected a JSON body (content-type: application/json)');
     }

@@ -4,7 +4,10 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
 
-const streamId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'letters, digits, _ . - (max 64)');
+/** Edge and stream ids: 1-64 letters, digits, _ . -, starting with a letter or digit (safe in URLs and file names). */
+export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+const streamId = z.string().regex(ID_PATTERN, 'letters, digits, _ . - (max 64)');
 
 export const StreamConfig = z.strictObject({
   /** Stream id, unique on this edge. Default: cam1, cam2, ... in order. */

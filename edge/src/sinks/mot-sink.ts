@@ -2,13 +2,11 @@
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ClosedError, describeError, type FrameResult, SinkError } from '@sightline/shared';
+import { ClosedError, describeError, type FrameResult, ID_PATTERN, SinkError } from '@sightline/shared';
 import { formatMotLine } from '../tracking/mot-format.ts';
 import { LineWriter, type LineWriterOptions } from './line-writer.ts';
 import { makeDirs } from './make-dirs.ts';
 import type { Sink } from './sink.ts';
-
-const SAFE_STREAM_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 /**
  * Writes the tracks of each FrameResult as MOTChallenge result lines: frame = seq + 1, the track id,
@@ -46,7 +44,7 @@ export class MotSink implements Sink {
 
   /** The file a stream's results go to. */
   pathFor(streamId: string): string {
-    if (!SAFE_STREAM_ID.test(streamId)) {
+    if (!ID_PATTERN.test(streamId)) {
       throw new RangeError(
         `Expected a stream id of letters, digits, _ . - (max 64) but received "${streamId}"`,
       );

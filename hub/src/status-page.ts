@@ -17,7 +17,7 @@ export function statusPage(): string {
   .offline, .failed { background: #c53030; } .ended { background: #718096; }
   table { border-collapse: collapse; width: 100%; }
   th, td { text-align: right; padding: .25rem .5rem; border-bottom: 1px solid #edf0f3; white-space: nowrap; }
-  th:first-child, td:first-child, td.src { text-align: left; }
+  th:first-child, td:first-child, .src { text-align: left; }
   td.src { max-width: 24rem; overflow: hidden; text-overflow: ellipsis; }
   .muted { color: #718096; }
 </style>
@@ -34,7 +34,7 @@ function render(data) {
       <h2>\${esc(e.edgeId)} <span class="badge \${esc(e.status)}">\${esc(e.status)}</span></h2>
       <p class="muted">model \${esc(e.model)} on \${esc(e.provider)} · version \${esc(e.version)} · last report \${esc(new Date(e.lastSeen).toLocaleTimeString())}</p>
       <table>
-        <thead><tr><th>stream</th><th>state</th><th>source</th><th>fps</th><th>frames</th><th>inferred</th><th>tracks</th><th>p50 ms</th><th>p95 ms</th><th>dropped</th><th>reconnects</th></tr></thead>
+        <thead><tr><th>stream</th><th>state</th><th class="src">source</th><th>fps</th><th>frames</th><th>inferred</th><th>tracks</th><th>p50 ms</th><th>p95 ms</th><th>dropped</th><th>reconnects</th></tr></thead>
         <tbody>\${e.streams.map((s) => \`
           <tr data-stream="\${esc(s.streamId)}">
             <td>\${esc(s.streamId)}</td><td><span class="badge \${esc(s.state)}">\${esc(s.state)}</span></td>

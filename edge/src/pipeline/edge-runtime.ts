@@ -193,7 +193,8 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
         latencyP95Ms: s.meter.percentile(95),
         activeTracks: s.activeTracks,
         reconnects: s.reconnects,
-        ...(s.lastError ? { lastError: s.lastError } : {}),
+        // Bounded: an FFmpeg or ORT message can be long, and status reports must stay small.
+        ...(s.lastError ? { lastError: s.lastError.slice(0, 1000) } : {}),
       };
     });
   }

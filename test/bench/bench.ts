@@ -24,7 +24,6 @@ const { values } = parseArgs({
   options: {
     streams: { type: 'string' },
     seconds: { type: 'string' },
-    paced: { type: 'boolean', default: false },
     only: { type: 'string' },
     soak: { type: 'string' },
     media: { type: 'string' },

@@ -1,30 +1,8 @@
 /** `mkdir -p` that fails instead of hanging (Node 20's recursive mkdir loops forever on e.g. /proc/x/y). */
 import { mkdirSync, statSync } from 'node:fs';
-import { mkdir, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 
-/** Create `dir` and its missing parents, one level at a time; rejects with the fs error (ENOENT, ENOTDIR, EACCES...). */
-export async function makeDirs(dir: string): Promise<void> {
-  const missing: string[] = [];
-  for (let cur = resolve(dir); ; cur = dirname(cur)) {
-    try {
-      if ((await stat(cur)).isDirectory()) break;
-      throw notDirectory(cur);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(cur) === cur) throw err;
-      missing.push(cur);
-    }
-  }
-  for (const d of missing.reverse()) {
-    try {
-      await mkdir(d);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-  }
-}
-
-/** Synchronous makeDirs. */
+/** Create `dir` and its missing parents, one level at a time; throws the fs error (ENOENT, ENOTDIR, EACCES...). */
 export function makeDirsSync(dir: string): void {
   const missing: string[] = [];
   for (let cur = resolve(dir); ; cur = dirname(cur)) {
@@ -50,4 +28,9 @@ function notDirectory(path: string): NodeJS.ErrnoException {
   err.code = 'ENOTDIR';
   err.path = path;
   return err;
+}
+
+/** makeDirsSync as a promise (a few stat/mkdir calls when a sink opens; not worth a second implementation). */
+export async function makeDirs(dir: string): Promise<void> {
+  makeDirsSync(dir);
 }

@@ -1,13 +1,8 @@
 /** Helpers for end-to-end tests of the edge runtime: data paths, waiting on runtime events, result gaps. */
-import { join } from 'node:path';
+
 import type { EdgeRuntime } from '@sightline/edge';
 import type { Box, FrameResult, StreamStats } from '@sightline/shared';
-
-export function media(name: string): string {
-  const dir = process.env.SIGHTLINE_MEDIA_DIR;
-  if (!dir) throw new Error('SIGHTLINE_MEDIA_DIR is not set; run tests with node scripts/run-tests.mjs');
-  return join(dir, name);
-}
+import { media, waitForEvent } from '../helpers/wait.ts';
 
 export function modelsDir(): string {
   const dir = process.env.MODELS_DIR;
@@ -29,20 +24,7 @@ export function waitForRuntime<T>(
   ms: number,
   what: string = name,
 ): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      runtime.off(name, listener as never);
-      reject(new Error(`timed out after ${ms} ms waiting for ${what}: ${JSON.stringify(runtime.stats())}`));
-    }, ms);
-    const listener = (...args: never[]) => {
-      const value = check(...args);
-      if (value === undefined) return;
-      clearTimeout(timer);
-      runtime.off(name, listener as never);
-      resolve(value);
-    };
-    runtime.on(name, listener as never);
-  });
+  return waitForEvent(runtime, name, check, ms, what, () => `: ${JSON.stringify(runtime.stats())}`);
 }
 
 /** Wait until `streamId` has emitted `n` results in all (counting from when this is called). */
@@ -133,3 +115,5 @@ export function iou(a: Box, b: Box): number {
   const area = (r: Box) => (r[2] - r[0]) * (r[3] - r[1]);
   return inter / (area(a) + area(b) - inter);
 }
+
+export { media };

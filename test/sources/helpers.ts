@@ -1,13 +1,8 @@
 /** Helpers for source tests: media paths, waiting on events with a deadline, collecting frames. */
-import { join } from 'node:path';
+
 import type { DecodedFrame, SourceState, StreamSource } from '@sightline/edge';
 import type { SourceError } from '@sightline/shared';
-
-export function media(name: string): string {
-  const dir = process.env.SIGHTLINE_MEDIA_DIR;
-  if (!dir) throw new Error('SIGHTLINE_MEDIA_DIR is not set; run tests with node scripts/run-tests.mjs');
-  return join(dir, name);
-}
+import { media, waitForEvent } from '../helpers/wait.ts';
 
 /** Resolve when `check` returns a value (checked on each event of `name`), reject after `ms`. */
 export function waitFor<T>(
@@ -17,24 +12,14 @@ export function waitFor<T>(
   ms: number,
   what: string = name,
 ): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      source.off(name, listener as never);
-      reject(
-        new Error(
-          `timed out after ${ms} ms waiting for ${what} (state ${source.state}, ${JSON.stringify(source.stats())})`,
-        ),
-      );
-    }, ms);
-    const listener = (...args: never[]) => {
-      const value = check(...args);
-      if (value === undefined) return;
-      clearTimeout(timer);
-      source.off(name, listener as never);
-      resolve(value);
-    };
-    source.on(name, listener as never);
-  });
+  return waitForEvent(
+    source,
+    name,
+    check,
+    ms,
+    what,
+    () => `(state ${source.state}, ${JSON.stringify(source.stats())})`,
+  );
 }
 
 /** Wait for `state`; returns the error that came with it. */
@@ -99,3 +84,5 @@ export class GapMeter {
  * A main thread blocked by demuxing or decoding shows gaps of seconds; SIGHTLINE_TEST_MAX_GAP_MS loosens it on a starved machine.
  */
 export const MAX_GAP_MS = Number(process.env.SIGHTLINE_TEST_MAX_GAP_MS ?? 500);
+
+export { media };

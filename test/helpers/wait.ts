@@ -1,0 +1,38 @@
+/** Test helpers shared by the source and end-to-end suites: data paths and waiting on events with a deadline. */
+import type { EventEmitter } from 'node:events';
+import { join } from 'node:path';
+
+/** Path of a shared sample file ($SIGHTLINE_MEDIA_DIR, set by scripts/run-tests.mjs). */
+export function media(name: string): string {
+  const dir = process.env.SIGHTLINE_MEDIA_DIR;
+  if (!dir) throw new Error('SIGHTLINE_MEDIA_DIR is not set; run tests with node scripts/run-tests.mjs');
+  return join(dir, name);
+}
+
+/**
+ * Resolve with the first value `check` returns (checked on each `name` event); reject after `ms` with
+ * "timed out ... waiting for <what>" plus whatever `context()` says about the emitter's state.
+ */
+export function waitForEvent<T>(
+  emitter: EventEmitter,
+  name: string,
+  check: (...args: never[]) => T | undefined,
+  ms: number,
+  what: string,
+  context: () => string,
+): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      emitter.off(name, listener as never);
+      reject(new Error(`timed out after ${ms} ms waiting for ${what} ${context()}`));
+    }, ms);
+    const listener = (...args: never[]) => {
+      const value = check(...args);
+      if (value === undefined) return;
+      clearTimeout(timer);
+      emitter.off(name, listener as never);
+      resolve(value);
+    };
+    emitter.on(name, listener as never);
+  });
+}

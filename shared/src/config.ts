@@ -86,8 +86,44 @@ export const ByteTrackConfig = z.strictObject({
   minHits: z.number().int().min(1).default(3),
 });
 
-export const TrackerConfig = z.discriminatedUnion('type', [ByteTrackConfig]);
+export const DeepSortConfig = z.strictObject({
+  type: z.literal('deepsort'),
+  /** Detections below this score are ignored. Default 0.3 (DeepSORT's min_confidence). */
+  minScore: z.number().min(0).max(1).default(0.3),
+  /** Unmatched detections at or above this start a new track. Default 0.6. */
+  newTrackThreshold: z.number().min(0).max(1).default(0.6),
+  /** Largest cosine distance (1 - cosine similarity) of an appearance match. Default 0.3. */
+  maxCosineDistance: z.number().min(0).max(2).default(0.3),
+  /** Embeddings kept per track (the gallery), newest first. Default 100 (DeepSORT's nn_budget). */
+  budget: z.number().int().min(1).max(10000).default(100),
+  /** Minimum IoU of a motion-only match (the fallback when appearance is missing or too far). Default 0.3. */
+  matchIou: z.number().min(0).max(1).default(0.3),
+  /** Frames a lost track is kept before removal. Default 30 (the original design's max_age). */
+  maxAge: z.number().int().min(1).default(30),
+  /** Matched frames before a track is confirmed. Default 3. */
+  minHits: z.number().int().min(1).default(3),
+  /** A track matched by motion alone gets a fresh embedding every this many frames. Default 10. */
+  embedEvery: z.number().int().min(1).default(10),
+});
+
+export const TrackerConfig = z.discriminatedUnion('type', [ByteTrackConfig, DeepSortConfig]);
 export type TrackerConfig = z.infer<typeof TrackerConfig>;
+
+export const ReidConfig = z.strictObject({
+  /** Compute embeddings (deepsort uses them; they also go to the hub's index). Default true. */
+  enabled: z.boolean().default(true),
+  /** Re-ID model id from models/manifest.json. Default osnet_x0_25_msmt17. */
+  model: z.string().min(1).default('osnet_x0_25_msmt17'),
+  /** Only these class labels get embeddings. Default ["person"] (the models are person re-ID). */
+  classes: z.array(z.string().min(1)).min(1).default(['person']),
+  /** Crops shorter than this many source pixels get no embedding (too few pixels to tell people apart). Default 32. */
+  minHeight: z.number().int().min(1).default(32),
+  /** Crops per model call, across all streams (dynamic-batch models; others run one by one). Default 32. */
+  batchSize: z.number().int().min(1).max(128).default(32),
+  /** Sessions (worker threads) running the re-ID model. Default 1. */
+  sessions: z.number().int().min(1).max(16).default(1),
+});
+export type ReidConfig = z.infer<typeof ReidConfig>;
 
 export const SinkConfig = z.discriminatedUnion('type', [
   z.strictObject({
@@ -115,6 +151,8 @@ export const EdgeConfig = z.strictObject({
   /** Frames held per stream between decode and inference; the oldest is dropped when full. Default 30. */
   ringCapacity: z.number().int().min(1).max(1000).default(30),
   tracker: TrackerConfig.default(ByteTrackConfig.parse({ type: 'bytetrack' })),
+  /** Appearance embeddings (re-ID) of detected objects. Default: on when the tracker is deepsort. */
+  reid: ReidConfig.optional(),
   sinks: z.array(SinkConfig).default([]),
   /** Hub base URL to report status to, e.g. http://127.0.0.1:8080. Default: none. */
   hubUrl: z.url().optional(),

@@ -198,7 +198,7 @@ describe('ByteTracker', () => {
     );
     assert.throws(
       () => createTracker({ type: 'sort' } as unknown as TrackerConfig),
-      /Expected a tracker type of bytetrack but received sort/,
+      /Expected a tracker type of bytetrack, deepsort but received sort/,
     );
   });
 });

@@ -10,6 +10,7 @@ import {
 import { type Assignment, type CostMatrix, linearAssignment } from './assignment.ts';
 import { iou } from './iou.ts';
 import { boxToXyah, KalmanFilter, type KalmanState, xyahToBox } from './kalman.ts';
+import { isUsableDetection } from './track-utils.ts';
 import type { Appearance, Tracker } from './tracker.ts';
 
 /** The ByteTrack settings (shared/src/config.ts ByteTrackConfig). */
@@ -99,7 +100,7 @@ export class ByteTracker implements Tracker {
     }
     const cfg = this.#config;
     const frame = ++this.#frame;
-    const valid = detections.filter(isUsable);
+    const valid = detections.filter(isUsableDetection);
     const high = valid.filter((d) => d.score >= cfg.highThreshold);
     const low = valid.filter((d) => d.score >= cfg.lowThreshold && d.score < cfg.highThreshold);
 
@@ -202,19 +203,6 @@ export class ByteTracker implements Tracker {
       timeSinceUpdate: since,
     };
   }
-}
-
-function isUsable(d: Detection): boolean {
-  const [x1, y1, x2, y2] = d.box;
-  return (
-    Number.isFinite(x1) &&
-    Number.isFinite(y1) &&
-    Number.isFinite(x2) &&
-    Number.isFinite(y2) &&
-    x2 > x1 &&
-    y2 > y1 &&
-    Number.isFinite(d.score)
-  );
 }
 
 /** 1 - IoU (x score when fused) between tracks and detections; Infinity across classes. */

@@ -1,6 +1,7 @@
 /** The tracker seam: one Tracker per stream, created from the config by `type`. */
 import type { Detection, Track, TrackerConfig } from '@sightline/shared';
 import { ByteTracker } from './bytetrack.ts';
+import { DeepSortTracker } from './deepsort.ts';
 
 /** Per-detection appearance features, index-aligned with the detections passed to `update`. */
 export interface Appearance {
@@ -15,6 +16,11 @@ export interface Tracker {
    * Trackers that do not use appearance (ByteTrack) accept and ignore it.
    */
   update(detections: Detection[], appearance?: Appearance): Track[];
+  /**
+   * Which of the next frame's detections need an embedding (index-aligned), for trackers that use appearance.
+   * Trackers without this method use none, and the pipeline computes none for them.
+   */
+  appearanceWanted?(detections: readonly Detection[]): boolean[];
   /** Every track the tracker still keeps that has an id (confirmed or lost), as of the last update. */
   tracks(): Track[];
   /** Forget all tracks (e.g. the source restarted); ids keep increasing, so none is ever reused. */
@@ -25,6 +31,7 @@ type Factory<T extends TrackerConfig['type']> = (config: Extract<TrackerConfig, 
 
 const registry: { [T in TrackerConfig['type']]: Factory<T> } = {
   bytetrack: (config) => new ByteTracker(config),
+  deepsort: (config) => new DeepSortTracker(config),
 };
 
 /** A new tracker for one stream, chosen by `config.type`. */

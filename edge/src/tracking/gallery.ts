@@ -1,0 +1,71 @@
+/** A track's appearance gallery: its newest L2-normalised embeddings, bounded by a budget. */
+
+/** Newest-first bounded set of embeddings with cosine distance and a normalised mean. */
+export class FeatureGallery {
+  /** Most embeddings kept; adding one more forgets the oldest. */
+  readonly budget: number;
+  readonly #items: Float32Array[] = [];
+  /** Ring position of the next write once the gallery is full. */
+  #next = 0;
+  #mean: Float32Array | undefined;
+
+  constructor(budget: number) {
+    if (!Number.isInteger(budget) || budget < 1) {
+      throw new RangeError(`Expected a positive integer for budget but received ${budget}`);
+    }
+    this.budget = budget;
+  }
+
+  /** Number of embeddings held (at most `budget`). */
+  get size(): number {
+    return this.#items.length;
+  }
+
+  /** Add an L2-normalised embedding; the oldest goes when the budget is reached. Every embedding must have the same length. */
+  add(embedding: Float32Array): void {
+    const first = this.#items[0];
+    if (first && first.length !== embedding.length) {
+      throw new RangeError(
+        `Expected an embedding of length ${first.length} but received ${embedding.length}`,
+      );
+    }
+    if (this.#items.length < this.budget) this.#items.push(embedding);
+    else {
+      this.#items[this.#next] = embedding;
+      this.#next = (this.#next + 1) % this.budget;
+    }
+    this.#mean = undefined;
+  }
+
+  /** Smallest cosine distance (1 - dot product) between `embedding` and the gallery; Infinity when empty. */
+  distance(embedding: Float32Array): number {
+    let best = Number.NEGATIVE_INFINITY;
+    for (const item of this.#items) {
+      const n = Math.min(item.length, embedding.length);
+      let dot = 0;
+      for (let i = 0; i < n; i++) dot += item[i]! * embedding[i]!;
+      if (dot > best) best = dot;
+    }
+    return this.#items.length ? 1 - best : Number.POSITIVE_INFINITY;
+  }
+
+  /** L2-normalised mean of the gallery (what a track reports as its embedding); undefined when empty. */
+  mean(): Float32Array | undefined {
+    if (this.#mean || this.#items.length === 0) return this.#mean;
+    const out = new Float32Array(this.#items[0]!.length);
+    for (const item of this.#items) for (let i = 0; i < out.length; i++) out[i]! += item[i]!;
+    this.#mean = l2Normalise(out);
+    return this.#mean;
+  }
+}
+
+/** Scale `v` in place to unit length (a zero vector stays zero) and return it. */
+export function l2Normalise(v: Float32Array): Float32Array {
+  let s = 0;
+  for (let i = 0; i < v.length; i++) s += v[i]! * v[i]!;
+  if (s > 0) {
+    const k = 1 / Math.sqrt(s);
+    for (let i = 0; i < v.length; i++) v[i]! *= k;
+  }
+  return v;
+}

@@ -54,6 +54,8 @@ export const InferenceConfig = z.strictObject({
   maxWaitMs: z.number().min(0).max(1000).default(5),
   /** Requests queued per session so it never idles between batches. Default 2. */
   inflightPerSession: z.number().int().min(1).max(8).default(2),
+  /** A session holding requests that answers none for this long is hung: they fail (INFERENCE_TIMEOUT), its worker restarts. A TensorRT session's first run (engine build) is exempt. Default 10000 ms. */
+  requestTimeoutMs: z.number().int().positive().default(10_000),
   /** TensorRT engine cache directory. Default <data dir>/trt-cache. */
   trtCacheDir: z.string().optional(),
   /** Use FP16 in TensorRT. Default true. */
@@ -76,8 +78,8 @@ export const ByteTrackConfig = z.strictObject({
   highThreshold: z.number().min(0).max(1).default(0.5),
   /** Detections between this and highThreshold take part in the second association. Default 0.1. */
   lowThreshold: z.number().min(0).max(1).default(0.1),
-  /** Unmatched high detections at or above this start a new track. Default 0.6. */
-  newTrackThreshold: z.number().min(0).max(1).default(0.6),
+  /** Unmatched high detections at or above this start a new track. Default 0.7. */
+  newTrackThreshold: z.number().min(0).max(1).default(0.7),
   /** Minimum IoU for a first-stage match. Default 0.2. */
   matchIou: z.number().min(0).max(1).default(0.2),
   /** Frames a lost track is kept before removal. Default 30 (the original design's max_age). */
@@ -90,14 +92,14 @@ export const DeepSortConfig = z.strictObject({
   type: z.literal('deepsort'),
   /** Detections below this score are ignored. Default 0.3 (DeepSORT's min_confidence). */
   minScore: z.number().min(0).max(1).default(0.3),
-  /** Unmatched detections at or above this start a new track. Default 0.6. */
-  newTrackThreshold: z.number().min(0).max(1).default(0.6),
+  /** Unmatched detections at or above this start a new track. Default 0.7. */
+  newTrackThreshold: z.number().min(0).max(1).default(0.7),
   /** Largest cosine distance (1 - cosine similarity) of an appearance match. Default 0.3. */
   maxCosineDistance: z.number().min(0).max(2).default(0.3),
   /** Embeddings kept per track (the gallery), newest first. Default 100 (DeepSORT's nn_budget). */
   budget: z.number().int().min(1).max(10000).default(100),
-  /** Minimum IoU of a motion-only match (the fallback when appearance is missing or too far). Default 0.3. */
-  matchIou: z.number().min(0).max(1).default(0.3),
+  /** Minimum IoU of a motion-only match (the fallback when appearance is missing or too far). Default 0.2. */
+  matchIou: z.number().min(0).max(1).default(0.2),
   /** Frames a lost track is kept before removal. Default 30 (the original design's max_age). */
   maxAge: z.number().int().min(1).default(30),
   /** Matched frames before a track is confirmed. Default 3. */

@@ -45,6 +45,7 @@ describe('ByteTracker', () => {
 
   test('reports a track only from its minHits-th match; an unconfirmed track that misses a frame is dropped', () => {
     const tracker = new ByteTracker({ minHits: 3 });
+    tracker.update([]); // what is there on the very first frame is confirmed at once (tested below)
     assert.equal(tracker.update([det(at(0, 0))]).length, 0);
     assert.equal(tracker.update([det(at(2, 0))]).length, 0);
     const third = tracker.update([det(at(4, 0))]);
@@ -53,12 +54,31 @@ describe('ByteTracker', () => {
     assert.equal(third[0]?.hits, 3);
 
     const other = new ByteTracker({ minHits: 3 });
+    other.update([]);
     other.update([det(at(0, 0))]);
     other.update([det(at(2, 0))]);
     other.update([]); // miss while tentative: dropped
     other.update([det(at(4, 0))]);
     other.update([det(at(6, 0))]);
     assert.equal(other.update([det(at(8, 0))])[0]?.hits, 3, 'a fresh track had to start over');
+  });
+
+  test('tracks born on the first frame (after start or reset) are reported at once, as ByteTrack does', () => {
+    const tracker = new ByteTracker({ minHits: 3 });
+    assert.deepEqual(
+      tracker.update([det(at(0, 0)), det(at(100, 0))]).map((t) => t.trackId),
+      [1, 2],
+    );
+    assert.equal(
+      tracker.update([det(at(2, 0)), det(at(102, 0)), det(at(300, 0))]).length,
+      2,
+      'a newcomer waits',
+    );
+    tracker.reset();
+    assert.deepEqual(
+      tracker.update([det(at(0, 0))]).map((t) => t.trackId),
+      [3],
+    );
   });
 
   test('a low-score detection keeps a track alive (the ByteTrack second association)', () => {
@@ -161,16 +181,17 @@ describe('ByteTracker', () => {
     assert.equal(out[0]?.label, 'car');
   });
 
-  test('reports the Kalman-corrected box and the matched score', () => {
+  test("reports the matched detection's box and score; a lost track shows its Kalman prediction", () => {
     const tracker = new ByteTracker({ minHits: 1 });
     tracker.update([det(at(0, 0), 0.9)]);
     const [t] = tracker.update([det(at(8, 0), 0.7)]);
     assert.ok(t);
     assert.equal(t.score, 0.7);
-    assert.ok(
-      t.box[0] > 0 && t.box[0] < 8,
-      `x1 ${t.box[0]} between the prediction (0) and the detection (8)`,
-    );
+    assert.deepEqual(t.box, at(8, 0), 'frame-accurate: the box the detector saw on this frame');
+    tracker.update([]);
+    const [lost] = tracker.tracks();
+    assert.equal(lost?.status, 'lost');
+    assert.ok(lost.box[0] > 0 && lost.box[0] < 16, `x1 ${lost.box[0]} is the filter's prediction`);
   });
 
   test('accepts and ignores appearance embeddings; rejects a misaligned list', () => {

@@ -35,6 +35,8 @@ interface STrack {
   startFrame: number;
   lastFrame: number;
   hits: number;
+  /** The box of the detection matched last. */
+  lastBox?: Box;
 }
 
 /**
@@ -177,13 +179,15 @@ export class ByteTracker implements Tracker {
     this.#kf.update(t.kf, boxToXyah(d.box));
     t.state = 'tracked';
     t.score = d.score;
+    t.lastBox = d.box;
     t.lastFrame = frame;
     this.#confirmOnHit(t);
   }
 
   #confirmOnHit(t: STrack): void {
     t.hits++;
-    if (!t.confirmed && t.hits >= this.#config.minHits) {
+    // ByteTrack's rule: what is there on the first frame is the scene, not a spurious birth; report it at once.
+    if (!t.confirmed && (t.hits >= this.#config.minHits || t.startFrame === 1)) {
       t.confirmed = true;
       t.id = this.#nextId++;
     }
@@ -193,7 +197,7 @@ export class ByteTracker implements Tracker {
     const since = this.#frame - t.lastFrame;
     return {
       trackId: t.id,
-      box: xyahToBox(t.kf.mean),
+      box: since === 0 && t.lastBox ? t.lastBox : xyahToBox(t.kf.mean),
       score: t.score,
       classId: t.classId,
       label: t.label,

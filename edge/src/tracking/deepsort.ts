@@ -38,6 +38,8 @@ interface DTrack {
   embeddedFrame: number;
   /** The last matched measurement (cx, cy, a, h): where a lost track was last seen. */
   lastSeen: Float64Array;
+  /** The box of the detection matched last. */
+  lastBox: Box;
 }
 
 /** Detection of this frame with its embedding (index-aligned input split into usable ones). */
@@ -170,10 +172,16 @@ export class DeepSortTracker implements Tracker {
       free = free.filter((j) => !taken.has(j));
     }
 
-    // IoU stage: whatever appearance did not settle, tracks seen last frame before tracks lost longer.
+    // IoU stage: whatever appearance did not settle. Confirmed tracks seen last frame, then lost ones (their
+    // predictions are less certain), then unconfirmed ones, so a tentative track born next to a hidden person
+    // cannot take the detection that person's track needs.
     const rest = this.#tracks.filter((t) => !matched.has(t));
-    for (const recentOnly of [true, false]) {
-      const tracks = rest.filter((t) => !matched.has(t) && (frame - t.lastFrame === 1) === recentOnly);
+    const stages = [
+      rest.filter((t) => t.confirmed && frame - t.lastFrame === 1),
+      rest.filter((t) => t.confirmed && frame - t.lastFrame > 1),
+      rest.filter((t) => !t.confirmed),
+    ];
+    for (const tracks of stages) {
       if (tracks.length === 0 || free.length === 0) continue;
       const result = linearAssignment(this.#iouCosts(tracks, free, candidates), 1 - cfg.matchIou);
       const taken = new Set<number>();
@@ -203,6 +211,7 @@ export class DeepSortTracker implements Tracker {
         gallery: new FeatureGallery(cfg.budget),
         embeddedFrame: 0,
         lastSeen: c.xyah,
+        lastBox: c.det.box,
       };
       this.#addEmbedding(t, c.embedding, frame);
       this.#confirmOnHit(t);
@@ -291,6 +300,7 @@ export class DeepSortTracker implements Tracker {
   #hit(t: DTrack, c: Candidate, frame: number): void {
     this.#kf.update(t.kf, c.xyah);
     t.lastSeen = c.xyah;
+    t.lastBox = c.det.box;
     t.score = c.det.score;
     t.lastFrame = frame;
     this.#addEmbedding(t, c.embedding, frame);
@@ -305,7 +315,8 @@ export class DeepSortTracker implements Tracker {
 
   #confirmOnHit(t: DTrack): void {
     t.hits++;
-    if (!t.confirmed && t.hits >= this.#config.minHits) {
+    // ByteTrack's rule: what is there on the first frame is the scene, not a spurious birth; report it at once.
+    if (!t.confirmed && (t.hits >= this.#config.minHits || t.startFrame === 1)) {
       t.confirmed = true;
       t.id = this.#nextId++;
     }
@@ -316,7 +327,7 @@ export class DeepSortTracker implements Tracker {
     const embedding = t.gallery.mean();
     return {
       trackId: t.id,
-      box: xyahToBox(t.kf.mean),
+      box: since === 0 ? t.lastBox : xyahToBox(t.kf.mean),
       score: t.score,
       classId: t.classId,
       label: t.label,

@@ -4,6 +4,7 @@ import { VERSION } from '@sightline/edge';
 import { describeError, SightlineError } from '@sightline/shared';
 import { DEMO_USAGE, runDemo } from './commands/demo.ts';
 import { EDGE_USAGE, runEdge } from './commands/edge.ts';
+import { EVAL_USAGE, runEval } from './commands/eval.ts';
 import { HUB_USAGE, runHub } from './commands/hub.ts';
 import { MODELS_USAGE, runModels } from './commands/models.ts';
 import { UsageError } from './usage-error.ts';
@@ -13,6 +14,7 @@ const USAGE = `Usage: sightline <command> [options]
 Commands:
   demo                 hub + one edge on the sample video; prints the URL to open
   edge run             run the edge pipeline on files, RTSP or HTTP sources
+  eval mot             score tracks against MOTChallenge ground truth (MOTA, IDF1, ...)
   hub                  start the hub
   models <sub>         list | verify | fetch | prepare the models in models/manifest.json
   help [command]       show help for a command
@@ -23,6 +25,7 @@ Run "sightline help <command>" for its options. Version ${VERSION}.
 const HELP: Record<string, string> = {
   demo: DEMO_USAGE,
   edge: EDGE_USAGE,
+  eval: EVAL_USAGE,
   hub: HUB_USAGE,
   models: MODELS_USAGE,
 };
@@ -38,6 +41,8 @@ async function main(argv: string[]): Promise<number> {
         return 2;
       }
       return runEdge(rest.slice(1));
+    case 'eval':
+      return runEval(rest);
     case 'hub':
       return runHub(rest);
     case 'models':

@@ -1,6 +1,7 @@
 /** @sightline/edge: the edge runtime and its stages. */
 
 export { createDetectionAdapter } from './adapters/adapter.ts';
+export * from './eval/index.ts';
 export type { DecodedFrame, EncodedPacket, ImageBuffer } from './frame.ts';
 export * from './inference/index.ts';
 export { loadImageBgr } from './media/image.ts';

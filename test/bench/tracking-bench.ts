@@ -1,0 +1,140 @@
+// `npm run bench:tracking`: tracker quality and cost.
+//  1. Both trackers with their defaults on MOT15 TUD-Campus det.txt, scored like py-motmetrics (IoU 0.5),
+//     beside the two peers measured on this machine (SORT, supervision ByteTrack).
+//  2. Tracker update time per frame at 50 objects (synthetic walkers with noisy boxes): ByteTrack, DeepSORT
+//     without embeddings, DeepSORT with 512-d embeddings where it asks for them, and for every detection.
+//   npm run bench:tracking [-- --frames 2000] [--objects 50] [--json out.json]
+import { writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  ByteTracker,
+  DeepSortTracker,
+  evaluateMot,
+  l2Normalise,
+  readMotFile,
+  type Tracker,
+  trackMotDetections,
+} from '@sightline/edge';
+import { type Box, type Detection, TrackerConfig } from '@sightline/shared';
+
+const shared = resolve(import.meta.dirname, '../../..', 'shared');
+const motDir = process.env.SIGHTLINE_MOT_DIR ?? join(shared, 'mot');
+const { values } = parseArgs({
+  options: {
+    frames: { type: 'string', default: '2000' },
+    objects: { type: 'string', default: '50' },
+    json: { type: 'string' },
+  },
+});
+const FRAMES = Number(values.frames);
+const OBJECTS = Number(values.objects);
+
+const pct = (v: number) => (v * 100).toFixed(2).padStart(6);
+
+async function tudCampus() {
+  const seq = join(motDir, 'TUD-Campus');
+  const gt = await readMotFile(join(seq, 'gt.txt'));
+  const det = await readMotFile(join(seq, 'det.txt'));
+  console.log('\nTUD-Campus (71 frames, 8 people), det.txt, py-motmetrics scoring at IoU 0.5');
+  console.log('tracker                 MOTA   IDF1   MOTP    FP   FN  IDSW   FM  MT PT ML');
+  console.log(
+    'SORT (peer)            62.67  60.65   (measured here with py-motmetrics; README publishes 62.7)',
+  );
+  console.log('supervision ByteTrack  59.61  66.56   (peer, measured here)');
+  const rows = [];
+  for (const type of ['bytetrack', 'deepsort'] as const) {
+    const tracker = (type === 'bytetrack' ? ByteTracker : DeepSortTracker) as new (c: object) => Tracker;
+    const hyp = trackMotDetections(new tracker(TrackerConfig.parse({ type })), det, { lastFrame: 71 });
+    const m = evaluateMot(gt, hyp);
+    rows.push({ tracker: type, ...m });
+    console.log(
+      `${`sightline ${type}`.padEnd(21)} ${pct(m.mota)} ${pct(m.idf1)} ${pct(1 - m.motp)} ${String(m.fp).padStart(5)} ${String(m.fn).padStart(4)} ${String(m.idsw).padStart(5)} ${String(m.frag).padStart(4)} ${String(m.mt).padStart(3)} ${String(m.pt).padStart(2)} ${String(m.ml).padStart(2)}`,
+    );
+  }
+  return rows;
+}
+
+/** Deterministic pseudo-random numbers. */
+function rng(seed: number): () => number {
+  let s = seed;
+  return () => {
+    s = (s * 48271) % 2147483647;
+    return s / 2147483647;
+  };
+}
+
+/** OBJECTS walkers bouncing around a 1920x1080 frame, boxes jittered, 5 % of detections missed. */
+function scene(frames: number, objects: number) {
+  const r = rng(42);
+  const people = Array.from({ length: objects }, (_, i) => ({
+    x: r() * 1800,
+    y: r() * 900,
+    vx: (r() - 0.5) * 6,
+    vy: (r() - 0.5) * 3,
+    h: 80 + r() * 120,
+    identity: i,
+  }));
+  const out: { dets: Detection[]; ids: number[] }[] = [];
+  for (let f = 0; f < frames; f++) {
+    const dets: Detection[] = [];
+    const ids: number[] = [];
+    for (const p of people) {
+      p.x += p.vx;
+      p.y += p.vy;
+      if (p.x < 0 || p.x > 1850) p.vx = -p.vx;
+      if (p.y < 0 || p.y > 1000) p.vy = -p.vy;
+      if (r() < 0.05) continue;
+      const j = () => (r() - 0.5) * 4;
+      const box: Box = [p.x + j(), p.y + j(), p.x + p.h * 0.4 + j(), p.y + p.h + j()];
+      dets.push({ box, score: 0.5 + r() * 0.5, classId: 0, label: 'person' });
+      ids.push(p.identity);
+    }
+    out.push({ dets, ids });
+  }
+  return out;
+}
+
+function embeddingFor(identity: number, r: () => number): Float32Array {
+  const v = new Float32Array(512);
+  for (let i = 0; i < v.length; i++) v[i] = (r() - 0.5) * 0.1;
+  v[identity % 512] = (v[identity % 512] as number) + 1;
+  return l2Normalise(v);
+}
+
+function timeTracker(name: string, tracker: Tracker, appearance: 'none' | 'wanted' | 'all') {
+  const frames = scene(FRAMES, OBJECTS);
+  const r = rng(7);
+  const warm = Math.min(200, FRAMES / 4);
+  let ms = 0;
+  let embedded = 0;
+  frames.forEach(({ dets, ids }, f) => {
+    let embeddings: (Float32Array | undefined)[] | undefined;
+    if (appearance !== 'none') {
+      const wanted = appearance === 'all' ? dets.map(() => true) : (tracker.appearanceWanted?.(dets) ?? []);
+      embeddings = dets.map((_, i) => (wanted[i] ? embeddingFor(ids[i] as number, r) : undefined));
+      if (f >= warm) embedded += embeddings.filter(Boolean).length;
+    }
+    const t0 = performance.now();
+    tracker.update(dets, embeddings ? { embeddings } : undefined);
+    if (f >= warm) ms += performance.now() - t0;
+  });
+  const n = FRAMES - warm;
+  const row = { tracker: name, msPerFrame: ms / n, embeddingsPerFrame: embedded / n };
+  console.log(
+    `${name.padEnd(34)} ${row.msPerFrame.toFixed(3).padStart(7)} ms/frame  ${appearance === 'none' ? '' : `${row.embeddingsPerFrame.toFixed(1)} embeddings/frame`}`,
+  );
+  return row;
+}
+
+const quality = await tudCampus();
+console.log(
+  `\nTracker update time per frame, ${OBJECTS} objects, ${FRAMES} frames (first ${Math.min(200, FRAMES / 4)} not timed)`,
+);
+const cost = [
+  timeTracker('bytetrack', new ByteTracker(), 'none'),
+  timeTracker('deepsort, no embeddings', new DeepSortTracker(), 'none'),
+  timeTracker('deepsort, embeddings when wanted', new DeepSortTracker(), 'wanted'),
+  timeTracker('deepsort, embeddings every frame', new DeepSortTracker(), 'all'),
+];
+if (values.json) writeFileSync(values.json, JSON.stringify({ quality, cost }, null, 2));

@@ -4,6 +4,7 @@
 // Termination signals are forwarded to that process.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 const compiled = fileURLToPath(new URL('../cli/dist/main.js', import.meta.url));
@@ -18,4 +19,7 @@ child.on('error', (err) => {
   console.error(`sightline: cannot start node: ${err.message}`);
   process.exit(1);
 });
-child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+// A command that died of a signal exits as a shell would report it: 128 + the signal number (130 for SIGINT).
+child.on('exit', (code, signal) =>
+  process.exit(code ?? (signal ? 128 + (constants.signals[signal] ?? 0) : 0)),
+);

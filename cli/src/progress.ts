@@ -12,6 +12,7 @@ export function formatStreamLine(s: StreamStats): string {
     `p95 ${s.latencyP95Ms.toFixed(0).padStart(4)} ms`,
     `${String(s.activeTracks).padStart(3)} tracks`,
     `${String(dropped).padStart(5)} dropped`,
+    s.inferErrors ? `${s.inferErrors} infer errors` : '',
     s.reconnects ? `${s.reconnects} reconnects` : '',
     s.lastError && s.state !== 'running' ? `  ${s.lastError}` : '',
   ]
@@ -54,6 +55,12 @@ export class ProgressPrinter {
     if (this.#tty && this.#lines) out.write(`\x1b[${this.#lines}F\x1b[J`);
     out.write(`${lines.join('\n')}\n`);
     this.#lines = this.#tty ? lines.length : 0;
+  }
+
+  /** Write a notice to stderr between updates; the next update prints below it instead of redrawing over it. */
+  note(text: string): void {
+    process.stderr.write(text);
+    this.#lines = 0;
   }
 
   stop(): void {

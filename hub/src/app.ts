@@ -2,17 +2,18 @@
 
 import { ID_PATTERN } from '@sightline/shared';
 import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { EdgeStatusReport, type FleetState } from './fleet-state.ts';
 import { statusPage } from './status-page.ts';
 
 export interface HubAppOptions {
   fleet: FleetState;
-  /** Largest accepted request body in bytes. Default 1 MiB. */
+  /** Largest accepted request body in bytes; a larger one gets 413 PAYLOAD_TOO_LARGE unread. Default 1 MiB. */
   maxBodyBytes?: number;
 }
 
-function error(status: 400 | 404 | 413 | 415, code: string, message: string): HTTPException {
+function error(status: 400 | 404 | 413 | 415 | 507, code: string, message: string): HTTPException {
   return new HTTPException(status, { res: Response.json({ error: { code, message } }, { status }) });
 }
 
@@ -26,16 +27,21 @@ export function createHubApp(options: HubAppOptions): Hono {
   app.get('/api/v1/status', (c) => c.json({ edges: fleet.edges() }));
 
   // Edges report their live counters here until the uplink issue replaces this with the WebSocket uplink.
-  app.post('/api/v1/edges/:edgeId/status', async (c) => {
+  // The limit is enforced while the body arrives (by its content-length, or by counting a chunked body), never
+  // after buffering all of it.
+  const limit = bodyLimit({
+    maxSize: maxBodyBytes,
+    onError: () => {
+      throw error(413, 'PAYLOAD_TOO_LARGE', `body larger than ${maxBodyBytes} bytes`);
+    },
+  });
+  app.post('/api/v1/edges/:edgeId/status', limit, async (c) => {
     const edgeId = c.req.param('edgeId');
     if (!ID_PATTERN.test(edgeId)) throw error(400, 'BAD_REQUEST', `invalid edge id "${edgeId}"`);
     if (!(c.req.header('content-type') ?? '').includes('application/json')) {
       throw error(415, 'UNSUPPORTED_MEDIA_TYPE', 'expected a JSON body (content-type: application/json)');
     }
     const text = await c.req.text();
-    if (Buffer.byteLength(text) > maxBodyBytes) {
-      throw error(413, 'PAYLOAD_TOO_LARGE', `body larger than ${maxBodyBytes} bytes`);
-    }
     let body: unknown;
     try {
       body = JSON.parse(text);
@@ -47,7 +53,13 @@ export function createHubApp(options: HubAppOptions): Hono {
       const issue = parsed.error.issues[0]!;
       throw error(400, 'VALIDATION_FAILED', `${issue.path.join('.') || '(body)'}: ${issue.message}`);
     }
-    fleet.report(edgeId, parsed.data);
+    if (!fleet.report(edgeId, parsed.data)) {
+      throw error(
+        507,
+        'FLEET_FULL',
+        `the hub keeps at most ${fleet.maxEdges} edges; "${edgeId}" is not one of them (an edge silent for ${fleet.evictAfterMs / 1000} s is dropped)`,
+      );
+    }
     return c.json({ ok: true });
   });
 

@@ -1,4 +1,4 @@
-/** In-memory view of the fleet: each edge's last status report and when it arrived. */
+/** In-memory view of the fleet: each edge's last status report and when it arrived, bounded in count and age. */
 import { z } from 'zod';
 
 /** Seconds without a report before an edge is shown as stale, then offline. */
@@ -13,6 +13,8 @@ export const StreamStatusReport = z.strictObject({
   framesInferred: z.number().int().nonnegative(),
   droppedOverflow: z.number().int().nonnegative(),
   droppedStale: z.number().int().nonnegative(),
+  /** Frames whose inference failed. Default 0 (edges before this field did not send it). */
+  inferErrors: z.number().int().nonnegative().default(0),
   fps: z.number().nonnegative(),
   latencyP50Ms: z.number().nonnegative(),
   latencyP95Ms: z.number().nonnegative(),
@@ -35,20 +37,43 @@ export interface EdgeView extends EdgeStatusReport {
   lastSeen: string;
 }
 
+export interface FleetStateOptions {
+  /** Clock in ms since the epoch. Default Date.now. */
+  now?: () => number;
+  /** An edge not heard from for this long is forgotten. Default 600000 (10 minutes). */
+  evictAfterMs?: number;
+  /** Most edges kept; a report from a new edge beyond it is refused. Default 1000. */
+  maxEdges?: number;
+}
+
 export class FleetState {
-  #edges = new Map<string, { report: EdgeStatusReport; at: number }>();
+  /** Most edges kept. */
+  readonly maxEdges: number;
+  /** How long an edge is kept after its last report, in ms. */
+  readonly evictAfterMs: number;
+  /** Ordered by last report, oldest first (a report moves its edge to the end), so eviction stops at the first fresh one. */
+  readonly #edges = new Map<string, { report: EdgeStatusReport; at: number }>();
   readonly #now: () => number;
 
-  constructor(now: () => number = Date.now) {
-    this.#now = now;
+  constructor(options: FleetStateOptions = {}) {
+    this.#now = options.now ?? Date.now;
+    this.evictAfterMs = positiveInt('evictAfterMs', options.evictAfterMs ?? 600_000);
+    this.maxEdges = positiveInt('maxEdges', options.maxEdges ?? 1000);
   }
 
-  report(edgeId: string, report: EdgeStatusReport): void {
-    this.#edges.set(edgeId, { report, at: this.#now() });
+  /** Store an edge's report. Returns false, storing nothing, when it is a new edge and maxEdges are kept already. */
+  report(edgeId: string, report: EdgeStatusReport): boolean {
+    const now = this.#now();
+    this.#evict(now);
+    const known = this.#edges.delete(edgeId);
+    if (!known && this.#edges.size >= this.maxEdges) return false;
+    this.#edges.set(edgeId, { report, at: now });
+    return true;
   }
 
   edges(): EdgeView[] {
     const now = this.#now();
+    this.#evict(now);
     return [...this.#edges.entries()]
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([edgeId, { report, at }]) => ({
@@ -58,4 +83,20 @@ export class FleetState {
         lastSeen: new Date(at).toISOString(),
       }));
   }
+
+  #evict(now: number): void {
+    for (const [edgeId, { at }] of this.#edges) {
+      if (now - at <= this.evictAfterMs) break;
+      this.#edges.delete(edgeId);
+    }
+  }
+}
+
+function positiveInt(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new RangeError(
+      `Expected a positive integer for ${name} but received ${value} of type ${typeof value}`,
+    );
+  }
+  return value;
 }

@@ -9,6 +9,10 @@ export interface HubServerOptions {
   port?: number;
   /** Interface to bind. Default 127.0.0.1 (or $SIGHTLINE_HUB_HOST). */
   host?: string;
+  /** Most edges kept; a new edge beyond it gets 507 FLEET_FULL. Default 1000. */
+  maxEdges?: number;
+  /** An edge not heard from for this long is forgotten. Default 600000 (10 minutes). */
+  evictAfterMs?: number;
 }
 
 export interface HubServer {
@@ -23,7 +27,7 @@ export async function startHub(options: HubServerOptions = {}): Promise<HubServe
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new RangeError(`Expected a port number 0..65535 but received ${port}`);
   }
-  const fleet = new FleetState();
+  const fleet = new FleetState({ maxEdges: options.maxEdges, evictAfterMs: options.evictAfterMs });
   const app = createHubApp({ fleet });
   const log = childLogger('hub');
   const server = serve({ fetch: app.fetch, port, hostname: host });

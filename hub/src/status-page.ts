@@ -34,15 +34,15 @@ function render(data) {
       <h2>\${esc(e.edgeId)} <span class="badge \${esc(e.status)}">\${esc(e.status)}</span></h2>
       <p class="muted">model \${esc(e.model)} on \${esc(e.provider)} · version \${esc(e.version)} · last report \${esc(new Date(e.lastSeen).toLocaleTimeString())}</p>
       <table>
-        <thead><tr><th>stream</th><th>state</th><th class="src">source</th><th>fps</th><th>frames</th><th>inferred</th><th>tracks</th><th>p50 ms</th><th>p95 ms</th><th>dropped</th><th>reconnects</th></tr></thead>
+        <thead><tr><th>stream</th><th>state</th><th class="src">source</th><th>fps</th><th>frames</th><th>inferred</th><th>tracks</th><th>p50 ms</th><th>p95 ms</th><th>dropped</th><th>infer errors</th><th>reconnects</th></tr></thead>
         <tbody>\${e.streams.map((s) => \`
           <tr data-stream="\${esc(s.streamId)}">
             <td>\${esc(s.streamId)}</td><td><span class="badge \${esc(s.state)}">\${esc(s.state)}</span></td>
             <td class="src" title="\${esc(s.source)}">\${esc(s.source)}</td>
             <td>\${s.fps.toFixed(1)}</td><td>\${s.framesDecoded}</td><td class="inferred">\${s.framesInferred}</td>
             <td class="tracks">\${s.activeTracks}</td><td>\${s.latencyP50Ms.toFixed(0)}</td><td>\${s.latencyP95Ms.toFixed(0)}</td>
-            <td>\${s.droppedOverflow + s.droppedStale}</td><td>\${s.reconnects}</td>
-          </tr>\${s.lastError ? \`<tr><td colspan="11" class="muted">\${esc(s.lastError)}</td></tr>\` : ''}\`).join('')}
+            <td>\${s.droppedOverflow + s.droppedStale}</td><td class="infer-errors">\${s.inferErrors}</td><td>\${s.reconnects}</td>
+          </tr>\${s.lastError ? \`<tr><td colspan="12" class="muted">\${esc(s.lastError)}</td></tr>\` : ''}\`).join('')}
         </tbody>
       </table>
     </section>\`).join('');

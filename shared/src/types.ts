@@ -74,6 +74,8 @@ export interface StreamStats {
   droppedOverflow: number;
   /** Dropped by the scheduler because older than the staleness budget. */
   droppedStale: number;
+  /** Frames whose inference failed (a worker error, crash or timeout); they get no result. */
+  inferErrors: number;
   fps: number;
   latencyP50Ms: number;
   latencyP95Ms: number;

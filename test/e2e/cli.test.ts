@@ -1,6 +1,16 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import {
+  closeSync,
+  constants,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -35,11 +45,13 @@ function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   };
 }
 
-function start(args: string[], env: NodeJS.ProcessEnv = cliEnv()): ChildProcess {
+/** Start the command; `detached` makes it a process group of its own, to signal as a terminal's Ctrl-C does. */
+function start(args: string[], env: NodeJS.ProcessEnv = cliEnv(), detached = false): ChildProcess {
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached,
   });
   children.add(child);
   child.once('exit', () => children.delete(child));
@@ -73,6 +85,40 @@ function run(args: string[], env?: NodeJS.ProcessEnv, timeoutMs = 90_000): Promi
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/** A running command's output, its exit, and a wait for a condition on what it printed so far. */
+function watch(child: ChildProcess) {
+  const out = { stdout: '', stderr: '' };
+  child.stdout!.setEncoding('utf8').on('data', (s: string) => {
+    out.stdout += s;
+  });
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => {
+    out.stderr += s;
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+  async function until(what: string, check: () => boolean, ms = 60_000): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!check()) {
+      if (Date.now() > deadline || child.exitCode !== null)
+        throw new Error(`no ${what} (exit ${child.exitCode}):\n${out.stdout.slice(-2000)}\n${out.stderr}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  /** The latest --json stats line's first stream. */
+  const latest = (): StreamStats | undefined => {
+    const line = out.stdout
+      .trimEnd()
+      .split('\n')
+      .findLast((l) => l.startsWith('{'));
+    return line ? (JSON.parse(line) as { streams: StreamStats[] }).streams[0] : undefined;
+  };
+  return { out, exited, until, latest };
+}
+
+/** Signal the command's whole process group (the wrapper and the command), as Ctrl-C in a terminal does. */
+function ctrlC(child: ChildProcess): void {
+  process.kill(-child.pid!, 'SIGINT');
 }
 
 describe('sightline edge run', () => {
@@ -226,6 +272,66 @@ describe('sightline edge run', () => {
     assert.match(u.stderr, /Unknown option '--sauce'/);
   });
 
+  test('Ctrl-C (SIGINT to the process group, so the command gets it twice) drains cleanly: exit 0, every result flushed', async () => {
+    const out = join(dir, 'ctrl-c.jsonl');
+    const args = ['edge', 'run', '--source', media('vtest_h264.mp4'), '--loop', '--out', out, '--json'];
+    const child = start(args, cliEnv(), true);
+    const w = watch(child);
+    await w.until('inferred frames', () => (w.latest()?.framesInferred ?? 0) > 0);
+    ctrlC(child);
+    assert.equal(await w.exited, 0, w.out.stderr);
+    assert.match(w.out.stderr, /stopping; finishing the frames in flight \(Ctrl-C again to quit at once\)/);
+    assert.doesNotMatch(w.out.stderr, /interrupted again/);
+    const final = w.latest()!;
+    const lines = readFileSync(out, 'utf8').trimEnd().split('\n');
+    assert.equal(lines.length, final.framesInferred, 'the JSONL file holds every result counted');
+  });
+
+  test('a second Ctrl-C while the shutdown is stuck (output pipe full) quits at once with exit code 130', async () => {
+    // A FIFO opened for reading but never read: once its 64 KiB fill up, writes block and close() cannot finish.
+    const fifo = join(dir, 'stuck.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      const args = ['edge', 'run', '--source', media('vtest_h264.mp4'), '--loop', '--unpaced', '--out', fifo];
+      const child = start([...args, '--json'], cliEnv(), true);
+      const w = watch(child);
+      // 200 results are several hundred KiB of JSON lines: far more than the pipe holds.
+      await w.until('200 inferred frames', () => (w.latest()?.framesInferred ?? 0) >= 200, 90_000);
+      ctrlC(child);
+      await w.until('the stopping notice', () => w.out.stderr.includes('Ctrl-C again'));
+      await new Promise((r) => setTimeout(r, 1000));
+      assert.equal(child.exitCode, null, 'the shutdown is stuck on the full pipe');
+      const t0 = Date.now();
+      ctrlC(child);
+      assert.equal(await w.exited, 130, w.out.stderr);
+      assert.ok(Date.now() - t0 < 5000, `exited ${Date.now() - t0} ms after the second Ctrl-C`);
+      assert.match(w.out.stderr, /interrupted again; quitting now without finishing the shutdown/);
+    } finally {
+      closeSync(reader);
+    }
+  });
+
+  test('a sink that fails on every frame logs the first failure and a summary, not a line per frame', async () => {
+    const mot = join(dir, 'mot-blocked');
+    mkdirSync(join(mot, 'cam1.txt'), { recursive: true }); // the stream's MOT file cannot be opened: a directory
+    const args = ['edge', 'run', '--source', media('vtest_h264.mp4'), '--unpaced', '--frames', '30'];
+    const r = await run([...args, '--mot', mot, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const failures = r.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { msg: string; err: string; failures: number; suppressed?: number })
+      .filter((l) => l.msg.startsWith('sink write failed'));
+    // The first failure, one summary per 10 s of the run, and what was left at shutdown.
+    assert.ok(failures.length >= 2 && failures.length <= 4, JSON.stringify(failures, null, 1));
+    assert.equal(failures[0]!.failures, 1);
+    assert.match(failures[0]!.err, /^SINK_FAILED: Cannot open output file .*cam1\.txt/);
+    assert.equal(failures.at(-1)!.failures, 30, 'the total counts every frame');
+    const last = JSON.parse(r.stdout.trimEnd().split('\n').at(-1)!) as { streams: StreamStats[] };
+    assert.equal(last.streams[0]!.framesInferred, 30, 'the pipeline went on');
+  });
+
   test('a source that cannot be opened: the stream fails, the command exits 1 naming it', async () => {
     const missing = join(dir, 'missing.mp4');
     const r = await run(['edge', 'run', '--source', missing, '--json']);
@@ -240,6 +346,27 @@ describe('sightline command routing and models', () => {
     assert.equal(r.code, 2);
     assert.match(r.stderr, /unknown command "frobnicate"/);
     assert.match(r.stderr, /Usage: sightline <command>/);
+  });
+
+  test('bad flag values exit 2 naming the flag and the value, before any work starts', async () => {
+    const video = media('vtest_h264.mp4');
+    const cases: [string[], RegExp][] = [
+      [
+        ['edge', 'run', '--source', video, '--frames', 'abc'],
+        /--frames expects a positive integer, got "abc"/,
+      ],
+      [['edge', 'run', '--source', video, '--frames', '-1'], /Option '--frames' argument is ambiguous/],
+      [['hub', '--port', '99999'], /--port expects a port number 0\.\.65535, got "99999"/],
+      [['demo', '--duration', '0'], /--duration expects a number of seconds > 0 .*, got "0"/],
+      [['models', 'prepare', '--providers', 'cpu,gpu'], /--providers expects .*, got "cpu,gpu"/],
+    ];
+    const runs = await Promise.all(cases.map(([args]) => run(args)));
+    runs.forEach((r, i) => {
+      const [args, message] = cases[i]!;
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+      assert.match(r.stderr, new RegExp(`Run "sightline help ${args[0]}" for the options`));
+    });
   });
 
   test('models verify exits 1 and names the corrupted file; the shared copy verifies', async () => {

@@ -139,6 +139,7 @@ describe('bad streams fail with clear errors while a good stream keeps producing
     const good = statsOf(runtime, 'good');
     assert.equal(good.state, 'running');
     assert.equal(good.lastError, undefined);
+    assert.equal(good.inferErrors, 0);
     assert.ok(meter.results > 20, `good stream produced ${meter.results} results`);
     assert.ok(gap < MAX_RESULT_GAP_MS, `largest gap between good results was ${gap.toFixed(0)} ms`);
     assert.equal(ended, false, "'end' is not emitted while a stream still runs");
@@ -249,5 +250,36 @@ describe('startup faults', () => {
         }),
       { name: 'ConfigError', message: /streams\.1\.id: duplicate stream id "x"/ },
     );
+  });
+});
+
+describe('inference faults', () => {
+  test('every inference timing out: inferErrors counts the frames in stats, lastError says why, end fires', async () => {
+    // No CPU run answers within 1 ms: each request times out, the session restarts until the pool gives up.
+    const runtime = new EdgeRuntime(
+      parseEdgeConfig({
+        edgeId: 'e2e-timeouts',
+        streams: [{ id: 'cam', source: media('vtest_h264.mp4'), realtime: false, maxFrames: 40 }],
+        inference: { sessions: 1, requestTimeoutMs: 1 },
+      }),
+    );
+    const ended = new Promise<void>((resolve) => runtime.once('end', resolve));
+    try {
+      await runtime.start();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        ended,
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no 'end': ${JSON.stringify(runtime.stats())}`)), 90_000);
+        }),
+      ]).finally(() => clearTimeout(timer));
+      const s = statsOf(runtime, 'cam');
+      assert.equal(s.framesInferred, 0);
+      assert.ok(s.inferErrors >= 4, `inferErrors ${s.inferErrors}: a request per session start at least`);
+      assert.ok(s.inferErrors <= s.framesDecoded);
+      assert.match(s.lastError ?? '', /INFERENCE_(TIMEOUT|FAILED): .*answered no request for 1 ms/);
+    } finally {
+      await runtime.close();
+    }
   });
 });

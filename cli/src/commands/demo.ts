@@ -3,8 +3,9 @@ import { parseArgs } from 'node:util';
 import { EdgeRuntime, ensureDemoAssets } from '@sightline/edge';
 import { startHub } from '@sightline/hub';
 import { type EdgeConfig, parseEdgeConfig, SightlineError } from '@sightline/shared';
+import { durationFlag, portFlag } from '../flags.ts';
 import { ProgressPrinter } from '../progress.ts';
-import { parsePort } from './hub.ts';
+import { handleStopSignals } from '../stop-signals.ts';
 
 export const DEMO_USAGE = `Usage: sightline demo [options]
 
@@ -27,13 +28,13 @@ export async function runDemo(argv: string[]): Promise<number> {
       duration: { type: 'string' },
     },
   });
-  const duration = values.duration === undefined ? undefined : Number(values.duration);
-  if (duration !== undefined && !(duration > 0))
-    throw new RangeError(`--duration expects seconds > 0, got "${values.duration}"`);
+  // Flags first: a bad value is a usage error (exit 2) before anything is downloaded or started.
+  const duration = durationFlag('demo', values.duration);
+  const port = portFlag('demo', values.port) ?? 8080;
   const assets = await withOfflineHint(
     ensureDemoAssets({ model: values.model, media: values.source ? false : undefined }),
   );
-  const hub = await startHub({ port: parsePort(values.port) ?? 8080 });
+  const hub = await startHub({ port });
   let config: EdgeConfig;
   try {
     config = parseEdgeConfig(
@@ -59,15 +60,16 @@ export async function runDemo(argv: string[]): Promise<number> {
   }
   process.stdout.write(`\nSightline demo running. Open ${hub.url}/ in a browser (Ctrl-C to stop).\n\n`);
   const progress = new ProgressPrinter({ stream: process.stderr });
+  const signals = handleStopSignals({ out: { write: (text) => progress.note(text) } });
   progress.start(() => runtime.stats());
   await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
+    void signals.requested.then(() => resolve());
     if (duration) setTimeout(resolve, duration * 1000).unref();
   });
   progress.stop();
   await runtime.close();
   await hub.close();
+  signals.dispose();
   process.stdout.write('demo stopped\n');
   return 0;
 }

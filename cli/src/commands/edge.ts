@@ -2,13 +2,17 @@
 import { parseArgs } from 'node:util';
 import { EdgeRuntime } from '@sightline/edge';
 import {
-  ConfigError,
+  DetectorConfig,
   type EdgeConfig,
   type EdgeConfigInput,
+  InferenceConfig,
   loadEdgeConfig,
   parseEdgeConfig,
+  StreamConfig,
 } from '@sightline/shared';
+import { durationFlag, hubUrlFlag, numberFlag, providersFlag } from '../flags.ts';
 import { ProgressPrinter } from '../progress.ts';
+import { handleStopSignals } from '../stop-signals.ts';
 import { UsageError } from '../usage-error.ts';
 
 export const EDGE_USAGE = `Usage: sightline edge run [options]
@@ -30,12 +34,19 @@ export const EDGE_USAGE = `Usage: sightline edge run [options]
   --json                print stats as JSON lines on stdout instead of progress lines
 `;
 
-function positiveInt(name: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1)
-    throw new ConfigError(`--${name} expects a positive integer, got "${value}"`);
-  return n;
+/** The number flags of `edge run`, checked against the config fields they set (bad values exit 2). */
+function numberFlags(
+  values: Partial<Record<'frames' | 'sessions' | 'threads' | 'confidence' | 'duration', string>>,
+) {
+  const flag = (name: keyof typeof values, expected: string, schema: Parameters<typeof numberFlag>[4]) =>
+    numberFlag('edge', name, values[name], expected, schema);
+  return {
+    frames: flag('frames', 'a positive integer', StreamConfig.shape.maxFrames),
+    sessions: flag('sessions', 'an integer 1..64', InferenceConfig.shape.sessions),
+    threads: flag('threads', 'an integer 1..64', InferenceConfig.shape.intraOpThreads),
+    confidence: flag('confidence', 'a number 0..1', DetectorConfig.shape.confidence),
+    duration: durationFlag('edge', values.duration),
+  };
 }
 
 /** Turn command-line flags (and an optional config file) into a validated EdgeConfig. */
@@ -64,11 +75,14 @@ export async function edgeConfigFromArgs(
     strict: true,
     allowPositionals: false,
   });
-  const base: EdgeConfigInput = values.config ? await loadEdgeConfig(values.config) : { streams: [] };
-  const input: Record<string, unknown> = structuredClone(base);
   if (!values.config && !values.source?.length)
     throw new UsageError('edge run needs at least one --source (or a --config file)', 'edge');
-  const maxFrames = positiveInt('frames', values.frames);
+  // Every flag value is checked before the config file is read: a bad flag is a usage error (exit 2).
+  const { frames: maxFrames, sessions, threads, confidence, duration } = numberFlags(values);
+  const providers = providersFlag('edge', values.providers);
+  const hubUrl = hubUrlFlag('edge', values.hub);
+  const base: EdgeConfigInput = values.config ? await loadEdgeConfig(values.config) : { streams: [] };
+  const input: Record<string, unknown> = structuredClone(base);
   const overrides = {
     ...(values.loop ? { loop: true } : {}),
     ...(values.unpaced ? { realtime: false } : {}),
@@ -81,31 +95,18 @@ export async function edgeConfigFromArgs(
   }
   const detector = { ...(base.detector ?? {}) } as Record<string, unknown>;
   if (values.model) detector.model = values.model;
-  if (values.confidence !== undefined) {
-    const c = Number(values.confidence);
-    if (!(c >= 0 && c <= 1))
-      throw new ConfigError(`--confidence expects a number in 0..1, got "${values.confidence}"`);
-    detector.confidence = c;
-  }
+  if (confidence !== undefined) detector.confidence = confidence;
   input.detector = detector;
   const inference = { ...(base.inference ?? {}) } as Record<string, unknown>;
-  if (values.providers) inference.providers = values.providers.split(',').map((p) => p.trim());
-  const sessions = positiveInt('sessions', values.sessions);
+  if (providers) inference.providers = providers;
   if (sessions) inference.sessions = sessions;
-  const threads = positiveInt('threads', values.threads);
   if (threads) inference.intraOpThreads = threads;
   input.inference = inference;
   const sinks = [...((base.sinks as unknown[]) ?? [])];
   if (values.out) sinks.push({ type: 'jsonl', path: values.out });
   if (values.mot) sinks.push({ type: 'mot', dir: values.mot });
   input.sinks = sinks;
-  if (values.hub) input.hubUrl = values.hub;
-  let duration: number | undefined;
-  if (values.duration !== undefined) {
-    duration = Number(values.duration);
-    if (!(duration > 0))
-      throw new ConfigError(`--duration expects a positive number of seconds, got "${values.duration}"`);
-  }
+  if (hubUrl) input.hubUrl = hubUrl;
   return { config: parseEdgeConfig(input, 'edge settings'), json: values.json ?? false, duration };
 }
 
@@ -114,22 +115,24 @@ export async function runEdge(argv: string[]): Promise<number> {
   const { config, json, duration } = await edgeConfigFromArgs(argv);
   const runtime = new EdgeRuntime(config);
   const progress = new ProgressPrinter({ stream: json ? process.stdout : process.stderr, json });
+  const signals = handleStopSignals({ out: { write: (text) => progress.note(text) } });
   const finished = new Promise<string>((resolve) => {
     runtime.once('end', () => resolve('all sources ended'));
-    process.once('SIGINT', () => resolve('interrupted'));
-    process.once('SIGTERM', () => resolve('terminated'));
+    void signals.requested.then(resolve);
     if (duration) setTimeout(() => resolve(`ran for ${duration} s`), duration * 1000).unref();
   });
   try {
     await runtime.start();
   } catch (err) {
     await runtime.close();
+    signals.dispose();
     throw err;
   }
   progress.start(() => runtime.stats());
   const why = await finished;
   progress.stop();
   await runtime.close();
+  signals.dispose();
   const stats = runtime.stats();
   progress.print(stats);
   if (!json) process.stderr.write(`edge stopped: ${why}\n`);

@@ -1,7 +1,8 @@
 /** `sightline models list | verify | fetch | prepare`: the model catalogue from the command line. */
 import { parseArgs } from 'node:util';
 import { fetchModels, listModels, loadModel, prepareModel, verifyModels } from '@sightline/edge';
-import { ConfigError, ExecutionProvider, InferenceConfig } from '@sightline/shared';
+import { InferenceConfig } from '@sightline/shared';
+import { providersFlag } from '../flags.ts';
 
 export const MODELS_USAGE = `Usage: sightline models <list|verify|fetch|prepare> [ids...] [options]
 
@@ -40,12 +41,7 @@ export async function runModels(argv: string[]): Promise<number> {
     case 'fetch':
       return (await fetchModels({ ids, media: values.media, force: values.force })).failures ? 1 : 0;
     case 'prepare': {
-      const providers = (values.providers ?? 'tensorrt,cuda,cpu').split(',').map((p) => {
-        const parsed = ExecutionProvider.safeParse(p.trim());
-        if (!parsed.success)
-          throw new ConfigError(`--providers: unknown execution provider "${p}" (tensorrt, cuda, cpu)`);
-        return parsed.data;
-      });
+      const providers = providersFlag('models', values.providers ?? 'tensorrt,cuda,cpu');
       const model = await loadModel(positionals[0] ?? 'yolox_nano');
       const inference = InferenceConfig.parse({ providers });
       await prepareModel(model.entry, model.path, inference, (p) => {

@@ -1,4 +1,5 @@
 /** A pool of ONNX Runtime sessions in worker threads: frames in, detections out, never blocking the event loop. */
+import { once } from 'node:events';
 import type { Worker } from 'node:worker_threads';
 import {
   ClosedError,
@@ -47,7 +48,10 @@ export interface InferencePoolOptions {
 export type InferencePoolEvents = {
   /** A request finished or a session became ready: `freeSlots` requests can be sent without queueing. */
   slot: [freeSlots: number];
-  /** A session worker died; its pending requests were rejected and a replacement is starting. */
+  /**
+   * A session worker died, or hung (code INFERENCE_TIMEOUT: it answered nothing for `requestTimeoutMs`): its
+   * pending requests were rejected with `error`, the worker was told to end, and a replacement is starting.
+   */
   sessioncrash: [index: number, error: SightlineError];
   /** A replacement session is ready. */
   sessionrestart: [index: number];
@@ -76,12 +80,51 @@ interface Session {
   ready: boolean;
   pending: Map<number, Pending>;
   restarts: number;
+  /** The provider the worker loaded the model on (known once ready). */
+  provider?: ExecutionProvider;
+  /** The session has answered at least one request. */
+  answered: boolean;
+  /** Fires when the session holds requests and has answered none for requestTimeoutMs. */
+  watchdog?: NodeJS.Timeout;
 }
 
 const MAX_RESTARTS = 3;
+/** How long close() waits for a worker to finish its run and exit before terminating it. */
+const CLOSE_GRACE_MS = 2000;
 
 function spawnWorker(init: WorkerInit, name: string): Worker {
   return startWorker('session-worker', import.meta.url, { workerData: init, name });
+}
+
+/**
+ * Tell a worker to end once its run in progress returns, and stop waiting for it. Never terminate() a worker that
+ * may be inside a run: onnxruntime-node then throws from native code and the whole process aborts. A worker
+ * stuck in native code for good stays stuck, but unref'd it cannot hold the process open.
+ */
+function retireWorker(worker: Worker): void {
+  worker.unref();
+  try {
+    worker.postMessage({ type: 'close' } satisfies ToWorker);
+  } catch {
+    // The worker has already gone.
+  }
+}
+
+/** Retire a worker and wait until it exits; terminate it if it has not after CLOSE_GRACE_MS. */
+async function stopWorker(worker: Worker): Promise<void> {
+  if (worker.threadId < 0) return; // already exited
+  const exited = once(worker, 'exit').then(
+    () => true,
+    () => true,
+  );
+  retireWorker(worker);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), CLOSE_GRACE_MS);
+  });
+  const clean = await Promise.race([exited, late]);
+  clearTimeout(timer);
+  if (!clean) void worker.terminate();
 }
 
 export class InferencePool extends TypedEmitter<InferencePoolEvents> {
@@ -100,6 +143,10 @@ export class InferencePool extends TypedEmitter<InferencePoolEvents> {
   #closed = false;
   /** Sessions that failed MAX_RESTARTS restarts in a row. */
   readonly #givenUp = new Set<number>();
+  /** Timers of restarts waiting to retry; referenced so they run while the pool is open, cleared by close(). */
+  readonly #retryTimers = new Set<NodeJS.Timeout>();
+  /** Workers of hung or crashed sessions that have not exited yet (a timed-out run may still be finishing). */
+  readonly #retired = new Set<Worker>();
   #failed: InferenceError | undefined;
 
   private constructor(options: InferencePoolOptions, config: InferenceConfig) {
@@ -193,24 +240,37 @@ export class InferencePool extends TypedEmitter<InferencePoolEvents> {
     });
   }
 
-  /** Terminate every worker and reject pending and queued calls with ClosedError. Safe to call twice. */
+  /**
+   * Reject pending and queued calls with ClosedError and end every worker (after its run in progress, or
+   * terminated after 2 s). Safe to call twice.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    for (const timer of this.#retryTimers) clearTimeout(timer);
+    this.#retryTimers.clear();
     const err = new ClosedError('InferencePool');
     for (const q of this.#queue.splice(0)) q.reject(err);
     const sessions = this.#sessions.splice(0).filter((s): s is Session => s !== undefined);
     for (const s of sessions) {
+      clearTimeout(s.watchdog);
       for (const p of s.pending.values()) p.reject(err);
       s.pending.clear();
     }
-    await Promise.all(sessions.map((s) => s.worker.terminate()));
+    // Retired workers too: a process that exits while a thread is inside a native run aborts.
+    await Promise.all([...sessions.map((s) => s.worker), ...this.#retired].map(stopWorker));
+    this.#retired.clear();
     this.emit('close');
   }
 
   /** Test hook: make session `index` crash as a native fault would. */
   crashSessionForTest(index: number): void {
     this.#sessions[index]?.worker.postMessage({ type: 'crash' } satisfies ToWorker);
+  }
+
+  /** Test hook: make session `index` stop answering for good (its thread blocks) once its current run is done. */
+  hangSessionForTest(index: number): void {
+    this.#sessions[index]?.worker.postMessage({ type: 'hang' } satisfies ToWorker);
   }
 
   #dispatch(): void {
@@ -229,6 +289,7 @@ export class InferencePool extends TypedEmitter<InferencePoolEvents> {
           { type: 'infer', id, frames: q.frames, decode: q.decode } satisfies ToWorker,
           q.transfer,
         );
+        this.#watch(best);
       } catch (err) {
         best.pending.delete(id);
         q.reject(
@@ -249,7 +310,7 @@ export class InferencePool extends TypedEmitter<InferencePoolEvents> {
       maxBatch: this.maxBatch,
     };
     const worker = spawnWorker(init, `sightline-inference-${index}`);
-    const session: Session = { index, worker, ready: false, pending: new Map(), restarts };
+    const session: Session = { index, worker, ready: false, pending: new Map(), restarts, answered: false };
     this.#sessions[index] = session;
     return new Promise<void>((resolve, reject) => {
       let settled = false;
@@ -257,6 +318,7 @@ export class InferencePool extends TypedEmitter<InferencePoolEvents> {
         switch (m.type) {
           case 'ready':
             session.ready = true;
+            session.provider = m.provider;
             if (this.#provider === 'none') this.#provider = m.provider;
             settled = true;
             resolve();
@@ -279,6 +341,8 @@ export class InferencePool extends TypedEmitter<InferencePoolEvents> {
             if (m.type === 'result') p.resolve(m.results);
             else p.reject(fromWire(m.error, `Inference failed in session ${index}`));
             session.restarts = 0;
+            session.answered = true;
+            this.#watch(session, true);
             this.#dispatch();
             if (this.freeSlots > 0) this.emit('slot', this.freeSlots);
             break;
@@ -299,19 +363,54 @@ export class InferencePool extends TypedEmitter<InferencePoolEvents> {
     });
   }
 
+  /**
+   * (Re)arm the session's watchdog while it holds requests: `fresh` restarts the wait (after an answer, the next
+   * request starts running). A TensorRT session's first run may build the engine for minutes, so it is exempt.
+   */
+  #watch(session: Session, fresh = false): void {
+    if (fresh || session.pending.size === 0) {
+      clearTimeout(session.watchdog);
+      session.watchdog = undefined;
+    }
+    if (session.pending.size === 0 || session.watchdog !== undefined) return;
+    if (session.provider === 'tensorrt' && !session.answered) return;
+    const ms = this.#config.requestTimeoutMs;
+    session.watchdog = setTimeout(() => this.#onHang(session, ms), ms);
+  }
+
+  #onHang(session: Session, ms: number): void {
+    session.watchdog = undefined;
+    if (this.#sessions[session.index] !== session) return;
+    const error = new InferenceError(
+      'INFERENCE_TIMEOUT',
+      `Inference session ${session.index} answered no request for ${ms} ms (inference.requestTimeoutMs)`,
+    );
+    this.#onCrash(session, error);
+  }
+
   #onCrash(session: Session, error: InferenceError): void {
     if (this.#closed) return;
     this.#sessions[session.index] = undefined;
+    clearTimeout(session.watchdog);
     for (const p of session.pending.values()) p.reject(error);
     session.pending.clear();
-    void session.worker.terminate();
+    this.#retire(session.worker);
     if (!session.ready) return; // a start failure is reported to whoever started it
+    const what = error.code === 'INFERENCE_TIMEOUT' ? 'hung' : 'crashed';
     this.#log.error(
       { session: session.index, err: error.message },
-      'inference session crashed; replacing it',
+      `inference session ${what}; replacing it`,
     );
     this.emit('sessioncrash', session.index, error);
-    this.#restart(session.index, session.restarts + 1);
+    this.#restart(session.index, session.restarts + 1, error.message);
+  }
+
+  /** Let a worker end by itself after its run in progress; close() waits for it (see retireWorker). */
+  #retire(worker: Worker): void {
+    retireWorker(worker);
+    if (worker.threadId < 0) return; // already exited
+    this.#retired.add(worker);
+    worker.once('exit', () => this.#retired.delete(worker));
   }
 
   #restart(index: number, attempt: number, lastError?: string): void {
@@ -337,7 +436,11 @@ export class InferencePool extends TypedEmitter<InferencePoolEvents> {
       () => this.emit('sessionrestart', index),
       (err: Error) => {
         this.#log.error({ session: index, err: err.message }, 'inference session restart failed');
-        setTimeout(() => this.#restart(index, attempt + 1, err.message), 250 * attempt).unref();
+        const timer = setTimeout(() => {
+          this.#retryTimers.delete(timer);
+          this.#restart(index, attempt + 1, err.message);
+        }, 250 * attempt);
+        this.#retryTimers.add(timer);
       },
     );
   }

@@ -66,6 +66,7 @@ test('spinning off sets allow_spinning 0 for intra- and inter-op threads', () =>
     batchSize: 1,
     maxWaitMs: 5,
     inflightPerSession: 2,
+    requestTimeoutMs: 10_000,
     trtFp16: true,
   };
   const off = sessionOptionsFor('cpu', entry, cfg);

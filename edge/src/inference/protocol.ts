@@ -49,7 +49,11 @@ export interface InferResult {
 export type ToWorker =
   | { type: 'infer'; id: number; frames: FramePixels[]; decode: DecodeOptions }
   /** Test hook: make the worker crash with an uncaught error. */
-  | { type: 'crash' };
+  | { type: 'crash' }
+  /** Finish the run in progress, answer nothing more, release the session and end the thread. */
+  | { type: 'close' }
+  /** Test hook: block the worker's thread for good once its current run is done, as a stuck native run would. */
+  | { type: 'hang' };
 
 export interface WireError {
   name: string;

@@ -15,6 +15,8 @@ try {
   });
   // Runs are serialised: ONNX Runtime's run() blocks this thread, so messages wait in the port meanwhile.
   let chain: Promise<void> = Promise.resolve();
+  // Set by 'close': the pool has given up on this worker (and rejected its requests); runs still queued are skipped.
+  let closing = false;
   port.on('message', (m: ToWorker) => {
     if (m.type === 'crash') {
       setImmediate(() => {
@@ -22,7 +24,21 @@ try {
       });
       return;
     }
+    if (m.type === 'close') {
+      // Ending the thread by itself, between runs, is safe; terminating it inside a native run aborts the process.
+      closing = true;
+      chain = chain.then(() => runner.close()).finally(() => port.close());
+      return;
+    }
+    if (m.type === 'hang') {
+      // Atomics.wait on a value nobody changes never returns; only terminating the thread ends it.
+      chain = chain.then(() => {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+      });
+      return;
+    }
     chain = chain.then(async () => {
+      if (closing) return;
       try {
         send({ type: 'result', id: m.id, results: await runner.run(m.frames, m.decode) });
       } catch (err) {

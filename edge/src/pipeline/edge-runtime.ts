@@ -22,6 +22,7 @@ import { createSink, type Sink } from '../sinks/sink.ts';
 import { StreamSource } from '../sources/stream-source.ts';
 import { createTracker, type Tracker } from '../tracking/tracker.ts';
 import { VERSION } from '../version.ts';
+import { FailureLog } from './failure-log.ts';
 import { HubReporter } from './hub-reporter.ts';
 import { Scheduler } from './scheduler.ts';
 import { StreamMeter } from './stream-meter.ts';
@@ -74,6 +75,8 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
   readonly config: EdgeConfig;
   readonly edgeId: string;
   #log = childLogger('edge');
+  /** A sink that throws on every frame logs once, then a summary at most every 10 s. */
+  #sinkFailures = new FailureLog<Sink>(this.#log, 'sink write failed');
   #model?: LoadedModel;
   #pool?: InferencePool;
   #scheduler?: Scheduler;
@@ -188,6 +191,7 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
         framesInferred: s.framesInferred,
         droppedOverflow: c.droppedOverflow,
         droppedStale: c.droppedStale,
+        inferErrors: s.inferErrors,
         fps: s.meter.fps(now),
         latencyP50Ms: s.meter.percentile(50),
         latencyP95Ms: s.meter.percentile(95),
@@ -212,6 +216,7 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
     const deadline = Date.now() + 5000;
     while (this.#inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     await this.#pool?.close();
+    this.#sinkFailures.flush();
     await Promise.all(this.#sinks.map((s) => s.close()));
   }
 
@@ -394,7 +399,7 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
         try {
           sink.write(result);
         } catch (err) {
-          this.#log.error({ err: describeError(err) }, 'sink write failed');
+          this.#sinkFailures.failed(sink, err, { sink: sink.constructor.name });
         }
       }
       try {

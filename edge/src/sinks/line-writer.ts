@@ -29,8 +29,11 @@ export class LineWriter {
   #pending: string[] = [];
   #pendingBytes = 0;
   #waitingDrain = false;
-  #inflight = 0;
-  #waiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
+  /** Writes accepted (sent to the stream or pending), and how many of them the stream has finished, in order. */
+  #accepted = 0;
+  #finished = 0;
+  /** flush() calls waiting until `#finished` reaches their `upTo`. */
+  #waiters: { upTo: number; resolve: () => void; reject: (err: Error) => void }[] = [];
   #error: SinkError | undefined;
   #dropped = 0;
   #closed = false;
@@ -110,7 +113,8 @@ export class LineWriter {
       return;
     }
     if (!this.#waitingDrain) {
-      this.#send(text);
+      this.#accepted++;
+      this.#send(text, 1);
       return;
     }
     if (this.#pendingBytes + text.length > this.#maxPending) {
@@ -119,15 +123,20 @@ export class LineWriter {
       }
       return;
     }
+    this.#accepted++;
     this.#pending.push(text);
     this.#pendingBytes += text.length;
   }
 
-  /** Resolve once everything written so far has reached the operating system; reject if the file failed. */
+  /**
+   * Resolve once everything written before this call has reached the operating system (later writes do not
+   * hold it back); reject if the file failed.
+   */
   flush(): Promise<void> {
     if (this.#error) return Promise.reject(this.#error);
-    if (this.#idle()) return Promise.resolve();
-    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+    const upTo = this.#accepted;
+    if (this.#finished >= upTo) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#waiters.push({ upTo, resolve, reject }));
   }
 
   /** Flush, then close the file. Safe to call twice; rejects with the write error if the file failed. */
@@ -152,12 +161,12 @@ export class LineWriter {
     if (flushError ?? this.#error) throw flushError ?? this.#error;
   }
 
-  #send(text: string): void {
-    this.#inflight++;
+  /** Hand `text`, holding `writes` accepted writes, to the stream; its callbacks come in write order. */
+  #send(text: string, writes: number): void {
     const ok = this.#stream.write(text, (err) => {
-      this.#inflight--;
-      if (err) this.#fail(err);
-      else this.#settle();
+      if (err) return this.#fail(err);
+      this.#finished += writes;
+      this.#settle();
     });
     if (!ok && !this.#waitingDrain) {
       this.#waitingDrain = true;
@@ -165,22 +174,20 @@ export class LineWriter {
         this.#waitingDrain = false;
         if (this.#pending.length === 0 || this.#error) return;
         const chunk = this.#pending.join('');
+        const writes = this.#pending.length;
         this.#pending = [];
         this.#pendingBytes = 0;
-        this.#send(chunk);
+        this.#send(chunk, writes);
       });
     }
   }
 
-  #idle(): boolean {
-    return this.#inflight === 0 && this.#pending.length === 0;
-  }
-
   #settle(): void {
-    if (!this.#idle()) return;
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const w of waiters) w.resolve();
+    if (this.#waiters.length === 0 || this.#waiters[0]!.upTo > this.#finished) return;
+    // Waiters are in call order, so their `upTo` never decreases.
+    const done = this.#waiters.findIndex((w) => w.upTo > this.#finished);
+    const ready = this.#waiters.splice(0, done < 0 ? this.#waiters.length : done);
+    for (const w of ready) w.resolve();
   }
 
   #fail(err: Error): void {

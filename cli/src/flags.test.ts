@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { edgeConfigFromArgs } from './commands/edge.ts';
+import { durationFlag, portFlag, providersFlag } from './flags.ts';
+import { UsageError } from './usage-error.ts';
+
+const usage = (message: string) => (err: unknown) =>
+  err instanceof UsageError && err.command === 'edge' && err.message === message;
+
+test('edge run: every bad flag value is a UsageError naming the flag and the value', async () => {
+  const cases: [string[], string][] = [
+    [['--frames', 'abc'], '--frames expects a positive integer, got "abc"'],
+    [['--frames=-1'], '--frames expects a positive integer, got "-1"'],
+    [['--frames', '2.5'], '--frames expects a positive integer, got "2.5"'],
+    [['--sessions', '0'], '--sessions expects an integer 1..64, got "0"'],
+    [['--sessions', '100'], '--sessions expects an integer 1..64, got "100"'],
+    [['--threads', ''], '--threads expects an integer 1..64, got ""'],
+    [['--confidence', '1.5'], '--confidence expects a number 0..1, got "1.5"'],
+    [['--duration', 'soon'], '--duration expects a number of seconds > 0 (at most 2147483), got "soon"'],
+    [['--duration', '1e9'], '--duration expects a number of seconds > 0 (at most 2147483), got "1e9"'],
+    [
+      ['--providers', 'cuda,tpu'],
+      '--providers expects a comma-separated list of tensorrt, cuda, cpu, got "cuda,tpu"',
+    ],
+    [
+      ['--hub', 'hub.local:8080'],
+      '--hub expects an http(s) URL such as http://127.0.0.1:8080, got "hub.local:8080"',
+    ],
+  ];
+  for (const [flags, message] of cases) {
+    await assert.rejects(
+      edgeConfigFromArgs(['--source', 'a.mp4', ...flags]),
+      usage(message),
+      flags.join(' '),
+    );
+  }
+  // A bad flag is reported even with a config file that does not exist: flags are checked first.
+  await assert.rejects(
+    edgeConfigFromArgs(['--config', '/nonexistent.yaml', '--frames', 'x']),
+    usage('--frames expects a positive integer, got "x"'),
+  );
+});
+
+test('edge run: good flag values land in the config', async () => {
+  const { config, duration } = await edgeConfigFromArgs([
+    ...['--source', 'a.mp4', '--frames', '40', '--sessions', '3', '--threads', '2', '--confidence', '0'],
+    ...['--providers', 'cuda, cpu', '--hub', 'http://127.0.0.1:8080', '--duration', '1.5'],
+  ]);
+  assert.equal(config.streams[0]!.maxFrames, 40);
+  assert.deepEqual(config.inference.providers, ['cuda', 'cpu']);
+  assert.equal(config.inference.sessions, 3);
+  assert.equal(config.inference.intraOpThreads, 2);
+  assert.equal(config.detector.confidence, 0);
+  assert.equal(config.hubUrl, 'http://127.0.0.1:8080');
+  assert.equal(duration, 1.5);
+});
+
+test('port, duration and providers flags of the other commands', () => {
+  assert.equal(portFlag('hub', '0'), 0);
+  assert.equal(portFlag('hub', undefined), undefined);
+  for (const bad of ['65536', '-1', '80.5', 'http']) {
+    assert.throws(
+      () => portFlag('hub', bad),
+      (err: unknown) =>
+        err instanceof UsageError &&
+        err.command === 'hub' &&
+        err.message === `--port expects a port number 0..65535, got "${bad}"`,
+    );
+  }
+  assert.throws(() => durationFlag('demo', '0'), /--duration expects a number of seconds > 0/);
+  assert.throws(() => providersFlag('models', 'tensorrt,'), /--providers expects .*, got "tensorrt,"/);
+});

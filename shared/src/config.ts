@@ -94,8 +94,8 @@ export const DeepSortConfig = z.strictObject({
   minScore: z.number().min(0).max(1).default(0.3),
   /** Unmatched detections at or above this start a new track. Default 0.7. */
   newTrackThreshold: z.number().min(0).max(1).default(0.7),
-  /** Largest cosine distance (1 - cosine similarity) of an appearance match. Default 0.3. */
-  maxCosineDistance: z.number().min(0).max(2).default(0.3),
+  /** Largest cosine distance (1 - cosine similarity) of an appearance match. Default 0.4 (OSNet: same person about 0.1, others about 0.55). */
+  maxCosineDistance: z.number().min(0).max(2).default(0.4),
   /** Embeddings kept per track (the gallery), newest first. Default 100 (DeepSORT's nn_budget). */
   budget: z.number().int().min(1).max(10000).default(100),
   /** Minimum IoU of a motion-only match (the fallback when appearance is missing or too far). Default 0.2. */
@@ -120,6 +120,8 @@ export const ReidConfig = z.strictObject({
   classes: z.array(z.string().min(1)).min(1).default(['person']),
   /** Crops shorter than this many source pixels get no embedding (too few pixels to tell people apart). Default 32. */
   minHeight: z.number().int().min(1).default(32),
+  /** With re-ID on, frames are decoded at most this many pixels tall (never upscaled) so crops keep detail. Default 720. */
+  frameHeight: z.number().int().min(64).max(4320).default(720),
   /** Crops per model call, across all streams (dynamic-batch models; others run one by one). Default 32. */
   batchSize: z.number().int().min(1).max(128).default(32),
   /** Sessions (worker threads) running the re-ID model. Default 1. */

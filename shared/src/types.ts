@@ -41,6 +41,8 @@ export interface StageTimings {
   preprocessMs?: number;
   inferMs?: number;
   postprocessMs?: number;
+  /** Waiting for re-ID embeddings of this frame's detections (crop, batch, model). */
+  embedMs?: number;
   trackMs?: number;
   /** Decoder output to tracks out. */
   totalMs?: number;

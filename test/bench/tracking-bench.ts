@@ -3,20 +3,31 @@
 //     beside the two peers measured on this machine (SORT, supervision ByteTrack).
 //  2. Tracker update time per frame at 50 objects (synthetic walkers with noisy boxes): ByteTrack, DeepSORT
 //     without embeddings, DeepSORT with 512-d embeddings where it asks for them, and for every detection.
-//   npm run bench:tracking [-- --frames 2000] [--objects 50] [--json out.json]
+//  3. The edge pipeline on vtest_h264.mp4 (yolox_nano, unpaced) with each tracker: distinct ids, mean track
+//     length, crossings (two tracks overlapping, then apart) after which both ids are still there, fps, and
+//     what re-ID costs per frame.
+//   npm run bench:tracking [-- --frames 2000] [--objects 50] [--media vtest_h264.mp4] [--json out.json]
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   ByteTracker,
   DeepSortTracker,
+  EdgeRuntime,
   evaluateMot,
+  iou,
   l2Normalise,
   readMotFile,
   type Tracker,
   trackMotDetections,
 } from '@sightline/edge';
-import { type Box, type Detection, TrackerConfig } from '@sightline/shared';
+import {
+  type Box,
+  type Detection,
+  type FrameResult,
+  parseEdgeConfig,
+  TrackerConfig,
+} from '@sightline/shared';
 
 const shared = resolve(import.meta.dirname, '../../..', 'shared');
 const motDir = process.env.SIGHTLINE_MOT_DIR ?? join(shared, 'mot');
@@ -24,9 +35,17 @@ const { values } = parseArgs({
   options: {
     frames: { type: 'string', default: '2000' },
     objects: { type: 'string', default: '50' },
+    media: { type: 'string' },
+    /** Extra tracker settings as JSON for the video runs, e.g. '{"maxCosineDistance":0.4}'. */
+    settings: { type: 'string' },
+    only: { type: 'string' },
     json: { type: 'string' },
   },
 });
+process.env.MODELS_DIR ??= join(shared, 'models');
+process.env.SIGHTLINE_LOG_LEVEL ??= 'error';
+const MEDIA =
+  values.media ?? join(process.env.SIGHTLINE_MEDIA_DIR ?? join(shared, 'media'), 'vtest_h264.mp4');
 const FRAMES = Number(values.frames);
 const OBJECTS = Number(values.objects);
 
@@ -127,14 +146,117 @@ function timeTracker(name: string, tracker: Tracker, appearance: 'none' | 'wante
   return row;
 }
 
-const quality = await tudCampus();
-console.log(
-  `\nTracker update time per frame, ${OBJECTS} objects, ${FRAMES} frames (first ${Math.min(200, FRAMES / 4)} not timed)`,
-);
-const cost = [
-  timeTracker('bytetrack', new ByteTracker(), 'none'),
-  timeTracker('deepsort, no embeddings', new DeepSortTracker(), 'none'),
-  timeTracker('deepsort, embeddings when wanted', new DeepSortTracker(), 'wanted'),
-  timeTracker('deepsort, embeddings every frame', new DeepSortTracker(), 'all'),
-];
-if (values.json) writeFileSync(values.json, JSON.stringify({ quality, cost }, null, 2));
+const only = new Set((values.only ?? 'mot,cost,video').split(','));
+const quality = only.has('mot') ? await tudCampus() : [];
+if (only.has('cost')) {
+  console.log(
+    `\nTracker update time per frame, ${OBJECTS} objects, ${FRAMES} frames (first ${Math.min(200, FRAMES / 4)} not timed)`,
+  );
+}
+const cost = !only.has('cost')
+  ? []
+  : [
+      timeTracker('bytetrack', new ByteTracker(), 'none'),
+      timeTracker('deepsort, no embeddings', new DeepSortTracker(), 'none'),
+      timeTracker('deepsort, embeddings when wanted', new DeepSortTracker(), 'wanted'),
+      timeTracker('deepsort, embeddings every frame', new DeepSortTracker(), 'all'),
+    ];
+
+/** Run the edge on the video with `tracker` and collect every frame's result. */
+async function runVideo(tracker: 'bytetrack' | 'deepsort') {
+  const runtime = new EdgeRuntime(
+    parseEdgeConfig({
+      edgeId: 'bench',
+      streams: [{ id: 'v', source: MEDIA, realtime: false }],
+      detector: { classes: ['person'] },
+      tracker: { type: tracker, ...(tracker === 'deepsort' ? JSON.parse(values.settings ?? '{}') : {}) },
+    }),
+  );
+  const results: FrameResult[] = [];
+  runtime.on('result', (r) => results.push(r));
+  const t0 = performance.now();
+  const ended = new Promise((resolve) => runtime.once('end', () => resolve(undefined)));
+  await runtime.start();
+  await ended;
+  const seconds = (performance.now() - t0) / 1000;
+  await runtime.close();
+  return { results, seconds };
+}
+
+/**
+ * Crossings: two tracks whose boxes overlap (IoU >= 0.3) and later are apart again (IoU < 0.05 or one gone for
+ * good). A crossing is survived when both ids are still reported within 15 frames after it.
+ */
+function crossings(results: FrameResult[]) {
+  const lastSeen = new Map<number, number>();
+  results.forEach((r, f) => {
+    for (const t of r.tracks) lastSeen.set(t.trackId, f);
+  });
+  const open = new Map<string, number>();
+  let total = 0;
+  let survived = 0;
+  results.forEach((r, f) => {
+    const seenNow = new Set<string>();
+    for (let i = 0; i < r.tracks.length; i++) {
+      for (let j = i + 1; j < r.tracks.length; j++) {
+        const a = r.tracks[i]!;
+        const b = r.tracks[j]!;
+        const key = `${Math.min(a.trackId, b.trackId)}:${Math.max(a.trackId, b.trackId)}`;
+        const v = iou(a.box, b.box);
+        if (v >= 0.3) {
+          open.set(key, f);
+          seenNow.add(key);
+        } else if (v < 0.05 && open.has(key)) {
+          open.delete(key);
+          total++;
+          survived++; // both are present and apart again
+        }
+      }
+    }
+    // A pair that stopped being reported together: did both ids come back within 15 frames?
+    for (const [key, since] of open) {
+      if (seenNow.has(key) || f - since < 15) continue;
+      open.delete(key);
+      total++;
+      const [a, b] = key.split(':').map(Number) as [number, number];
+      if ((lastSeen.get(a) ?? 0) > since && (lastSeen.get(b) ?? 0) > since) survived++;
+    }
+  });
+  return { total, survived };
+}
+
+console.log(`\nEdge pipeline on ${MEDIA.split('/').pop()} (yolox_nano, persons, unpaced), each tracker`);
+const video = [];
+for (const tracker of only.has('video') ? (['bytetrack', 'deepsort'] as const) : []) {
+  const { results, seconds } = await runVideo(tracker);
+  const lengths = new Map<number, number>();
+  let embedMs = 0;
+  let embedFrames = 0;
+  for (const r of results) {
+    for (const t of r.tracks) lengths.set(t.trackId, (lengths.get(t.trackId) ?? 0) + 1);
+    if (r.timings.embedMs !== undefined) {
+      embedMs += r.timings.embedMs;
+      embedFrames++;
+    }
+  }
+  const lens = [...lengths.values()];
+  const mean = lens.reduce((a, b) => a + b, 0) / Math.max(1, lens.length);
+  const c = crossings(results);
+  const row = {
+    tracker,
+    frames: results.length,
+    fps: results.length / seconds,
+    ids: lengths.size,
+    meanTrackLength: mean,
+    shortIds: lens.filter((n) => n < 10).length,
+    crossings: c.total,
+    crossingsSurvived: c.survived,
+    framesWithEmbedding: embedFrames,
+    embedMsPerFrame: embedMs / Math.max(1, results.length),
+  };
+  video.push(row);
+  console.log(
+    `${tracker.padEnd(10)} ${row.frames} frames ${row.fps.toFixed(1)} fps; ${row.ids} ids, mean length ${mean.toFixed(1)} frames, ${row.shortIds} ids under 10 frames; crossings ${c.survived}/${c.total} survived${tracker === 'deepsort' ? `; re-ID on ${embedFrames} frames, ${row.embedMsPerFrame.toFixed(1)} ms waited per frame` : ''}`,
+  );
+}
+if (values.json) writeFileSync(values.json, JSON.stringify({ quality, cost, video }, null, 2));

@@ -28,6 +28,7 @@ export const EDGE_USAGE = `Usage: sightline edge run [options]
   --sessions <n>        inference sessions (worker threads) (default 2)
   --threads <n>         intra-op threads per session (default 1)
   --confidence <x>      minimum detection score (default 0.5)
+  --tracker <type>      bytetrack or deepsort (appearance from the re-ID model) (default bytetrack)
   --hub <url>           report live counts to a hub, e.g. http://127.0.0.1:8080
   --frames <n>          stop each stream after n frames (a stream that ends sooner stops there)
   --duration <s>        stop after this many seconds
@@ -67,6 +68,7 @@ export async function edgeConfigFromArgs(
       sessions: { type: 'string' },
       threads: { type: 'string' },
       confidence: { type: 'string' },
+      tracker: { type: 'string' },
       hub: { type: 'string' },
       duration: { type: 'string' },
       frames: { type: 'string' },
@@ -81,6 +83,10 @@ export async function edgeConfigFromArgs(
   const { frames: maxFrames, sessions, threads, confidence, duration } = numberFlags(values);
   const providers = providersFlag('edge', values.providers);
   const hubUrl = hubUrlFlag('edge', values.hub);
+  const trackers = ['bytetrack', 'deepsort'];
+  if (values.tracker !== undefined && !trackers.includes(values.tracker)) {
+    throw new UsageError(`--tracker expects one of ${trackers.join(', ')}, got "${values.tracker}"`, 'edge');
+  }
   const base: EdgeConfigInput = values.config ? await loadEdgeConfig(values.config) : { streams: [] };
   const input: Record<string, unknown> = structuredClone(base);
   const overrides = {
@@ -102,6 +108,9 @@ export async function edgeConfigFromArgs(
   if (sessions) inference.sessions = sessions;
   if (threads) inference.intraOpThreads = threads;
   input.inference = inference;
+  // --tracker picks the type; settings from the config file stay when it names the same type.
+  const baseTracker = base.tracker as { type?: string } | undefined;
+  if (values.tracker && baseTracker?.type !== values.tracker) input.tracker = { type: values.tracker };
   const sinks = [...((base.sinks as unknown[]) ?? [])];
   if (values.out) sinks.push({ type: 'jsonl', path: values.out });
   if (values.mot) sinks.push({ type: 'mot', dir: values.mot });

@@ -13,14 +13,14 @@ import {
 } from '@sightline/shared';
 import type { z } from 'zod';
 import type { DecodeOptions } from '../adapters/types.ts';
-import type { DecodedFrame } from '../frame.ts';
+import type { DecodedFrame, ImageBuffer } from '../frame.ts';
 import { startWorker } from '../worker-thread.ts';
-import type { FramePixels, FromWorker, InferResult, ToWorker, WorkerInit } from './protocol.ts';
+import type { EmbedResult, FramePixels, FromWorker, InferResult, ToWorker, WorkerInit } from './protocol.ts';
 import { fromWire } from './protocol.ts';
 import { applyTensorrtEnvironment, isDynamicBatch } from './providers.ts';
 import { inputGeometry } from './session-runner.ts';
 
-export type { InferResult } from './protocol.ts';
+export type { EmbedResult, InferResult } from './protocol.ts';
 
 /** Logger subset the pool uses (a pino logger fits). */
 export interface PoolLogger {
@@ -62,15 +62,15 @@ export type InferencePoolEvents = {
 
 interface Pending {
   id: number;
-  resolve: (r: InferResult[]) => void;
+  resolve: (r: InferResult[] | EmbedResult) => void;
   reject: (e: Error) => void;
 }
 
+/** A request waiting for a session: the message to send (its id filled in at dispatch) and its buffers. */
 interface Queued {
-  frames: FramePixels[];
+  message: (id: number) => ToWorker;
   transfer: ArrayBuffer[];
-  decode: DecodeOptions;
-  resolve: (r: InferResult[]) => void;
+  resolve: (r: InferResult[] | EmbedResult) => void;
   reject: (e: Error) => void;
 }
 
@@ -91,6 +91,21 @@ interface Session {
 const MAX_RESTARTS = 3;
 /** How long close() waits for a worker to finish its run and exit before terminating it. */
 const CLOSE_GRACE_MS = 2000;
+
+/**
+ * A view whose buffer can be transferred: whole, unshared buffers as they are (listed once in `transfer`),
+ * views into larger or shared buffers (e.g. Node's Buffer pool) copied first.
+ */
+function transferable(data: Uint8Array, transfer: ArrayBuffer[]): Uint8Array {
+  const buf = data.buffer;
+  if (buf instanceof ArrayBuffer && data.byteOffset === 0 && data.byteLength === buf.byteLength) {
+    if (!transfer.includes(buf)) transfer.push(buf);
+    return data;
+  }
+  const copy = data.slice();
+  transfer.push(copy.buffer as ArrayBuffer);
+  return copy;
+}
 
 function spawnWorker(init: WorkerInit, name: string): Worker {
   return startWorker('session-worker', import.meta.url, { workerData: init, name });
@@ -211,15 +226,7 @@ export class InferencePool extends TypedEmitter<InferencePoolEvents> {
     }
     const transfer: ArrayBuffer[] = [];
     const pixels = frames.map((f): FramePixels => {
-      let data = f.data;
-      const buf = data.buffer;
-      // Transfer whole, unshared buffers; copy views into larger or shared buffers (e.g. Node's Buffer pool).
-      if (buf instanceof ArrayBuffer && data.byteOffset === 0 && data.byteLength === buf.byteLength) {
-        if (!transfer.includes(buf)) transfer.push(buf);
-      } else {
-        data = data.slice();
-        transfer.push(data.buffer as ArrayBuffer);
-      }
+      const data = transferable(f.data, transfer);
       return {
         data,
         width: f.width,
@@ -228,14 +235,40 @@ export class InferencePool extends TypedEmitter<InferencePoolEvents> {
         sourceHeight: f.sourceHeight ?? f.height,
       };
     });
+    const decode = { ...this.#decode, ...options };
+    return this.#request((id) => ({ type: 'infer', id, frames: pixels, decode }), transfer) as Promise<
+      InferResult[]
+    >;
+  }
+
+  /**
+   * Re-ID models (task "reid"): embed up to `maxBatch` packed BGR24 crops. Their buffers are transferred to a
+   * worker (unusable here afterwards). Embeddings come back L2-normalised, in the order of `crops`.
+   */
+  embed(crops: readonly ImageBuffer[]): Promise<EmbedResult> {
+    if (this.#closed) return Promise.reject(new ClosedError('InferencePool'));
+    if (this.#failed) return Promise.reject(this.#failed);
+    if (this.#options.model.task !== 'reid') {
+      return Promise.reject(
+        new TypeError(`Model ${this.#options.model.id} is not a re-ID model; use infer()`),
+      );
+    }
+    if (!Array.isArray(crops) || crops.length < 1 || crops.length > this.maxBatch) {
+      return Promise.reject(
+        new RangeError(`Expected 1..${this.maxBatch} crops for embed() but received ${crops?.length}`),
+      );
+    }
+    const transfer: ArrayBuffer[] = [];
+    const owned = crops.map((c) => {
+      const data = transferable(c.data, transfer);
+      return { data, width: c.width, height: c.height };
+    });
+    return this.#request((id) => ({ type: 'embed', id, crops: owned }), transfer) as Promise<EmbedResult>;
+  }
+
+  #request(message: (id: number) => ToWorker, transfer: ArrayBuffer[]): Promise<InferResult[] | EmbedResult> {
     return new Promise((resolve, reject) => {
-      this.#queue.push({
-        frames: pixels,
-        transfer,
-        decode: { ...this.#decode, ...options },
-        resolve,
-        reject,
-      });
+      this.#queue.push({ message, transfer, resolve, reject });
       this.#dispatch();
     });
   }
@@ -285,10 +318,7 @@ export class InferencePool extends TypedEmitter<InferencePoolEvents> {
       const id = this.#nextId++;
       best.pending.set(id, { id, resolve: q.resolve, reject: q.reject });
       try {
-        best.worker.postMessage(
-          { type: 'infer', id, frames: q.frames, decode: q.decode } satisfies ToWorker,
-          q.transfer,
-        );
+        best.worker.postMessage(q.message(id), q.transfer);
         this.#watch(best);
       } catch (err) {
         best.pending.delete(id);
@@ -334,11 +364,13 @@ export class InferencePool extends TypedEmitter<InferencePoolEvents> {
             this.#log[m.level]({ session: index, ...m.data }, m.message);
             break;
           case 'result':
+          case 'embedded':
           case 'error': {
             const p = session.pending.get(m.id);
             if (!p) break;
             session.pending.delete(m.id);
             if (m.type === 'result') p.resolve(m.results);
+            else if (m.type === 'embedded') p.resolve(m.result);
             else p.reject(fromWire(m.error, `Inference failed in session ${index}`));
             session.restarts = 0;
             session.answered = true;

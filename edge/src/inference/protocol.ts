@@ -8,6 +8,7 @@ import type {
 } from '@sightline/shared';
 import { InferenceError, ModelError } from '@sightline/shared/errors';
 import type { DecodeOptions } from '../adapters/types.ts';
+import type { ImageBuffer } from '../frame.ts';
 import type { Geometry } from '../preprocess/geometry.ts';
 import type { SkippedProvider } from './providers.ts';
 
@@ -46,8 +47,19 @@ export interface InferResult {
   session: number;
 }
 
+/** Embeddings of one embed request (re-ID models). */
+export interface EmbedResult {
+  /** One L2-normalised embedding per crop, in order. */
+  embeddings: Float32Array[];
+  /** Stage times of the whole request, in ms. */
+  preprocessMs: number;
+  inferMs: number;
+}
+
 export type ToWorker =
   | { type: 'infer'; id: number; frames: FramePixels[]; decode: DecodeOptions }
+  /** Re-ID models: embed these packed BGR24 crops (buffers transferred). */
+  | { type: 'embed'; id: number; crops: ImageBuffer[] }
   /** Test hook: make the worker crash with an uncaught error. */
   | { type: 'crash' }
   /** Finish the run in progress, answer nothing more, release the session and end the thread. */
@@ -65,6 +77,7 @@ export type FromWorker =
   | { type: 'ready'; provider: ExecutionProvider; skipped: SkippedProvider[] }
   | { type: 'fatal'; error: WireError }
   | { type: 'result'; id: number; results: InferResult[] }
+  | { type: 'embedded'; id: number; result: EmbedResult }
   | { type: 'error'; id: number; error: WireError }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; data: Record<string, unknown>; message: string };
 

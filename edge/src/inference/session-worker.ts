@@ -1,5 +1,6 @@
-/** Worker-thread entry: one SessionRunner per thread, driven by messages from the InferencePool. */
+/** Worker-thread entry: one SessionRunner (detection) or EmbeddingRunner (re-ID) per thread, driven by the InferencePool. */
 import { parentPort, workerData } from 'node:worker_threads';
+import { EmbeddingRunner } from '../reid/embedding-runner.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.ts';
 import { toWire } from './protocol.ts';
 import { SessionRunner } from './session-runner.ts';
@@ -10,9 +11,12 @@ const init = workerData as WorkerInit;
 const send = (m: FromWorker) => port.postMessage(m);
 
 try {
-  const runner = await SessionRunner.create(init, {
-    warn: (data, message) => send({ type: 'log', level: 'warn', data, message }),
-  });
+  const log = {
+    warn: (data: Record<string, unknown>, message: string) =>
+      send({ type: 'log', level: 'warn', data, message }),
+  };
+  const reid = init.entry.task === 'reid';
+  const runner = reid ? await EmbeddingRunner.create(init, log) : await SessionRunner.create(init, log);
   // Runs are serialised: ONNX Runtime's run() blocks this thread, so messages wait in the port meanwhile.
   let chain: Promise<void> = Promise.resolve();
   // Set by 'close': the pool has given up on this worker (and rejected its requests); runs still queued are skipped.
@@ -40,7 +44,17 @@ try {
     chain = chain.then(async () => {
       if (closing) return;
       try {
-        send({ type: 'result', id: m.id, results: await runner.run(m.frames, m.decode) });
+        if (m.type === 'embed' && runner instanceof EmbeddingRunner) {
+          const result = await runner.run(m.crops);
+          port.postMessage(
+            { type: 'embedded', id: m.id, result } satisfies FromWorker,
+            result.embeddings.map((e) => e.buffer as ArrayBuffer),
+          );
+        } else if (m.type === 'infer' && runner instanceof SessionRunner) {
+          send({ type: 'result', id: m.id, results: await runner.run(m.frames, m.decode) });
+        } else {
+          throw new TypeError(`A ${init.entry.task} session cannot handle "${m.type}" requests`);
+        }
       } catch (err) {
         send({ type: 'error', id: m.id, error: toWire(err) });
       }

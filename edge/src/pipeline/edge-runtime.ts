@@ -18,9 +18,11 @@ import {
 import type { DecodedFrame } from '../frame.ts';
 import { InferencePool, type InferResult } from '../inference/inference-pool.ts';
 import { type LoadedModel, loadModel } from '../models/load.ts';
+import type { CropSource } from '../preprocess/crop.ts';
+import { ReidStage } from '../reid/reid-stage.ts';
 import { createSink, type Sink } from '../sinks/sink.ts';
 import { StreamSource } from '../sources/stream-source.ts';
-import { createTracker, type Tracker } from '../tracking/tracker.ts';
+import { type Appearance, createTracker, type Tracker } from '../tracking/tracker.ts';
 import { VERSION } from '../version.ts';
 import { FailureLog } from './failure-log.ts';
 import { HubReporter } from './hub-reporter.ts';
@@ -49,13 +51,22 @@ interface StreamRuntime {
   activeTracks: number;
   lastError?: string;
   /** Dispatched frames in decode order, waiting for their results so the tracker sees them in order. */
-  inOrder: { seq: number; done?: FrameResult | null }[];
+  inOrder: InOrderSlot[];
+  /** A frame of this stream waits for its embeddings; the frames behind it wait too. */
+  embedding: boolean;
+}
+
+/** One dispatched frame: its result once back (null when inference failed), and its pixels when re-ID needs them. */
+interface InOrderSlot {
+  seq: number;
+  done?: FrameResult | null;
+  pixels?: CropSource;
 }
 
 /** What the runtime keeps about a dispatched frame until its result comes back. */
 interface FrameMeta {
   s: StreamRuntime;
-  slot: StreamRuntime['inOrder'][number];
+  slot: InOrderSlot;
   seq: number;
   pts: number;
   width: number;
@@ -65,10 +76,16 @@ interface FrameMeta {
   queueMs: number;
 }
 
-/** Score down to which detections are decoded: the detector's confidence, or the tracker's low threshold when lower. */
+/** Score down to which detections are decoded: the detector's confidence, or the tracker's lowest score when lower. */
 export function decodeThreshold(config: EdgeConfig): number {
-  const low = config.tracker.type === 'bytetrack' ? config.tracker.lowThreshold : config.detector.confidence;
+  const t = config.tracker;
+  const low = t.type === 'bytetrack' ? t.lowThreshold : t.minScore;
   return Math.min(config.detector.confidence, low);
+}
+
+/** Whether the edge computes re-ID embeddings: reid.enabled when configured, else when the tracker is deepsort. */
+export function reidEnabled(config: EdgeConfig): boolean {
+  return config.reid?.enabled ?? config.tracker.type === 'deepsort';
 }
 
 export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
@@ -79,6 +96,8 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
   #sinkFailures = new FailureLog<Sink>(this.#log, 'sink write failed');
   #model?: LoadedModel;
   #pool?: InferencePool;
+  #reid?: ReidStage;
+  #reidFailures = new FailureLog<string>(this.#log, 're-ID failed; frames tracked without appearance');
   #scheduler?: Scheduler;
   #streams = new Map<string, StreamRuntime>();
   #sinks: Sink[] = [];
@@ -153,6 +172,14 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
     });
     this.#pool.on('slot', () => this.#pump());
     this.#pool.on('failed', (err) => this.#onPoolFailed(err));
+    if (reidEnabled(config) && !this.#closed) {
+      this.#reid = await ReidStage.create({
+        reid: config.reid,
+        inference: config.inference,
+        modelsDir: config.modelsDir,
+      });
+      this.#log.info({ model: this.#reid.config.model, provider: this.#reid.provider }, 're-ID ready');
+    }
     this.#scheduler = new Scheduler({ maxBatch: this.#pool.maxBatch, maxWaitMs: config.inference.maxWaitMs });
     this.#log.info(
       { model: this.#model.entry.id, provider: this.#pool.provider, sessions: config.inference.sessions },
@@ -216,8 +243,19 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
     const deadline = Date.now() + 5000;
     while (this.#inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     await this.#pool?.close();
+    await this.#reid?.close();
+    this.#reidFailures.flush();
     this.#sinkFailures.flush();
     await Promise.all(this.#sinks.map((s) => s.close()));
+  }
+
+  /**
+   * The box frames are decoded to fit in: the detector's input for letterbox models (it would scale them down
+   * anyway), but with re-ID on, up to reid.frameHeight tall so person crops keep their detail.
+   */
+  #decodeSize(pool: InferencePool): { width: number; height: number } | undefined {
+    if (this.#reid) return { width: 8192, height: this.#reid.config.frameHeight };
+    return this.#model!.entry.preprocess.resize === 'letterbox' ? pool.inputSize : undefined;
   }
 
   #addStream(config: StreamConfig & { id: string }): void {
@@ -227,7 +265,7 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
       url: config.source,
       loop: config.loop,
       realtime: config.realtime,
-      fit: this.#model!.entry.preprocess.resize === 'letterbox' ? pool.inputSize : undefined,
+      fit: this.#decodeSize(pool),
       backend: this.config.decoder.backend,
       ffmpegPath: this.config.decoder.ffmpegPath,
       threads: this.config.decoder.threads,
@@ -253,6 +291,7 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
       reconnects: 0,
       activeTracks: 0,
       inOrder: [],
+      embedding: false,
     };
     this.#streams.set(config.id, s);
     // Staleness is a live-stream budget: an unpaced file waits for the pipeline, so its frames never go stale.
@@ -320,7 +359,17 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
     const dispatchedAt = nowMs();
     const metas = batch.map((f): FrameMeta => {
       const s = this.#streams.get(f.streamId)!;
-      const slot: StreamRuntime['inOrder'][number] = { seq: f.seq };
+      const slot: InOrderSlot = { seq: f.seq };
+      // The pixels go to the detector's worker; re-ID cuts its crops from a copy once the tracker asks.
+      if (this.#reid && s.tracker.appearanceWanted) {
+        slot.pixels = {
+          data: f.data.slice(),
+          width: f.width,
+          height: f.height,
+          sourceWidth: f.sourceWidth,
+          sourceHeight: f.sourceHeight,
+        };
+      }
       s.inOrder.push(slot);
       s.source.release();
       return {
@@ -378,36 +427,74 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
     this.#checkEnd();
   }
 
-  /** Hand results to the tracker strictly in decode order, even when sessions finish out of order. */
+  /**
+   * Hand results to the tracker strictly in decode order, even when sessions finish out of order. A frame whose
+   * detections the tracker wants embeddings for waits for them (and holds the frames behind it); when re-ID
+   * fails, that frame is tracked without appearance.
+   */
   #drainInOrder(s: StreamRuntime): void {
-    while (s.inOrder.length && s.inOrder[0]!.done !== undefined) {
-      const result = s.inOrder.shift()!.done;
+    while (!s.embedding && s.inOrder.length && s.inOrder[0]!.done !== undefined) {
+      const slot = s.inOrder.shift()!;
+      const result = slot.done;
       if (!result) continue;
+      const reid = this.#reid;
+      const wanted = slot.pixels && reid ? s.tracker.appearanceWanted?.(result.detections) : undefined;
+      const eligible = wanted && reid ? reid.eligible(result.detections, wanted) : undefined;
+      if (!reid || !slot.pixels || !eligible?.includes(true)) {
+        this.#track(s, result);
+        continue;
+      }
+      s.embedding = true;
+      this.#inflight++;
       const t0 = nowMs();
-      result.tracks = s.tracker.update(result.detections);
-      const minScore = this.config.detector.confidence;
-      if (result.detections.some((d) => d.score < minScore)) {
-        result.detections = result.detections.filter((d) => d.score >= minScore);
-      }
-      const done = nowMs();
-      result.timings.trackMs = done - t0;
-      result.timings.totalMs = done - result.capturedAt;
-      s.activeTracks = result.tracks.length;
-      s.framesInferred++;
-      s.meter.record(done, result.timings.totalMs);
-      for (const sink of this.#sinks) {
-        try {
-          sink.write(result);
-        } catch (err) {
-          this.#sinkFailures.failed(sink, err, { sink: sink.constructor.name });
-        }
-      }
+      reid.appearance(slot.pixels, result.detections, eligible).then(
+        (appearance) => this.#afterEmbedding(s, result, t0, appearance),
+        (err: unknown) => {
+          this.#reidFailures.failed(s.config.id, err, { stream: s.config.id });
+          this.#afterEmbedding(s, result, t0);
+        },
+      );
+      return;
+    }
+  }
+
+  #afterEmbedding(s: StreamRuntime, result: FrameResult, t0: number, appearance?: Appearance): void {
+    s.embedding = false;
+    this.#inflight--;
+    result.timings.embedMs = nowMs() - t0;
+    if (!this.#closed) {
+      this.#track(s, result, appearance);
+      this.#drainInOrder(s);
+    }
+    this.#checkEnd();
+  }
+
+  /** Track one frame's detections and publish the result to the sinks and listeners. */
+  #track(s: StreamRuntime, result: FrameResult, appearance?: Appearance): void {
+    const t0 = nowMs();
+    result.tracks = s.tracker.update(result.detections, appearance);
+    const minScore = this.config.detector.confidence;
+    if (result.detections.some((d) => d.score < minScore)) {
+      result.detections = result.detections.filter((d) => d.score >= minScore);
+    }
+    const done = nowMs();
+    result.timings.trackMs = done - t0;
+    result.timings.totalMs = done - result.capturedAt;
+    s.activeTracks = result.tracks.length;
+    s.framesInferred++;
+    s.meter.record(done, result.timings.totalMs);
+    for (const sink of this.#sinks) {
       try {
-        this.emit('result', result);
+        sink.write(result);
       } catch (err) {
-        // A throwing listener must not end up as an unhandled rejection in the inference promise chain.
-        this.#log.error({ err: describeError(err) }, "a 'result' listener threw");
+        this.#sinkFailures.failed(sink, err, { sink: sink.constructor.name });
       }
+    }
+    try {
+      this.emit('result', result);
+    } catch (err) {
+      // A throwing listener must not end up as an unhandled rejection in the inference promise chain.
+      this.#log.error({ err: describeError(err) }, "a 'result' listener threw");
     }
   }
 

@@ -1,9 +1,14 @@
 /** One ONNX Runtime session of a re-ID model: person crops in, L2-normalised embeddings out. */
-import type { InferenceConfig, ModelEntry } from '@sightline/shared';
+import type { ExecutionProvider, InferenceConfig, ModelEntry } from '@sightline/shared';
 import { ClosedError, InferenceError, ModelError } from '@sightline/shared/errors';
 import ort from 'onnxruntime-node';
 import type { ImageBuffer } from '../frame.ts';
-import { createSession, isDynamicBatch, type ProviderLog } from '../inference/providers.ts';
+import {
+  createSession,
+  isDynamicBatch,
+  type ProviderLog,
+  type SkippedProvider,
+} from '../inference/providers.ts';
 import { inputGeometry } from '../inference/session-runner.ts';
 import { preprocessInto } from '../preprocess/preprocess.ts';
 import { l2Normalise } from '../tracking/gallery.ts';
@@ -27,7 +32,9 @@ export interface EmbeddingResult {
 }
 
 export class EmbeddingRunner {
-  readonly provider: string;
+  readonly provider: ExecutionProvider;
+  /** Providers asked for but not usable, and why. */
+  readonly skipped: SkippedProvider[];
   /** Crops per model call. */
   readonly batch: number;
   /** Embedding length. */
@@ -38,9 +45,15 @@ export class EmbeddingRunner {
   readonly #input: Float32Array;
   #closed = false;
 
-  private constructor(init: EmbeddingInit, session: ort.InferenceSession, provider: string) {
+  private constructor(
+    init: EmbeddingInit,
+    session: ort.InferenceSession,
+    provider: ExecutionProvider,
+    skipped: SkippedProvider[],
+  ) {
     this.#session = session;
     this.provider = provider;
+    this.skipped = skipped;
     this.#entry = init.entry;
     this.#size = inputGeometry(init.entry);
     this.batch = isDynamicBatch(init.entry)
@@ -61,8 +74,8 @@ export class EmbeddingRunner {
       );
     }
     inputGeometry(init.entry);
-    const { session, provider } = await createSession(init.modelPath, init.entry, init.config, log);
-    return new EmbeddingRunner(init, session, provider);
+    const { session, provider, skipped } = await createSession(init.modelPath, init.entry, init.config, log);
+    return new EmbeddingRunner(init, session, provider, skipped);
   }
 
   /** Embed every crop, `batch` crops per model call. Blocks the calling thread while ONNX Runtime runs. */
@@ -98,7 +111,7 @@ export class EmbeddingRunner {
         );
       }
       const value = out[this.#entry.outputs[0]?.name ?? ''] ?? Object.values(out)[0];
-      if (!value || value.type !== 'float32' || value.dims.length !== 2 || value.dims[0] !== n) {
+      if (value?.type !== 'float32' || value.dims.length !== 2 || value.dims[0] !== n) {
         throw new ModelError(
           'MODEL_INVALID',
           `Model ${this.#entry.id} returned ${value ? `${value.type} [${value.dims.join(',')}]` : 'no output'}, expected float32 [${n}, D]`,

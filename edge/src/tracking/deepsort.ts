@@ -69,8 +69,8 @@ interface Candidate {
  * of the same classId are associated; detections below minScore or with a non-finite or empty box are ignored.
  *
  * Reporting is ByteTracker's: ids from 1 on the minHits-th match, never reused; `update` returns the confirmed
- * tracks matched on this frame with their Kalman-corrected box, each with `embedding` = the normalised gallery
- * mean when the track has one.
+ * tracks matched on this frame with the matched detection's box and, on frames where a new embedding joined
+ * the gallery, `embedding` = the normalised gallery mean; `tracks()` lists every kept track with its mean.
  */
 export class DeepSortTracker implements Tracker {
   readonly #config: DeepSortSettings;
@@ -221,7 +221,7 @@ export class DeepSortTracker implements Tracker {
 
     return this.#tracks
       .filter((t) => t.confirmed && t.lastFrame === frame)
-      .map((t) => this.#toTrack(t))
+      .map((t) => this.#toTrack(t, true))
       .sort((a, b) => a.trackId - b.trackId);
   }
 
@@ -322,9 +322,11 @@ export class DeepSortTracker implements Tracker {
     }
   }
 
-  #toTrack(t: DTrack): Track {
+  #toTrack(t: DTrack, fresh = false): Track {
     const since = this.#frame - t.lastFrame;
-    const embedding = t.gallery.mean();
+    // The gallery mean goes out when it changed on this frame (tracks() always has it): 512 numbers per track
+    // per frame would swamp every sink.
+    const embedding = fresh && t.embeddedFrame !== this.#frame ? undefined : t.gallery.mean();
     return {
       trackId: t.id,
       box: since === 0 ? t.lastBox : xyahToBox(t.kf.mean),

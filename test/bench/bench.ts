@@ -6,7 +6,8 @@
 //  4. with --soak <minutes>: 8 looped paced streams, RSS and latency each minute, and the RSS slope.
 // Each case runs in its own child process so peak RSS belongs to that case alone. The pipeline runs the
 // compiled packages (dist/, as `sightline` does); `npm run bench` builds them first.
-//   npm run bench [-- --seconds 15] [--only ceiling,pipeline,paced] [--streams 1,4,8,16] [--soak 20] [--json out.json]
+// --tracker deepsort adds the re-ID stage (crops -> OSNet) to the pipeline; its wait shows as "embed".
+//   npm run bench [-- --seconds 15] [--tracker bytetrack|deepsort] [--only ceiling,pipeline,paced] [--streams 1,4,8,16] [--soak 20] [--json out.json]
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
@@ -29,6 +30,7 @@ const { values } = parseArgs({
     media: { type: 'string' },
     model: { type: 'string', default: 'yolox_nano' },
     sessions: { type: 'string' },
+    tracker: { type: 'string', default: 'bytetrack' },
     threads: { type: 'string' },
     json: { type: 'string' },
   },
@@ -67,6 +69,8 @@ function child(args: string[]): Promise<CaseResult> {
       String(sessions),
       '--threads',
       String(threads),
+      '--tracker',
+      values.tracker!,
     ];
     const p = spawn(process.execPath, [caseScript, ...common, ...args], {
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -161,7 +165,7 @@ async function main(): Promise<void> {
     const counts = (values.streams ?? '1,4,8,16').split(',').map(Number);
     console.log('2. Full pipeline, unpaced (decode -> scheduler -> inference -> tracker), per stream count');
     console.log(
-      '   streams    fps   ratio  decode  queue  prep  infer  post  track  total(ms/frame)  peak RSS',
+      '   streams    fps   ratio  decode  queue  prep  infer  post  embed  track  total(ms/frame)  peak RSS',
     );
     const rows: CaseResult[] = [];
     for (const n of counts) {
@@ -169,7 +173,7 @@ async function main(): Promise<void> {
       rows.push(r);
       const s = r.stageMs;
       console.log(
-        `   ${String(n).padStart(7)} ${fmt(r.fps).padStart(6)}  ${fmt(r.fps / best, 2).padStart(5)}  ${fmt(s.decodeMs ?? 0, 2).padStart(6)} ${fmt(s.queueMs ?? 0).padStart(6)} ${fmt(s.preprocessMs ?? 0, 2).padStart(5)} ${fmt(s.inferMs ?? 0, 2).padStart(6)} ${fmt(s.postprocessMs ?? 0, 2).padStart(5)} ${fmt(s.trackMs ?? 0, 2).padStart(6)} ${fmt(s.totalMs ?? 0).padStart(8)}        ${fmt(r.peakRssMb, 0).padStart(5)} MB`,
+        `   ${String(n).padStart(7)} ${fmt(r.fps).padStart(6)}  ${fmt(r.fps / best, 2).padStart(5)}  ${fmt(s.decodeMs ?? 0, 2).padStart(6)} ${fmt(s.queueMs ?? 0).padStart(6)} ${fmt(s.preprocessMs ?? 0, 2).padStart(5)} ${fmt(s.inferMs ?? 0, 2).padStart(6)} ${fmt(s.postprocessMs ?? 0, 2).padStart(5)} ${fmt(s.embedMs ?? 0, 2).padStart(6)} ${fmt(s.trackMs ?? 0, 2).padStart(6)} ${fmt(s.totalMs ?? 0).padStart(8)}        ${fmt(r.peakRssMb, 0).padStart(5)} MB`,
       );
     }
     report.pipeline = rows.map((r) => ({ ...r, ratio: r.fps / best }));

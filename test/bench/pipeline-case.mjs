@@ -1,7 +1,7 @@
 // Benchmark child: one pipeline case on the compiled packages (plain JS, no tsx, as `sightline` runs), so
 // its peak RSS is the product's own. Prints the result as one JSON line on stdout.
 //   node test/bench/pipeline-case.mjs --streams N --seconds S [--paced] [--soak] --media FILE
-//        [--model yolox_nano] [--sessions 2] [--threads 1] [--warmup 3]
+//        [--model yolox_nano] [--sessions 2] [--threads 1] [--tracker bytetrack] [--warmup 3]
 import { parseArgs } from 'node:util';
 import { EdgeRuntime } from '@sightline/edge';
 import { parseEdgeConfig } from '@sightline/shared';
@@ -16,6 +16,7 @@ const { values } = parseArgs({
     model: { type: 'string', default: 'yolox_nano' },
     sessions: { type: 'string', default: '2' },
     threads: { type: 'string', default: '1' },
+    tracker: { type: 'string', default: 'bytetrack' },
     warmup: { type: 'string', default: '3' },
   },
 });
@@ -31,6 +32,7 @@ const config = parseEdgeConfig({
   })),
   detector: { model: values.model },
   inference: { sessions: Number(values.sessions), intraOpThreads: Number(values.threads) },
+  tracker: { type: values.tracker },
 });
 const runtime = new EdgeRuntime(config);
 let peakRss = 0;

@@ -13,13 +13,29 @@ Log.setLevel(AV_LOG_FATAL);
 
 let posted = 0;
 const post = (message: BackendMessage, transfer?: ArrayBuffer[]) => port.postMessage(message, transfer ?? []);
+/** The session in progress (or queued): its FFmpeg calls block this thread, but it lets the event loop turn between packets. */
+let sessions: Promise<void> | undefined;
+let closing = false;
 
 port.on('message', (command: WorkerCommand) => {
   if (command.type === 'close') {
-    port.close(); // nothing else keeps this thread alive, so it exits
+    // Nothing else keeps this thread alive, so it exits once the port is closed; a running session (told to
+    // stop through the control block) finishes first, so its demuxer and decoder are closed, not abandoned.
+    closing = true;
+    if (!sessions) port.close();
     return;
   }
-  const session = new NodeAvSession(command.request, control, post, posted);
-  session.run(); // blocks this thread until the session ends; 'stop' in the control block ends it early
-  posted = session.posted;
+  const request = command.request;
+  const previous = sessions ?? Promise.resolve();
+  const current = previous.then(async () => {
+    const session = new NodeAvSession(request, control, post, posted);
+    await session.run(); // never rejects; 'stop' in the control block ends it early
+    posted = session.posted;
+  });
+  sessions = current;
+  void current.then(() => {
+    if (sessions !== current) return;
+    sessions = undefined;
+    if (closing) port.close();
+  });
 });

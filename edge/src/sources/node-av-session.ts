@@ -23,6 +23,17 @@ const MAX_CONSECUTIVE_DECODE_ERRORS = 50;
 /** A realtime source this far behind its schedule re-anchors instead of bursting to catch up. */
 const MAX_LAG_MS = 1000;
 
+/**
+ * Let this thread's event loop turn once. Every node-av object made per packet and frame (the Packet and Frame
+ * clones, the Buffers of `frame.data`) is released by a Node-API finalizer, and Node 20 runs those from the
+ * event loop (SetImmediate), not inside the garbage collection that finds them dead; `free()` only releases the
+ * FFmpeg buffers. A session that never returns to the loop (a looped file, a live camera) therefore kept every
+ * one of them: 1-2 kB of native memory per decoded frame (docs/benchmarks.md, soak). Costs a few µs.
+ */
+function turnEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 const H264_PROFILES: Record<number, string> = {
   66: 'Baseline',
   578: 'Constrained Baseline',
@@ -77,13 +88,16 @@ export class NodeAvSession {
     return this.#posted;
   }
 
-  /** Open, decode to the end (looping if asked), and post 'done'. Never throws. */
-  run(): void {
+  /**
+   * Open, decode to the end (looping if asked), and post 'done'. Never rejects. The FFmpeg calls block this
+   * thread; between packets it lets the event loop turn (see turnEventLoop).
+   */
+  async run(): Promise<void> {
     let outcome: BackendMessage;
     try {
       let first = true;
       for (;;) {
-        const result = this.#runOnce(first);
+        const result = await this.#runOnce(first);
         first = false;
         if (result !== 'eof' || !this.#req.loop || this.#stopped()) {
           outcome = { type: 'done', outcome: this.#stopped() ? 'stopped' : result };
@@ -120,7 +134,7 @@ export class NodeAvSession {
     throw Object.assign(new Error(message), { info: { code, message } satisfies ErrorInfo });
   }
 
-  #runOnce(announce: boolean): 'eof' | 'error' {
+  async #runOnce(announce: boolean): Promise<'eof' | 'error'> {
     const req = this.#req;
     let demuxer: Demuxer;
     try {
@@ -202,7 +216,10 @@ export class NodeAvSession {
         }
         packet?.free();
         if (!packet) break;
+        const paused = performance.now();
+        await turnEventLoop();
         if (frames > 0 || consecutiveErrors > 0) t0 = performance.now();
+        else t0 += performance.now() - paused; // the loop's turn is not decoding time
       }
       return 'eof';
     } finally {

@@ -9,8 +9,15 @@ import {
 } from '@sightline/shared';
 import { type Assignment, type CostMatrix, linearAssignment } from './assignment.ts';
 import { iou } from './iou.ts';
-import { boxToXyah, KalmanFilter, type KalmanState, xyahToBox } from './kalman.ts';
-import { isUsableDetection } from './track-utils.ts';
+import { boxToXyah, KalmanFilter, xyahToBox } from './kalman.ts';
+import {
+  checkUpdateInput,
+  confirmOnHit,
+  isUsableDetection,
+  parseTrackerSettings,
+  reportTrack,
+  type TrackCore,
+} from './track-utils.ts';
 import type { Appearance, Tracker } from './tracker.ts';
 
 /** The ByteTrack settings (shared/src/config.ts ByteTrackConfig). */
@@ -23,20 +30,8 @@ export const UNCONFIRMED_MATCH_IOU = 0.3;
 /** A tracked and a lost track overlapping more than this are duplicates; the younger goes (ByteTrack: 0.85). */
 export const DUPLICATE_IOU = 0.85;
 
-interface STrack {
-  /** Public id, 0 until confirmed. */
-  id: number;
-  kf: KalmanState;
+interface STrack extends TrackCore {
   state: 'tracked' | 'lost';
-  confirmed: boolean;
-  score: number;
-  classId: number;
-  label: string;
-  startFrame: number;
-  lastFrame: number;
-  hits: number;
-  /** The box of the detection matched last. */
-  lastBox?: Box;
 }
 
 /**
@@ -58,8 +53,9 @@ interface STrack {
  * Reporting rule: a track is confirmed, and gets the next id (1, 2, ... per tracker, never reused, not even
  * after reset), on its minHits-th matched frame; unconfirmed tracks have no id and are never reported.
  * `update` returns the confirmed tracks matched on this frame (timeSinceUpdate 0), sorted by id, each with the
- * Kalman-corrected box (the filter's state after the update, as ByteTrack reports it, a little smoother than
- * the raw detection) and the matched detection's score. Lost tracks coast and are listed by `tracks()` only.
+ * matched detection's box and score (what the camera showed on this frame; the Kalman state drives association
+ * only). Lost tracks coast and are listed by `tracks()` only, at their predicted box. Tracks born on the first
+ * frame (after construction or reset) are confirmed at once.
  * Appearance embeddings are accepted and ignored. Detections with a non-finite or empty box are ignored.
  */
 export class ByteTracker implements Tracker {
@@ -70,14 +66,7 @@ export class ByteTracker implements Tracker {
   #nextId = 1;
 
   constructor(config: Partial<ByteTrackSettings> = {}) {
-    const parsed = ByteTrackConfig.safeParse({ ...config, type: 'bytetrack' });
-    if (!parsed.success) {
-      throw new ConfigError(
-        'Invalid ByteTrack config',
-        parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`),
-      );
-    }
-    const c = parsed.data;
+    const c = parseTrackerSettings(ByteTrackConfig, { ...config, type: 'bytetrack' }, 'ByteTrack');
     if (c.lowThreshold > c.highThreshold) {
       throw new ConfigError('Invalid ByteTrack config', [
         `lowThreshold: ${c.lowThreshold} is above highThreshold ${c.highThreshold}`,
@@ -92,14 +81,7 @@ export class ByteTracker implements Tracker {
   }
 
   update(detections: Detection[], appearance?: Appearance): Track[] {
-    if (!Array.isArray(detections)) {
-      throw new TypeError(`Expected an array for detections but received ${typeof detections}`);
-    }
-    if (appearance && appearance.embeddings.length !== detections.length) {
-      throw new RangeError(
-        `Expected one embedding entry per detection (${detections.length}) but received ${appearance.embeddings.length}`,
-      );
-    }
+    checkUpdateInput(detections, appearance);
     const cfg = this.#config;
     const frame = ++this.#frame;
     const valid = detections.filter(isUsableDetection);
@@ -146,8 +128,9 @@ export class ByteTracker implements Tracker {
         startFrame: frame,
         lastFrame: frame,
         hits: 0,
+        lastBox: d.box,
       };
-      this.#confirmOnHit(t);
+      confirmOnHit(t, this.#config.minHits, () => this.#nextId++);
       born.push(t);
     }
 
@@ -159,14 +142,14 @@ export class ByteTracker implements Tracker {
 
     return this.#tracks
       .filter((t) => t.confirmed && t.lastFrame === frame)
-      .map((t) => this.#toTrack(t))
+      .map((t) => reportTrack(t, this.#frame))
       .sort((a, b) => a.trackId - b.trackId);
   }
 
   tracks(): Track[] {
     return this.#tracks
       .filter((t) => t.confirmed)
-      .map((t) => this.#toTrack(t))
+      .map((t) => reportTrack(t, this.#frame))
       .sort((a, b) => a.trackId - b.trackId);
   }
 
@@ -181,31 +164,7 @@ export class ByteTracker implements Tracker {
     t.score = d.score;
     t.lastBox = d.box;
     t.lastFrame = frame;
-    this.#confirmOnHit(t);
-  }
-
-  #confirmOnHit(t: STrack): void {
-    t.hits++;
-    // ByteTrack's rule: what is there on the first frame is the scene, not a spurious birth; report it at once.
-    if (!t.confirmed && (t.hits >= this.#config.minHits || t.startFrame === 1)) {
-      t.confirmed = true;
-      t.id = this.#nextId++;
-    }
-  }
-
-  #toTrack(t: STrack): Track {
-    const since = this.#frame - t.lastFrame;
-    return {
-      trackId: t.id,
-      box: since === 0 && t.lastBox ? t.lastBox : xyahToBox(t.kf.mean),
-      score: t.score,
-      classId: t.classId,
-      label: t.label,
-      status: since === 0 ? 'confirmed' : 'lost',
-      age: this.#frame - t.startFrame,
-      hits: t.hits,
-      timeSinceUpdate: since,
-    };
+    confirmOnHit(t, this.#config.minHits, () => this.#nextId++);
   }
 }
 

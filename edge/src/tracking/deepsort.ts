@@ -1,17 +1,17 @@
 /** DeepSORT: motion (Kalman + Mahalanobis gating) plus appearance (cosine distance to a per-track gallery). */
-import {
-  type Box,
-  ConfigError,
-  DeepSortConfig,
-  type Detection,
-  type Track,
-  type TrackerConfig,
-} from '@sightline/shared';
+import { type Box, DeepSortConfig, type Detection, type Track, type TrackerConfig } from '@sightline/shared';
 import { type CostMatrix, linearAssignment } from './assignment.ts';
 import { FeatureGallery } from './gallery.ts';
 import { iou } from './iou.ts';
-import { boxToXyah, CHI2_INV_95, KalmanFilter, type KalmanState, xyahToBox } from './kalman.ts';
-import { isUsableDetection } from './track-utils.ts';
+import { boxToXyah, CHI2_INV_95, KalmanFilter, xyahToBox } from './kalman.ts';
+import {
+  checkUpdateInput,
+  confirmOnHit,
+  isUsableDetection,
+  parseTrackerSettings,
+  reportTrack,
+  type TrackCore,
+} from './track-utils.ts';
 import type { Appearance, Tracker } from './tracker.ts';
 
 /** The DeepSORT settings (shared/src/config.ts DeepSortConfig). */
@@ -22,24 +22,12 @@ export const REUSE_IOU = 0.5;
 /** A detection overlapping a second track by more than this is ambiguous and always gets an embedding. */
 export const AMBIGUOUS_IOU = 0.2;
 
-interface DTrack {
-  /** Public id, 0 until confirmed. */
-  id: number;
-  kf: KalmanState;
-  confirmed: boolean;
-  score: number;
-  classId: number;
-  label: string;
-  startFrame: number;
-  lastFrame: number;
-  hits: number;
+interface DTrack extends TrackCore {
   gallery: FeatureGallery;
   /** Frame of the newest gallery embedding (0 when none). */
   embeddedFrame: number;
   /** The last matched measurement (cx, cy, a, h): where a lost track was last seen. */
   lastSeen: Float64Array;
-  /** The box of the detection matched last. */
-  lastBox: Box;
 }
 
 /** Detection of this frame with its embedding (index-aligned input split into usable ones). */
@@ -80,14 +68,7 @@ export class DeepSortTracker implements Tracker {
   #nextId = 1;
 
   constructor(config: Partial<DeepSortSettings> = {}) {
-    const parsed = DeepSortConfig.safeParse({ ...config, type: 'deepsort' });
-    if (!parsed.success) {
-      throw new ConfigError(
-        'Invalid DeepSORT config',
-        parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`),
-      );
-    }
-    this.#config = parsed.data;
+    this.#config = parseTrackerSettings(DeepSortConfig, { ...config, type: 'deepsort' }, 'DeepSORT');
   }
 
   /** The settings in use, defaults filled in. */
@@ -128,14 +109,7 @@ export class DeepSortTracker implements Tracker {
   }
 
   update(detections: Detection[], appearance?: Appearance): Track[] {
-    if (!Array.isArray(detections)) {
-      throw new TypeError(`Expected an array for detections but received ${typeof detections}`);
-    }
-    if (appearance && appearance.embeddings.length !== detections.length) {
-      throw new RangeError(
-        `Expected one embedding entry per detection (${detections.length}) but received ${appearance.embeddings.length}`,
-      );
-    }
+    checkUpdateInput(detections, appearance);
     const cfg = this.#config;
     const frame = ++this.#frame;
     const candidates: Candidate[] = [];
@@ -214,7 +188,7 @@ export class DeepSortTracker implements Tracker {
         lastBox: c.det.box,
       };
       this.#addEmbedding(t, c.embedding, frame);
-      this.#confirmOnHit(t);
+      confirmOnHit(t, this.#config.minHits, () => this.#nextId++);
       kept.push(t);
     }
     this.#tracks = kept;
@@ -304,7 +278,7 @@ export class DeepSortTracker implements Tracker {
     t.score = c.det.score;
     t.lastFrame = frame;
     this.#addEmbedding(t, c.embedding, frame);
-    this.#confirmOnHit(t);
+    confirmOnHit(t, this.#config.minHits, () => this.#nextId++);
   }
 
   #addEmbedding(t: DTrack, embedding: Float32Array | undefined, frame: number): void {
@@ -313,32 +287,11 @@ export class DeepSortTracker implements Tracker {
     t.embeddedFrame = frame;
   }
 
-  #confirmOnHit(t: DTrack): void {
-    t.hits++;
-    // ByteTrack's rule: what is there on the first frame is the scene, not a spurious birth; report it at once.
-    if (!t.confirmed && (t.hits >= this.#config.minHits || t.startFrame === 1)) {
-      t.confirmed = true;
-      t.id = this.#nextId++;
-    }
-  }
-
   #toTrack(t: DTrack, fresh = false): Track {
-    const since = this.#frame - t.lastFrame;
     // The gallery mean goes out when it changed on this frame (tracks() always has it): 512 numbers per track
     // per frame would swamp every sink.
     const embedding = fresh && t.embeddedFrame !== this.#frame ? undefined : t.gallery.mean();
-    return {
-      trackId: t.id,
-      box: since === 0 ? t.lastBox : xyahToBox(t.kf.mean),
-      score: t.score,
-      classId: t.classId,
-      label: t.label,
-      status: since === 0 ? 'confirmed' : 'lost',
-      age: this.#frame - t.startFrame,
-      hits: t.hits,
-      timeSinceUpdate: since,
-      ...(embedding ? { embedding } : {}),
-    };
+    return { ...reportTrack(t, this.#frame), ...(embedding ? { embedding } : {}) };
   }
 }
 

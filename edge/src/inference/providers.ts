@@ -187,3 +187,27 @@ export async function createSession(
     `No execution provider could run ${entry.id}: ${skipped.map((s) => `${s.provider} (${s.reason})`).join('; ')}`,
   );
 }
+
+/**
+ * Run `session` on `n` images already in `input` (laid out as the manifest says) and return its outputs;
+ * an ONNX Runtime failure becomes INFERENCE_FAILED naming the model.
+ */
+export async function runImages(
+  session: ort.InferenceSession,
+  entry: Pick<ModelEntry, 'id' | 'input' | 'preprocess'>,
+  input: Float32Array,
+  n: number,
+  size: { width: number; height: number; channels: number },
+): Promise<ort.InferenceSession.ReturnType> {
+  const { width, height, channels } = size;
+  const dims =
+    entry.preprocess.layout === 'NCHW' ? [n, channels, height, width] : [n, height, width, channels];
+  const tensor = new ort.Tensor('float32', input.subarray(0, n * width * height * channels), dims);
+  try {
+    return await session.run({ [entry.input.name]: tensor });
+  } catch (err) {
+    throw new InferenceError('INFERENCE_FAILED', `Model ${entry.id} run failed: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}

@@ -1,13 +1,13 @@
 /** One ONNX Runtime session plus its preprocessing and output decoding: frames in, detections out. */
 import type { ExecutionProvider, ModelEntry } from '@sightline/shared';
-import { ClosedError, InferenceError, ModelError } from '@sightline/shared/errors';
-import ort from 'onnxruntime-node';
+import { ClosedError, ModelError } from '@sightline/shared/errors';
+import type ort from 'onnxruntime-node';
 import { createDetectionAdapter, type DetectionAdapter, type OutputMap } from '../adapters/adapter.ts';
 import type { DecodeOptions } from '../adapters/types.ts';
 import type { Geometry } from '../preprocess/geometry.ts';
 import { preprocessInto } from '../preprocess/preprocess.ts';
 import type { FramePixels, InferResult, WorkerInit } from './protocol.ts';
-import { createSession, type ProviderLog, type SkippedProvider } from './providers.ts';
+import { createSession, type ProviderLog, runImages, type SkippedProvider } from './providers.ts';
 
 /** Model input size and channel count from the manifest's input shape (NCHW or NHWC). */
 export function inputGeometry(entry: Pick<ModelEntry, 'id' | 'input' | 'preprocess'>): {
@@ -82,21 +82,7 @@ export class SessionRunner {
       preprocessInto(f, this.#entry.preprocess, { width, height }, this.#input, i * per),
     );
     const t1 = performance.now();
-    const dims =
-      this.#entry.preprocess.layout === 'NCHW' ? [n, channels, height, width] : [n, height, width, channels];
-    const tensor = new ort.Tensor('float32', this.#input.subarray(0, n * per), dims);
-    let out: ort.InferenceSession.ReturnType;
-    try {
-      out = await this.#session.run({ [this.#entry.input.name]: tensor });
-    } catch (err) {
-      throw new InferenceError(
-        'INFERENCE_FAILED',
-        `Model ${this.#entry.id} run failed: ${(err as Error).message}`,
-        {
-          cause: err,
-        },
-      );
-    }
+    const out = await runImages(this.#session, this.#entry, this.#input, n, this.#size);
     const t2 = performance.now();
     const outputs: Record<string, { data: Float32Array; dims: readonly number[] }> = {};
     for (const [name, value] of Object.entries(out)) {

@@ -1,12 +1,13 @@
 /** One ONNX Runtime session of a re-ID model: person crops in, L2-normalised embeddings out. */
 import type { ExecutionProvider, InferenceConfig, ModelEntry } from '@sightline/shared';
-import { ClosedError, InferenceError, ModelError } from '@sightline/shared/errors';
-import ort from 'onnxruntime-node';
+import { ClosedError, ModelError } from '@sightline/shared/errors';
+import type ort from 'onnxruntime-node';
 import type { ImageBuffer } from '../frame.ts';
 import {
   createSession,
   isDynamicBatch,
   type ProviderLog,
+  runImages,
   type SkippedProvider,
 } from '../inference/providers.ts';
 import { inputGeometry } from '../inference/session-runner.ts';
@@ -86,7 +87,6 @@ export class EmbeddingRunner {
     let inferMs = 0;
     const { width, height, channels } = this.#size;
     const per = width * height * channels;
-    const nchw = this.#entry.preprocess.layout === 'NCHW';
     for (let start = 0; start < crops.length; start += this.batch) {
       const chunk = crops.slice(start, start + this.batch);
       // Static-batch models always run their full batch; the unused rows are ignored.
@@ -96,20 +96,7 @@ export class EmbeddingRunner {
         preprocessInto(crop, this.#entry.preprocess, { width, height }, this.#input, i * per);
       });
       const t1 = performance.now();
-      const dims = nchw ? [n, channels, height, width] : [n, height, width, channels];
-      const tensor = new ort.Tensor('float32', this.#input.subarray(0, n * per), dims);
-      let out: ort.InferenceSession.ReturnType;
-      try {
-        out = await this.#session.run({ [this.#entry.input.name]: tensor });
-      } catch (err) {
-        throw new InferenceError(
-          'INFERENCE_FAILED',
-          `Model ${this.#entry.id} run failed: ${(err as Error).message}`,
-          {
-            cause: err,
-          },
-        );
-      }
+      const out = await runImages(this.#session, this.#entry, this.#input, n, this.#size);
       const value = out[this.#entry.outputs[0]?.name ?? ''] ?? Object.values(out)[0];
       if (value?.type !== 'float32' || value.dims.length !== 2 || value.dims[0] !== n) {
         throw new ModelError(

@@ -106,6 +106,7 @@ process.stdout.write(
     p95: pct(sorted, 0.95),
     peakRssMb: peakRss / 2 ** 20,
     stageMs,
+    reid: runtime.reidStats(),
     ...(values.soak ? { rssTimeline: timeline } : {}),
   })}\n`,
 );

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseEdgeConfig } from '@sightline/shared';
-import { decodeThreshold } from './edge-runtime.ts';
+import { decodeThreshold, reidEnabled } from './edge-runtime.ts';
 
 test('detections are decoded down to ByteTrack low threshold so its second association gets input', () => {
   const base = { streams: [{ source: 'a.mp4' }] };
@@ -11,4 +11,48 @@ test('detections are decoded down to ByteTrack low threshold so its second assoc
     0.3,
   );
   assert.equal(decodeThreshold(parseEdgeConfig({ ...base, detector: { confidence: 0.05 } })), 0.05);
+});
+
+test('DeepSORT decodes down to its minScore and turns re-ID on unless the config says otherwise', () => {
+  const base = { streams: [{ source: 'a.mp4' }] };
+  const ds = parseEdgeConfig({ ...base, tracker: { type: 'deepsort' } });
+  assert.equal(decodeThreshold(ds), 0.3);
+  assert.equal(reidEnabled(ds), true);
+  assert.equal(reidEnabled(parseEdgeConfig(base)), false, 'ByteTrack uses no appearance');
+  assert.equal(
+    reidEnabled(parseEdgeConfig({ ...base, tracker: { type: 'deepsort' }, reid: { enabled: false } })),
+    false,
+  );
+  assert.equal(
+    reidEnabled(parseEdgeConfig({ ...base, reid: {} })),
+    true,
+    'an explicit reid section turns it on',
+  );
+});
+
+test('bad tracker and re-ID settings name every bad field', () => {
+  const base = { streams: [{ source: 'a.mp4' }] };
+  assert.throws(
+    () =>
+      parseEdgeConfig({
+        ...base,
+        tracker: { type: 'deepsort', budget: 0, maxCosineDistance: 'far', gallery: 3 },
+        reid: { model: '', batchSize: 1000, classes: [] },
+      }),
+    (err: Error) => {
+      const text = err.message;
+      for (const field of [
+        'tracker.budget',
+        'tracker.maxCosineDistance',
+        'tracker.gallery',
+        'reid.model',
+        'reid.batchSize',
+        'reid.classes',
+      ]) {
+        assert.ok(text.includes(field), `${field} in:\n${text}`);
+      }
+      return true;
+    },
+  );
+  assert.throws(() => parseEdgeConfig({ ...base, tracker: { type: 'sort' } }), /tracker/);
 });

@@ -19,7 +19,7 @@ import type { DecodedFrame } from '../frame.ts';
 import { InferencePool, type InferResult } from '../inference/inference-pool.ts';
 import { type LoadedModel, loadModel } from '../models/load.ts';
 import type { CropSource } from '../preprocess/crop.ts';
-import { ReidStage } from '../reid/reid-stage.ts';
+import { ReidStage, type ReidStats } from '../reid/reid-stage.ts';
 import { createSink, type Sink } from '../sinks/sink.ts';
 import { StreamSource } from '../sources/stream-source.ts';
 import { type Appearance, createTracker, type Tracker } from '../tracking/tracker.ts';
@@ -202,6 +202,11 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
       });
       this.#reporter.start();
     }
+  }
+
+  /** Re-ID counters (crops embedded, model calls, failures), or undefined when re-ID is off. */
+  reidStats(): ReidStats | undefined {
+    return this.#reid?.stats();
   }
 
   /** Live counters for every stream. */

@@ -15,18 +15,24 @@ export interface InputSize {
   height: number;
 }
 
-// OpenCV INTER_LINEAR fixed point: 11-bit weights per axis, 22 bits after both passes.
+// OpenCV INTER_LINEAR fixed point (bit-exact with cv2.resize on 8-bit images): 11-bit weights per axis, 22 bits after both passes.
 const COEF_BITS = 11;
 const COEF_ONE = 1 << COEF_BITS;
-const ROUND = 1 << (2 * COEF_BITS - 1);
 
 interface AxisTable {
   /** First source index per destination index (times 3 for x). */
   i0: Int32Array;
   /** Second source index (clamped). */
   i1: Int32Array;
-  /** Weight of the second index, 0..2048. */
+  /** Weights of the first and second index, each rounded on its own as OpenCV does (they may not sum to 2048). */
+  w0: Int32Array;
   w1: Int32Array;
+}
+
+/** cvRound: nearest integer, ties to even (lrint). */
+function roundHalfEven(v: number): number {
+  const r = Math.round(v);
+  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 const tableCache = new Map<string, AxisTable>();
@@ -41,8 +47,10 @@ function axisTable(srcLen: number, dstLen: number, start: number, count: number,
   if (hit) return hit;
   const i0 = new Int32Array(count);
   const i1 = new Int32Array(count);
+  const w0 = new Int32Array(count);
   const w1 = new Int32Array(count);
-  const scale = srcLen / dstLen;
+  // OpenCV: scale = 1 / inv_scale with inv_scale = dst / src, and the position in float.
+  const scale = 1 / (dstLen / srcLen);
   for (let d = 0; d < count; d++) {
     let f = Math.fround((start + d + 0.5) * scale - 0.5);
     let s = Math.floor(f);
@@ -55,25 +63,25 @@ function axisTable(srcLen: number, dstLen: number, start: number, count: number,
       s = srcLen - 1;
       f = 0;
     }
-    const a = Math.round(f * COEF_ONE);
     i0[d] = s * step;
     i1[d] = Math.min(s + 1, srcLen - 1) * step;
-    w1[d] = a;
+    w0[d] = roundHalfEven(Math.fround(1 - f) * COEF_ONE);
+    w1[d] = roundHalfEven(f * COEF_ONE);
   }
-  const table = { i0, i1, w1 };
+  const table = { i0, i1, w0, w1 };
   if (tableCache.size > 64) tableCache.clear();
   tableCache.set(key, table);
   return table;
 }
 
 function horizontal(src: Uint8Array, rowStart: number, xt: AxisTable, out: Int32Array): void {
-  const { i0, i1, w1 } = xt;
+  const { i0, i1, w0, w1 } = xt;
   const n = i0.length;
   for (let d = 0, o = 0; d < n; d++, o += 3) {
     const a = rowStart + i0[d]!;
     const b = rowStart + i1[d]!;
     const w = w1[d]!;
-    const v = COEF_ONE - w;
+    const v = w0[d]!;
     out[o] = src[a]! * v + src[b]! * w;
     out[o + 1] = src[a + 1]! * v + src[b + 1]! * w;
     out[o + 2] = src[a + 2]! * v + src[b + 2]! * w;
@@ -124,10 +132,13 @@ function resample(img: ImageBuffer, p: Placement): Uint8Array {
       }
       yb = y1;
     }
-    const wx = COEF_ONE - wy;
+    const wx = yt.w0[dy]!;
     const o = dy * rowLen;
+    // OpenCV's SIMD vertical pass (VResizeLinearVec_32s8u): each row >> 4, times its 16-bit weight keeping the
+    // high 16 bits, summed, + 2, >> 2. Bit-exact with cv2.resize INTER_LINEAR on 8-bit images.
     for (let i = 0; i < rowLen; i++) {
-      scratch[o + i] = (ra[i]! * wx + rb[i]! * wy + ROUND) >> (2 * COEF_BITS);
+      const v = (((ra[i]! >> 4) * wx) >> 16) + (((rb[i]! >> 4) * wy) >> 16) + 2;
+      scratch[o + i] = v < 0 ? 0 : v > 1023 ? 255 : v >> 2;
     }
   }
   return scratch;

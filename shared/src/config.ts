@@ -96,7 +96,7 @@ export const DeepSortConfig = z.strictObject({
   newTrackThreshold: z.number().min(0).max(1).default(0.7),
   /** Largest cosine distance (1 - cosine similarity) of an appearance match. Default 0.4 (OSNet: same person about 0.1, others about 0.55). */
   maxCosineDistance: z.number().min(0).max(2).default(0.4),
-  /** Embeddings kept per track (the gallery), newest first. Default 100 (DeepSORT's nn_budget). */
+  /** Embeddings kept per track (the gallery); the oldest goes when full. Default 100 (DeepSORT's nn_budget). */
   budget: z.number().int().min(1).max(10000).default(100),
   /** Minimum IoU of a motion-only match (the fallback when appearance is missing or too far). Default 0.2. */
   matchIou: z.number().min(0).max(1).default(0.2),
@@ -112,7 +112,7 @@ export const TrackerConfig = z.discriminatedUnion('type', [ByteTrackConfig, Deep
 export type TrackerConfig = z.infer<typeof TrackerConfig>;
 
 export const ReidConfig = z.strictObject({
-  /** Compute embeddings (deepsort uses them; they also go to the hub's index). Default true. */
+  /** Compute embeddings for the deepsort tracker (ByteTrack uses none). Default true. */
   enabled: z.boolean().default(true),
   /** Re-ID model id from models/manifest.json. Default osnet_x0_25_msmt17. */
   model: z.string().min(1).default('osnet_x0_25_msmt17'),
@@ -123,7 +123,7 @@ export const ReidConfig = z.strictObject({
   /** With re-ID on, frames are decoded at most this many pixels tall (never upscaled) so crops keep detail. Default 720. */
   frameHeight: z.number().int().min(64).max(4320).default(720),
   /** Crops per model call, across all streams (dynamic-batch models; others run one by one). Default 32. */
-  batchSize: z.number().int().min(1).max(128).default(32),
+  batchSize: z.number().int().min(1).max(64).default(32),
   /** Sessions (worker threads) running the re-ID model. Default 1. */
   sessions: z.number().int().min(1).max(16).default(1),
 });

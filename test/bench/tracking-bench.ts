@@ -188,15 +188,26 @@ async function runVideo(tracker: 'bytetrack' | 'deepsort') {
  * good). A crossing is survived when both ids are still reported within 15 frames after it.
  */
 function crossings(results: FrameResult[]) {
-  const lastSeen = new Map<number, number>();
-  results.forEach((r, f) => {
-    for (const t of r.tracks) lastSeen.set(t.trackId, f);
-  });
+  // Frames (seq) each id is reported on.
+  const seen = new Map<number, Set<number>>();
+  for (const r of results) {
+    for (const t of r.tracks) {
+      const s = seen.get(t.trackId) ?? new Set<number>();
+      s.add(r.seq);
+      seen.set(t.trackId, s);
+    }
+  }
+  const reportedWithin = (id: number, from: number, frames: number): boolean => {
+    const s = seen.get(id);
+    for (let f = from + 1; f <= from + frames; f++) if (s?.has(f)) return true;
+    return false;
+  };
   const open = new Map<string, number>();
   let total = 0;
   let survived = 0;
-  results.forEach((r, f) => {
-    const seenNow = new Set<string>();
+  for (const r of results) {
+    const f = r.seq;
+    const overlapping = new Set<string>();
     for (let i = 0; i < r.tracks.length; i++) {
       for (let j = i + 1; j < r.tracks.length; j++) {
         const a = r.tracks[i]!;
@@ -205,23 +216,24 @@ function crossings(results: FrameResult[]) {
         const v = iou(a.box, b.box);
         if (v >= 0.3) {
           open.set(key, f);
-          seenNow.add(key);
+          overlapping.add(key);
         } else if (v < 0.05 && open.has(key)) {
+          // Both reported on this frame and apart again.
           open.delete(key);
           total++;
-          survived++; // both are present and apart again
+          survived++;
         }
       }
     }
-    // A pair that stopped being reported together: did both ids come back within 15 frames?
+    // A pair no longer reported together 15 frames after its last overlap: did both ids come back in them?
     for (const [key, since] of open) {
-      if (seenNow.has(key) || f - since < 15) continue;
+      if (overlapping.has(key) || f - since < 15) continue;
       open.delete(key);
       total++;
       const [a, b] = key.split(':').map(Number) as [number, number];
-      if ((lastSeen.get(a) ?? 0) > since && (lastSeen.get(b) ?? 0) > since) survived++;
+      if (reportedWithin(a, since, 15) && reportedWithin(b, since, 15)) survived++;
     }
-  });
+  }
   return { total, survived };
 }
 

@@ -25,8 +25,8 @@ test('DeepSORT decodes down to its minScore and turns re-ID on unless the config
   );
   assert.equal(
     reidEnabled(parseEdgeConfig({ ...base, reid: {} })),
-    true,
-    'an explicit reid section turns it on',
+    false,
+    'a reid section with ByteTrack loads nothing: ByteTrack would never use the embeddings',
   );
 });
 

@@ -83,9 +83,9 @@ export function decodeThreshold(config: EdgeConfig): number {
   return Math.min(config.detector.confidence, low);
 }
 
-/** Whether the edge computes re-ID embeddings: reid.enabled when configured, else when the tracker is deepsort. */
+/** Whether the edge computes re-ID embeddings: with the deepsort tracker, unless reid.enabled is false. */
 export function reidEnabled(config: EdgeConfig): boolean {
-  return config.reid?.enabled ?? config.tracker.type === 'deepsort';
+  return config.tracker.type === 'deepsort' && (config.reid?.enabled ?? true);
 }
 
 export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
@@ -97,6 +97,8 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
   #model?: LoadedModel;
   #pool?: InferencePool;
   #reid?: ReidStage;
+  /** Most frames of one stream dispatched but not yet tracked before its queue is held (set in start()). */
+  #maxUntracked = Number.POSITIVE_INFINITY;
   #reidFailures = new FailureLog<string>(this.#log, 're-ID failed; frames tracked without appearance');
   #scheduler?: Scheduler;
   #streams = new Map<string, StreamRuntime>();
@@ -181,6 +183,9 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
       this.#log.info({ model: this.#reid.config.model, provider: this.#reid.provider }, 're-ID ready');
     }
     this.#scheduler = new Scheduler({ maxBatch: this.#pool.maxBatch, maxWaitMs: config.inference.maxWaitMs });
+    // Enough to keep every session busy with this stream alone, and no more.
+    this.#maxUntracked =
+      this.#pool.maxBatch + 2 * config.inference.sessions * config.inference.inflightPerSession;
     this.#log.info(
       { model: this.#model.entry.id, provider: this.#pool.provider, sessions: config.inference.sessions },
       'inference ready',
@@ -376,6 +381,9 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
         };
       }
       s.inOrder.push(slot);
+      // Bound the frames dispatched but not yet tracked: behind a re-ID wait they would pile up (with their
+      // pixel copies); the stream's next frames stay in its ring meanwhile, where staleness and overflow apply.
+      if (s.inOrder.length >= this.#maxUntracked) this.#scheduler!.hold(s.config.id, true);
       s.source.release();
       return {
         s,
@@ -438,6 +446,7 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
    * fails, that frame is tracked without appearance.
    */
   #drainInOrder(s: StreamRuntime): void {
+    this.#releaseHold(s);
     while (!s.embedding && s.inOrder.length && s.inOrder[0]!.done !== undefined) {
       const slot = s.inOrder.shift()!;
       const result = slot.done;
@@ -449,13 +458,15 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
         this.#track(s, result);
         continue;
       }
+      this.#releaseHold(s);
       s.embedding = true;
       this.#inflight++;
       const t0 = nowMs();
       reid.appearance(slot.pixels, result.detections, eligible).then(
         (appearance) => this.#afterEmbedding(s, result, t0, appearance),
         (err: unknown) => {
-          this.#reidFailures.failed(s.config.id, err, { stream: s.config.id });
+          if (!(err instanceof ClosedError))
+            this.#reidFailures.failed(s.config.id, err, { stream: s.config.id });
           this.#afterEmbedding(s, result, t0);
         },
       );
@@ -463,14 +474,23 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
     }
   }
 
+  /** Let the scheduler send this stream's frames again once few enough are dispatched but untracked. */
+  #releaseHold(s: StreamRuntime): void {
+    if (s.inOrder.length < this.#maxUntracked) this.#scheduler?.hold(s.config.id, false);
+  }
+
   #afterEmbedding(s: StreamRuntime, result: FrameResult, t0: number, appearance?: Appearance): void {
     s.embedding = false;
     this.#inflight--;
     result.timings.embedMs = nowMs() - t0;
-    if (!this.#closed) {
+    // Also while closing: close() waits for frames in flight and the sinks are still open.
+    try {
       this.#track(s, result, appearance);
       this.#drainInOrder(s);
+    } catch (err) {
+      this.#log.error({ stream: s.config.id, err: describeError(err) }, 'tracking failed');
     }
+    this.#pump();
     this.#checkEnd();
   }
 

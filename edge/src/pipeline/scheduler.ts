@@ -40,6 +40,8 @@ export class Scheduler {
   #streams: StreamQueue[] = [];
   #byId = new Map<string, StreamQueue>();
   #cursor = 0;
+  /** Streams whose frames stay queued for now (their consumer is behind); they still age and drop as stale. */
+  readonly #held = new Set<string>();
 
   constructor(options: SchedulerOptions = {}) {
     this.maxBatch = options.maxBatch ?? 16;
@@ -69,11 +71,18 @@ export class Scheduler {
     const q = this.#byId.get(id);
     if (!q) return [];
     this.#byId.delete(id);
+    this.#held.delete(id);
     const i = this.#streams.indexOf(q);
     this.#streams.splice(i, 1);
     if (this.#cursor > i) this.#cursor--;
     if (this.#cursor >= this.#streams.length) this.#cursor = 0;
     return q.ring.drain();
+  }
+
+  /** Hold a stream's queued frames back from batches (`on`), or let them go again. Staleness still applies. */
+  hold(id: string, on: boolean): void {
+    if (on) this.#held.add(id);
+    else this.#held.delete(id);
   }
 
   /** Queue a decoded frame; returns a frame dropped because the stream's ring was full. */
@@ -104,7 +113,8 @@ export class Scheduler {
    */
   next(now: number, limit = this.maxBatch): ScheduleDecision {
     const stale = this.#dropStale(now);
-    const pending = this.pending;
+    let pending = 0;
+    for (const q of this.#streams) if (!this.#held.has(q.id)) pending += q.ring.size;
     if (pending === 0) return { batch: [], stale };
     const want = Math.min(limit, this.maxBatch);
     if (pending < want && this.maxWaitMs > 0) {
@@ -116,7 +126,7 @@ export class Scheduler {
     while (batch.length < want && idle < this.#streams.length) {
       const q = this.#streams[this.#cursor]!;
       this.#cursor = (this.#cursor + 1) % this.#streams.length;
-      const frame = q.ring.shift();
+      const frame = this.#held.has(q.id) ? undefined : q.ring.shift();
       if (frame) {
         batch.push(frame);
         idle = 0;
@@ -141,6 +151,7 @@ export class Scheduler {
   #oldestQueuedAt(): number {
     let oldest = Number.POSITIVE_INFINITY;
     for (const q of this.#streams) {
+      if (this.#held.has(q.id)) continue;
       const f = q.ring.peek();
       if (f && f.capturedAt < oldest) oldest = f.capturedAt;
     }

@@ -15,7 +15,7 @@ export interface InputSize {
   height: number;
 }
 
-// OpenCV INTER_LINEAR fixed point (bit-exact with cv2.resize on 8-bit images): 11-bit weights per axis, 22 bits after both passes.
+// OpenCV INTER_LINEAR fixed point (bit-exact with cv2.resize on 8-bit images, see the vertical pass): 11-bit weights per axis.
 const COEF_BITS = 11;
 const COEF_ONE = 1 << COEF_BITS;
 
@@ -135,7 +135,8 @@ function resample(img: ImageBuffer, p: Placement): Uint8Array {
     const wx = yt.w0[dy]!;
     const o = dy * rowLen;
     // OpenCV's SIMD vertical pass (VResizeLinearVec_32s8u): each row >> 4, times its 16-bit weight keeping the
-    // high 16 bits, summed, + 2, >> 2. Bit-exact with cv2.resize INTER_LINEAR on 8-bit images.
+    // high 16 bits, summed, + 2, >> 2. OpenCV finishes a row whose byte width is not a multiple of its vector
+    // width with the scalar formula, which can differ by 1 in those last bytes; we use the SIMD form throughout.
     for (let i = 0; i < rowLen; i++) {
       const v = (((ra[i]! >> 4) * wx) >> 16) + (((rb[i]! >> 4) * wy) >> 16) + 2;
       scratch[o + i] = v < 0 ? 0 : v > 1023 ? 255 : v >> 2;

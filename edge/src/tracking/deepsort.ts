@@ -78,8 +78,8 @@ export class DeepSortTracker implements Tracker {
 
   /**
    * Which of the next frame's detections need an embedding. One needs none when it overlaps (IoU >= REUSE_IOU)
-   * a track matched on the last frame whose newest embedding is less than embedEvery frames old, that track
-   * overlaps no other of these detections, and no other track, lost ones included, overlaps it
+   * a track matched on the last frame whose newest embedding is less than embedEvery frames old, no other
+   * detection claims that track the same way, and no other track, lost ones included, overlaps it
    * (IoU > AMBIGUOUS_IOU): everything else (new, re-appearing, crowded or stale) gets one.
    * Detections below minScore or with an unusable box need none.
    */
@@ -131,8 +131,12 @@ export class DeepSortTracker implements Tracker {
     };
 
     // Matching cascade by age: appearance against confirmed tracks, the most recently seen first.
-    const confirmed = this.#tracks.filter((t) => t.confirmed && t.gallery.size > 0);
-    for (let level = 1; level <= cfg.maxAge && free.length; level++) {
+    // A track whose own detection came without an embedding (appearanceWanted let it reuse its gallery) stays
+    // out of the cascade, so a neighbour's embedded detection cannot take it before the IoU stage.
+    const reserved = this.#reservedTracks(candidates, frame);
+    const confirmed = this.#tracks.filter((t) => t.confirmed && t.gallery.size > 0 && !reserved.has(t));
+    // Kept tracks have missed at most maxAge frames, so they are at most maxAge + 1 frames old here.
+    for (let level = 1; level <= cfg.maxAge + 1 && free.length; level++) {
       const tracks = confirmed.filter((t) => frame - t.lastFrame === level);
       if (tracks.length === 0) continue;
       const cols = free.filter((j) => candidates[j]!.embedding);
@@ -209,6 +213,27 @@ export class DeepSortTracker implements Tracker {
   reset(): void {
     this.#tracks = [];
     this.#frame = 0;
+  }
+
+  /** Tracks matched last frame that a detection without an embedding overlaps by REUSE_IOU or more (best one). */
+  #reservedTracks(candidates: readonly Candidate[], frame: number): Set<DTrack> {
+    const reserved = new Set<DTrack>();
+    const recent = this.#tracks.filter((t) => t.lastFrame === frame - 1);
+    for (const c of candidates) {
+      if (c.embedding) continue;
+      let best: DTrack | undefined;
+      let bestIou = REUSE_IOU;
+      for (const t of recent) {
+        if (t.classId !== c.det.classId) continue;
+        const v = iou(t.lastBox, c.det.box);
+        if (v >= bestIou) {
+          best = t;
+          bestIou = v;
+        }
+      }
+      if (best) reserved.add(best);
+    }
+    return reserved;
   }
 
   /** Smallest cosine distance to each track's gallery; Infinity across classes or outside the motion gate. */

@@ -1,6 +1,6 @@
 /** A track's appearance gallery: its newest L2-normalised embeddings, bounded by a budget. */
 
-/** Newest-first bounded set of embeddings with cosine distance and a normalised mean. */
+/** Bounded set of embeddings (the oldest is replaced when full) with cosine distance and a normalised mean. */
 export class FeatureGallery {
   /** Most embeddings kept; adding one more forgets the oldest. */
   readonly budget: number;
@@ -47,13 +47,13 @@ export class FeatureGallery {
     return this.#items.length ? 1 - best : Number.POSITIVE_INFINITY;
   }
 
-  /** L2-normalised mean of the gallery (what a track reports as its embedding); undefined when empty. */
+  /** L2-normalised mean of the gallery (what a track reports as its embedding), a fresh copy; undefined when empty. */
   mean(): Float32Array | undefined {
-    if (this.#mean || this.#items.length === 0) return this.#mean;
+    if (this.#mean || this.#items.length === 0) return this.#mean?.slice();
     const out = new Float32Array(this.#items[0]!.length);
     for (const item of this.#items) for (let i = 0; i < out.length; i++) out[i]! += item[i]!;
     this.#mean = l2Normalise(out);
-    return this.#mean;
+    return this.#mean.slice();
   }
 }
 

@@ -25,7 +25,8 @@ interface Request {
 
 /**
  * Crops wait only while every batch slot is busy: an idle model gets what is queued at once, and under load the
- * crops of several frames and streams pile up meanwhile and go together, up to maxBatch per call. Requests may
+ * crops of several requests (in the edge: one frame of each waiting stream) pile up and go together, up to
+ * maxBatch per call. Requests may
  * be split across calls; each resolves with its embeddings in order once all of them are back.
  */
 export class CropBatcher {

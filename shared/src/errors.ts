@@ -17,7 +17,10 @@ export type ErrorCode =
   | 'INFERENCE_TIMEOUT'
   | 'CLOSED'
   | 'FORMAT_INVALID'
-  | 'SINK_FAILED';
+  | 'SINK_FAILED'
+  | 'INDEX_INVALID'
+  | 'STORE_UNAVAILABLE'
+  | 'STORE_URL_INVALID';
 
 /** Base class: a message for people plus a stable `code`. */
 export class SightlineError extends Error {
@@ -61,6 +64,16 @@ export class FormatError extends SightlineError {
 export class SinkError extends SightlineError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('SINK_FAILED', message, options);
+  }
+}
+
+/** The hub's metadata store cannot be opened: a malformed or unreachable database URL, an unwritable data dir. */
+export class StoreError extends SightlineError {}
+
+/** An embedding index or its input is unusable (wrong dimensions, non-finite values, bad file). */
+export class IndexError extends SightlineError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('INDEX_INVALID', message, options);
   }
 }
 

@@ -1,0 +1,175 @@
+/** Opens the hub's metadata store: embedded PGlite by default, PostgreSQL when a database URL is given. */
+import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PGlite } from '@electric-sql/pglite';
+import { StoreError } from '@sightline/shared';
+import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
+import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
+import * as schema from './schema.ts';
+
+/** Where and how to open the store. */
+export interface StoreOptions {
+  /** Hub data directory; PGlite keeps its files in `<dataDir>/pglite`. Default `./data`. */
+  dataDir?: string;
+  /** PostgreSQL URL (`postgres://user@host:5432/db`); switches from PGlite to PostgreSQL. Default env `DATABASE_URL`. */
+  databaseUrl?: string;
+  /** PostgreSQL only: schema holding the tables and the migrations journal. Default `public`. */
+  schema?: string;
+  /** PostgreSQL only: give up connecting after this many ms. Default 5000. */
+  connectTimeoutMs?: number;
+  /** PostgreSQL only: pool size. Default 10. */
+  maxConnections?: number;
+}
+
+/** The drizzle database both drivers share (PostgreSQL dialect). */
+export type StoreDb = PgDatabase<PgQueryResultHKT, typeof schema>;
+
+/** An open store. */
+export interface Store {
+  db: StoreDb;
+  kind: 'pglite' | 'postgres';
+  close(): Promise<void>;
+}
+
+/** The folder holding drizzle-kit's SQL migrations (hub/migrations), found from src/ or dist/ alike. */
+export function migrationsFolder(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (
+      existsSync(join(dir, 'package.json')) &&
+      existsSync(join(dir, 'migrations', 'meta', '_journal.json'))
+    ) {
+      return join(dir, 'migrations');
+    }
+    const up = dirname(dir);
+    if (up === dir) throw new StoreError('STORE_UNAVAILABLE', 'hub migrations folder not found');
+    dir = up;
+  }
+}
+
+/** Opens (creating and migrating if needed) the store. */
+export async function openStore(options: StoreOptions = {}): Promise<Store> {
+  const url = options.databaseUrl ?? process.env.DATABASE_URL;
+  return url ? openPostgres(url, options) : openPglite(resolve(options.dataDir ?? './data', 'pglite'));
+}
+
+async function openPglite(dir: string): Promise<Store> {
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, constants.W_OK);
+  } catch (err) {
+    throw new StoreError('STORE_UNAVAILABLE', `data dir ${dir} is not writable: ${why(err)}`, {
+      cause: err,
+    });
+  }
+  let client: PGlite;
+  try {
+    client = await PGlite.create(dir);
+  } catch (err) {
+    throw new StoreError('STORE_UNAVAILABLE', `cannot open PGlite in ${dir}: ${why(err)}`, {
+      cause: err,
+    });
+  }
+  const db = drizzlePglite(client, { schema });
+  try {
+    await migratePglite(db, { migrationsFolder: migrationsFolder() });
+  } catch (err) {
+    await client.close().catch(() => {});
+    throw new StoreError('STORE_UNAVAILABLE', `migrating PGlite in ${dir} failed: ${why(err)}`, {
+      cause: err,
+    });
+  }
+  return { db: db as unknown as StoreDb, kind: 'pglite', close: () => client.close() };
+}
+
+/** A short reason for a driver error (pg's connection errors can be AggregateErrors with no message). */
+function why(err: unknown): string {
+  if (err instanceof Error) {
+    if (err.message) return err.message;
+    const code = (err as { code?: unknown }).code;
+    if (err instanceof AggregateError && err.errors.length) return why(err.errors[0]);
+    if (typeof code === 'string') return code;
+    return err.name;
+  }
+  return String(err);
+}
+
+/** The URL with its password masked, for messages. */
+function redact(url: URL): string {
+  const copy = new URL(url.href);
+  if (copy.password) copy.password = '***';
+  return copy.href;
+}
+
+function parseUrl(raw: string): URL {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new StoreError(
+      'STORE_URL_INVALID',
+      'database URL is malformed (expected postgres://user@host:5432/db)',
+    );
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new StoreError(
+      'STORE_URL_INVALID',
+      `database URL must start with postgres:// or postgresql://, got ${url.protocol}//`,
+    );
+  }
+  if (!url.hostname) throw new StoreError('STORE_URL_INVALID', 'database URL has no host');
+  return url;
+}
+
+/** The parts of pg's Pool used here (pg ships no types and @types/pg is not installed). */
+interface PgPool {
+  query(text: string): Promise<unknown>;
+  end(): Promise<void>;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+}
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+async function openPostgres(raw: string, options: StoreOptions): Promise<Store> {
+  const url = parseUrl(raw);
+  const where = redact(url);
+  const schemaName = options.schema ?? 'public';
+  if (!SCHEMA_NAME.test(schemaName)) {
+    throw new StoreError(
+      'STORE_URL_INVALID',
+      `schema name ${JSON.stringify(schemaName)} is not a plain identifier`,
+    );
+  }
+  const db = drizzlePg({
+    connection: {
+      connectionString: url.href,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+      max: options.maxConnections ?? 10,
+      options: `-c search_path=${schemaName}`,
+    },
+    schema,
+  });
+  const pool = db.$client as PgPool;
+  pool.on('error', () => {}); // idle-client errors surface on the next query instead of crashing the hub
+  try {
+    await pool.query(`create schema if not exists "${schemaName}"`);
+  } catch (err) {
+    await pool.end().catch(() => {});
+    throw new StoreError('STORE_UNAVAILABLE', `cannot reach PostgreSQL at ${where}: ${why(err)}`, {
+      cause: err,
+    });
+  }
+  try {
+    await migratePg(db, { migrationsFolder: migrationsFolder(), migrationsSchema: schemaName });
+  } catch (err) {
+    await pool.end().catch(() => {});
+    throw new StoreError('STORE_UNAVAILABLE', `migrating PostgreSQL at ${where} failed: ${why(err)}`, {
+      cause: err,
+    });
+  }
+  return { db: db as unknown as StoreDb, kind: 'postgres', close: () => pool.end() };
+}

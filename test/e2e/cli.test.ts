@@ -16,7 +16,7 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseMot } from '@sightline/edge';
 import type { FrameResult, StreamStats } from '@sightline/shared';
-import { media, modelsDir } from './helpers.ts';
+import { type CliRun, collectRun, media, modelsDir } from './helpers.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const BIN = join(ROOT, 'bin', 'sightline.js');
@@ -58,33 +58,12 @@ function start(args: string[], env: NodeJS.ProcessEnv = cliEnv(), detached = fal
   return child;
 }
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
 /** Run the command to its end (killed after `timeoutMs`). */
 function run(args: string[], env?: NodeJS.ProcessEnv, timeoutMs = 90_000): Promise<Run> {
   const child = start(args, env);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (s: string) => {
-    stdout += s;
-  });
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => {
-    stderr += s;
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGTERM');
-      reject(new Error(`sightline ${args.join(' ')} did not exit in ${timeoutMs} ms\n${stdout}\n${stderr}`));
-    }, timeoutMs);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return collectRun(child, args, timeoutMs);
 }
 
 /** A running command's output, its exit, and a wait for a condition on what it printed so far. */

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseMot } from '@sightline/edge';
+import { type CliRun, collectRun } from './helpers.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const BIN = join(ROOT, 'bin', 'sightline.js');
@@ -21,11 +22,7 @@ after(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
 /** Run `sightline ...args` from the sources to its end. */
 function run(args: string[], timeoutMs = 60_000): Promise<Run> {
@@ -34,24 +31,7 @@ function run(args: string[], timeoutMs = 60_000): Promise<Run> {
     env: { ...process.env, SIGHTLINE_FROM_SOURCE: '1', SIGHTLINE_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (s: string) => {
-    stdout += s;
-  });
-  child.stderr.setEncoding('utf8').on('data', (s: string) => {
-    stderr += s;
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGTERM');
-      reject(new Error(`sightline ${args.join(' ')} did not exit in ${timeoutMs} ms\n${stdout}\n${stderr}`));
-    }, timeoutMs);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return collectRun(child, args, timeoutMs);
 }
 
 describe('sightline eval mot', () => {

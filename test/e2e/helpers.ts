@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 /** Helpers for end-to-end tests of the edge runtime: data paths, waiting on runtime events, result gaps. */
 
 import type { EdgeRuntime } from '@sightline/edge';
@@ -117,3 +118,32 @@ export function iou(a: Box, b: Box): number {
 }
 
 export { media };
+
+/** What a finished `sightline` command printed and how it exited. */
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Collect a spawned `sightline` command's output until it exits; kill it and reject after `timeoutMs`. */
+export function collectRun(child: ChildProcess, args: readonly string[], timeoutMs: number): Promise<CliRun> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.setEncoding('utf8').on('data', (s: string) => {
+    stdout += s;
+  });
+  child.stderr?.setEncoding('utf8').on('data', (s: string) => {
+    stderr += s;
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGTERM');
+      reject(new Error(`sightline ${args.join(' ')} did not exit in ${timeoutMs} ms\n${stdout}\n${stderr}`));
+    }, timeoutMs);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}

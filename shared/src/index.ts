@@ -6,3 +6,4 @@ export * from './logger.ts';
 export * from './model-spec.ts';
 export * from './time.ts';
 export * from './types.ts';
+export * from './uplink.ts';

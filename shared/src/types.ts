@@ -69,7 +69,8 @@ export interface FrameResult {
 export interface StreamStats {
   streamId: string;
   source: string;
-  state: 'starting' | 'running' | 'reconnecting' | 'ended' | 'failed';
+  /** 'stopped': stopped by an operator (the hub's stop command); start resumes it. */
+  state: 'starting' | 'running' | 'reconnecting' | 'ended' | 'failed' | 'stopped';
   framesDecoded: number;
   framesInferred: number;
   /** Dropped by the frame ring (oldest dropped under overload). */

@@ -11,6 +11,7 @@ import {
   bigint,
   bigserial,
   check,
+  customType,
   index,
   integer,
   jsonb,
@@ -22,6 +23,12 @@ import {
   uniqueIndex,
 } from 'drizzle-orm/pg-core';
 
+/** Binary column (Buffer in and out, both drivers). */
+const bytea = customType<{ data: Buffer; driverData: Buffer | Uint8Array }>({
+  dataType: () => 'bytea',
+  fromDriver: (v) => (Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength)),
+});
+
 const tsz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
 /** One row per edge that has ever reported. */
@@ -31,6 +38,8 @@ export const edges = pgTable('edges', {
   version: text('version').notNull().default(''),
   /** The last status report, as sent. */
   status: jsonb('status'),
+  /** The config the edge last reported running (JSON). */
+  config: jsonb('config'),
   lastHeartbeat: tsz('last_heartbeat'),
   createdAt: tsz('created_at').notNull().defaultNow(),
 });
@@ -111,12 +120,15 @@ export const events = pgTable(
   (t) => [index('events_edge_ts_idx').on(t.edgeId, t.ts), index('events_kind_ts_idx').on(t.kind, t.ts)],
 );
 
-/** Roles a token can hold. */
-export const TOKEN_ROLES = ['viewer', 'operator', 'admin', 'edge'] as const;
+/**
+ * Roles a token can hold: people's API tokens (viewer < operator < admin), an edge's own credential (`edge`),
+ * and one-time enrollment tokens (`enroll`) that an edge trades for its credential.
+ */
+export const TOKEN_ROLES = ['viewer', 'operator', 'admin', 'edge', 'enroll'] as const;
 /** A token's role. */
 export type TokenRole = (typeof TOKEN_ROLES)[number];
 
-/** API and edge credentials; only a hash of the secret is kept. */
+/** API and edge credentials; only a salted scrypt hash of the secret is kept. */
 export const tokens = pgTable(
   'tokens',
   {
@@ -124,13 +136,19 @@ export const tokens = pgTable(
     name: text('name').notNull(),
     role: text('role').$type<TokenRole>().notNull(),
     hash: text('hash').notNull(),
+    /** The edge an `edge` credential belongs to (or that an `enroll` token will create, when fixed). */
+    edgeId: text('edge_id'),
+    /** After this an `enroll` token no longer works. */
+    expiresAt: tsz('expires_at'),
+    /** When an `enroll` token was used (it works once). */
+    usedAt: tsz('used_at'),
     createdAt: tsz('created_at').notNull().defaultNow(),
     revokedAt: tsz('revoked_at'),
     lastUsed: tsz('last_used'),
   },
   (t) => [
     uniqueIndex('tokens_hash_uidx').on(t.hash),
-    check('tokens_role_check', sql`${t.role} in ('viewer', 'operator', 'admin', 'edge')`),
+    check('tokens_role_check', sql`${t.role} in ('viewer', 'operator', 'admin', 'edge', 'enroll')`),
   ],
 );
 
@@ -145,6 +163,8 @@ export const embeddings = pgTable(
     run: text('run').notNull(),
     trackId: integer('track_id').notNull(),
     ts: tsz('ts').notNull(),
+    /** The vector (float32 little-endian), so a missing or corrupt index file is rebuilt from here. */
+    vector: bytea('vector').notNull(),
   },
   (t) => [
     primaryKey({ columns: [t.modelId, t.vectorKey] }),

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
@@ -98,6 +98,12 @@ async function rows<T>(store: Store, query: ReturnType<typeof sql>): Promise<T[]
   return res.rows;
 }
 
+/** How many migrations hub/migrations holds (each applied exactly once). */
+function journalEntries(): number {
+  const journal = JSON.parse(readFileSync(join(migrationsFolder(), 'meta', '_journal.json'), 'utf8'));
+  return journal.entries.length;
+}
+
 async function countPoints(store: Store): Promise<number> {
   const [r] = await rows<{ n: number }>(store, sql`select count(*)::int as n from track_points`);
   return r!.n;
@@ -145,7 +151,7 @@ for (const backend of backends) {
         'tracks',
         'uplink_acks',
       ]);
-      assert.equal(await migrationsApplied(store), 1);
+      assert.equal(await migrationsApplied(store), journalEntries());
     });
 
     it('inserts the same batch twice without duplicates', async () => {
@@ -258,7 +264,7 @@ for (const backend of backends) {
       await store.close();
       store = await backend.open(loc);
       assert.equal(await countPoints(store), 10);
-      assert.equal(await migrationsApplied(store), 1);
+      assert.equal(await migrationsApplied(store), journalEntries());
       assert.equal(await insertTrackPoints(store, points(10)), 0);
     });
   });

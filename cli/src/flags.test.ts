@@ -51,7 +51,7 @@ test('edge run: good flag values land in the config', async () => {
   assert.equal(config.inference.sessions, 3);
   assert.equal(config.inference.intraOpThreads, 2);
   assert.equal(config.detector.confidence, 0);
-  assert.equal(config.hubUrl, 'http://127.0.0.1:8080');
+  assert.equal(config.hub?.url, 'http://127.0.0.1:8080');
   assert.equal(duration, 1.5);
 });
 

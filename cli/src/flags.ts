@@ -1,5 +1,5 @@
 /** Checks of command-line flag values: every bad value is a UsageError (exit 2) naming the flag and the value. */
-import { EdgeConfig, ExecutionProvider } from '@sightline/shared';
+import { ExecutionProvider, HubLinkConfig } from '@sightline/shared';
 import { UsageError } from './usage-error.ts';
 
 /** A config schema field (zod) that checks a value. */
@@ -72,8 +72,17 @@ export function providersFlag(command: string, value: string | undefined): Execu
 /** --hub: the hub's http(s) base URL. */
 export function hubUrlFlag(command: string, value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
-  if (!/^https?:\/\//i.test(value) || !EdgeConfig.shape.hubUrl.safeParse(value).success) {
+  if (!/^https?:\/\//i.test(value) || !HubLinkConfig.shape.url.safeParse(value).success) {
     throw bad(command, 'hub', 'an http(s) URL such as http://127.0.0.1:8080', value);
+  }
+  return value;
+}
+
+/** --hub-token / --enroll-token: a Sightline token (slt_...). */
+export function tokenFlag(command: string, name: string, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (!HubLinkConfig.shape.token.safeParse(value).success) {
+    throw bad(command, name, 'a Sightline token (slt_<16 hex>_<43 chars>)', value);
   }
   return value;
 }

@@ -1,76 +1,100 @@
-/** The hub's HTTP application: health, fleet status API and the status page. */
-
-import { ID_PATTERN } from '@sightline/shared';
-import { Hono } from 'hono';
+/**
+ * The hub's HTTP application: /health, the REST API under /api/v1 (OpenAPI 3.1 at /api/v1/openapi.json, a
+ * readable page at /api/v1/docs), /metrics, and the status page. Public without a token: /health, the API
+ * documents and the status page's HTML (which holds no data; its script calls the API with a token).
+ */
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
-import { HTTPException } from 'hono/http-exception';
-import { EdgeStatusReport, type FleetState } from './fleet-state.ts';
+import type { AuthEnv } from './api/auth.ts';
+import { requireRole } from './api/auth.ts';
+import { apiDocsPage } from './api/docs-page.ts';
+import { apiError, errorResponse, validationHook } from './api/errors.ts';
+import { type ApiDeps, registerRoutes } from './api/routes.ts';
+import { AUTH_ERRORS } from './api/schemas.ts';
+import type { RateLimiter } from './auth/rate-limiter.ts';
+import type { TokenService } from './auth/token-service.ts';
+import type { FleetHub } from './fleet/fleet-hub.ts';
+import type { HubMetrics } from './hub-metrics.ts';
 import { statusPage } from './status-page.ts';
+import type { Store } from './store/db.ts';
+import { VERSION } from './version.ts';
 
-export interface HubAppOptions {
-  fleet: FleetState;
+export interface HubAppOptions extends Omit<ApiDeps, 'refused'> {
+  store: Store;
+  tokens: TokenService;
+  limiter: RateLimiter;
+  fleet: FleetHub;
+  metrics: HubMetrics;
   /** Largest accepted request body in bytes; a larger one gets 413 PAYLOAD_TOO_LARGE unread. Default 1 MiB. */
   maxBodyBytes?: number;
 }
 
-function error(status: 400 | 404 | 413 | 415 | 507, code: string, message: string): HTTPException {
-  return new HTTPException(status, { res: Response.json({ error: { code, message } }, { status }) });
-}
-
-export function createHubApp(options: HubAppOptions): Hono {
-  const { fleet } = options;
+export function createHubApp(options: HubAppOptions): OpenAPIHono<AuthEnv> {
+  const { metrics } = options;
   const maxBodyBytes = options.maxBodyBytes ?? 1 << 20;
-  const app = new Hono();
+  const deps: ApiDeps = { ...options, refused: metrics.authRefused };
+  const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook as never });
 
-  app.get('/health', (c) => c.json({ ok: true }));
+  app.use('*', async (c, next) => {
+    const start = performance.now();
+    await next();
+    const route = c.req.routePath || 'unmatched';
+    metrics.httpRequests.inc({ method: c.req.method, route, status: String(c.res.status) });
+    metrics.httpSeconds.observe({ method: c.req.method, route }, (performance.now() - start) / 1000);
+  });
+  // The limit is enforced while the body arrives (by its content-length, or by counting a chunked body).
+  app.use(
+    '/api/*',
+    bodyLimit({
+      maxSize: maxBodyBytes,
+      onError: () => {
+        throw apiError(413, 'PAYLOAD_TOO_LARGE', `body larger than ${maxBodyBytes} bytes`);
+      },
+    }),
+  );
 
-  app.get('/api/v1/status', (c) => c.json({ edges: fleet.edges() }));
+  app.get('/health', (c) => c.json({ ok: true, version: VERSION }));
 
-  // Edges report their live counters here until the uplink issue replaces this with the WebSocket uplink.
-  // The limit is enforced while the body arrives (by its content-length, or by counting a chunked body), never
-  // after buffering all of it.
-  const limit = bodyLimit({
-    maxSize: maxBodyBytes,
-    onError: () => {
-      throw error(413, 'PAYLOAD_TOO_LARGE', `body larger than ${maxBodyBytes} bytes`);
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
+    type: 'http',
+    scheme: 'bearer',
+    description:
+      'slt_... token: an API token (viewer, operator, admin), an enrollment token, or an edge credential',
+  });
+  registerRoutes(app, deps);
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/metrics',
+      tags: ['operations'],
+      summary: 'Prometheus metrics of the hub (text exposition format)',
+      security: [{ bearer: [] }],
+      'x-required-role': 'viewer',
+      middleware: [requireRole(deps, 'viewer')] as const,
+      responses: {
+        200: { content: { 'text/plain': { schema: z.string() } }, description: 'Metrics' },
+        ...AUTH_ERRORS,
+      },
+    }),
+    async (c) =>
+      c.text(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }),
+  );
+
+  app.doc31('/api/v1/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'Sightline hub API',
+      version: VERSION,
+      description: 'Fleet, tokens, tracks and similarity search of a Sightline hub.',
     },
   });
-  app.post('/api/v1/edges/:edgeId/status', limit, async (c) => {
-    const edgeId = c.req.param('edgeId');
-    if (!ID_PATTERN.test(edgeId)) throw error(400, 'BAD_REQUEST', `invalid edge id "${edgeId}"`);
-    if (!(c.req.header('content-type') ?? '').includes('application/json')) {
-      throw error(415, 'UNSUPPORTED_MEDIA_TYPE', 'expected a JSON body (content-type: application/json)');
-    }
-    const text = await c.req.text();
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch (err) {
-      throw error(400, 'BAD_REQUEST', `body is not valid JSON: ${(err as Error).message}`);
-    }
-    const parsed = EdgeStatusReport.safeParse(body);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      throw error(400, 'VALIDATION_FAILED', `${issue.path.join('.') || '(body)'}: ${issue.message}`);
-    }
-    if (!fleet.report(edgeId, parsed.data)) {
-      throw error(
-        507,
-        'FLEET_FULL',
-        `the hub keeps at most ${fleet.maxEdges} edges; "${edgeId}" is not one of them (an edge silent for ${fleet.evictAfterMs / 1000} s is dropped)`,
-      );
-    }
-    return c.json({ ok: true });
-  });
-
+  app.get('/api/v1/docs', (c) => c.html(apiDocsPage()));
   app.get('/', (c) => c.html(statusPage()));
 
   app.notFound((c) =>
     c.json({ error: { code: 'NOT_FOUND', message: `no route ${c.req.method} ${c.req.path}` } }, 404),
   );
-  app.onError((err, c) => {
-    if (err instanceof HTTPException) return err.getResponse();
-    return c.json({ error: { code: 'INTERNAL', message: err.message } }, 500);
-  });
+  app.onError(errorResponse);
   return app;
 }

@@ -1,6 +1,16 @@
-/** @sightline/hub: the hub's HTTP app and server, metadata store and embedding index. */
+/** @sightline/hub: the hub's HTTP API and server, uplink, fleet, metadata store and embedding search. */
 export { createHubApp, type HubAppOptions } from './app.ts';
-export { type EdgeStatusReport, type EdgeView, FleetState, type FleetStateOptions } from './fleet-state.ts';
+export { RateLimiter, type RateLimiterOptions } from './auth/rate-limiter.ts';
+export {
+  type CreateTokenOptions,
+  type TokenInfo,
+  type TokenListing,
+  TokenService,
+} from './auth/token-service.ts';
+export { type EdgeStatus, type EdgeView, FleetHub, type FleetHubOptions } from './fleet/fleet-hub.ts';
 export * from './index-search/index.ts';
-export { type HubServer, type HubServerOptions, startHub } from './server.ts';
+export { SearchService } from './search/search-service.ts';
+export { type HubServer, type HubServerOptions, lockPath, runningHubPid, startHub } from './server.ts';
 export * from './store/index.ts';
+export * from './uplink/index.ts';
+export { UplinkServer } from './uplink/uplink-server.ts';

@@ -1,59 +1,166 @@
-/** Starts the hub's HTTP server on a port and returns its URL and a close function. */
+/** Starts the hub: store, tokens, fleet, ingest, embedding indexes, HTTP API and the uplink WebSocket. */
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { serve } from '@hono/node-server';
-import { childLogger } from '@sightline/shared';
+import { childLogger, describeError, SightlineError } from '@sightline/shared';
 import { createHubApp } from './app.ts';
-import { FleetState } from './fleet-state.ts';
+import { RateLimiter, type RateLimiterOptions } from './auth/rate-limiter.ts';
+import { TokenService } from './auth/token-service.ts';
+import { FleetHub } from './fleet/fleet-hub.ts';
+import { createHubMetrics } from './hub-metrics.ts';
+import { SearchService } from './search/search-service.ts';
+import { openStore, type Store } from './store/db.ts';
+import { IndexRegistry } from './uplink/index-registry.ts';
+import { Ingest } from './uplink/ingest.ts';
+import { ThumbnailStore } from './uplink/thumbnail-store.ts';
+import { UplinkServer } from './uplink/uplink-server.ts';
 
 export interface HubServerOptions {
-  /** TCP port; 0 picks a free one. Default 8080 (or $SIGHTLINE_HUB_PORT). */
+  /** TCP port; 0 picks a free one. Default $SIGHTLINE_HUB_PORT or 8080. */
   port?: number;
-  /** Interface to bind. Default 127.0.0.1 (or $SIGHTLINE_HUB_HOST). */
+  /** Interface to bind. Default $SIGHTLINE_HUB_HOST or 127.0.0.1. */
   host?: string;
-  /** Most edges kept; a new edge beyond it gets 507 FLEET_FULL. Default 1000. */
-  maxEdges?: number;
-  /** An edge not heard from for this long is forgotten. Default 600000 (10 minutes). */
-  evictAfterMs?: number;
+  /** Data directory (PGlite database, thumbnails, embedding indexes). Default $SIGHTLINE_DATA_DIR or ./data. */
+  dataDir?: string;
+  /** PostgreSQL URL instead of the embedded PGlite. Default $DATABASE_URL. */
+  databaseUrl?: string;
+  /** PostgreSQL schema (tests use one per suite). Default public. */
+  databaseSchema?: string;
+  /** Per-token rate limit. Default 50 requests/s with bursts of 100. */
+  rateLimit?: RateLimiterOptions;
+  /** Heartbeat period asked of edges (ms). Default 2000. */
+  heartbeatMs?: number;
+  /** No heartbeat for this long: the edge is offline (ms). Default 30000. */
+  offlineAfterMs?: number;
+  /** How long a fleet command waits for the edge (ms). Default 10000. */
+  commandTimeoutMs?: number;
 }
 
 export interface HubServer {
   url: string;
-  fleet: FleetState;
+  store: Store;
+  tokens: TokenService;
+  fleet: FleetHub;
+  indexes: IndexRegistry;
+  dataDir: string;
   close(): Promise<void>;
+}
+
+/** The lock file that says a hub is running on a data directory (PGlite allows one process). */
+export function lockPath(dataDir: string): string {
+  return join(resolve(dataDir), 'hub.lock');
+}
+
+/** The pid of a live hub holding `dataDir`, if any. */
+export function runningHubPid(dataDir: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(lockPath(dataDir), 'utf8').trim());
+    if (!Number.isInteger(pid) || pid <= 0) return undefined;
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return undefined;
+  }
 }
 
 export async function startHub(options: HubServerOptions = {}): Promise<HubServer> {
   const port = options.port ?? Number(process.env.SIGHTLINE_HUB_PORT ?? 8080);
   const host = options.host ?? process.env.SIGHTLINE_HUB_HOST ?? '127.0.0.1';
+  const dataDir = resolve(options.dataDir ?? process.env.SIGHTLINE_DATA_DIR ?? './data');
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new RangeError(`Expected a port number 0..65535 but received ${port}`);
   }
-  const fleet = new FleetState({ maxEdges: options.maxEdges, evictAfterMs: options.evictAfterMs });
-  const app = createHubApp({ fleet });
+  const databaseUrl = options.databaseUrl ?? process.env.DATABASE_URL;
   const log = childLogger('hub');
-  const server = serve({ fetch: app.fetch, port, hostname: host });
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(
-        err.code === 'EADDRINUSE'
-          ? new Error(`Port ${port} on ${host} is in use: pick another with --port`)
-          : err,
-      ),
+  mkdirSync(dataDir, { recursive: true });
+  const other = databaseUrl ? undefined : runningHubPid(dataDir);
+  if (other !== undefined && other !== process.pid) {
+    throw new SightlineError(
+      'STORE_UNAVAILABLE',
+      `another hub (pid ${other}) is running on ${dataDir}; stop it or pick another --data-dir`,
     );
+  }
+  const store = await openStore({ dataDir, databaseUrl, schema: options.databaseSchema });
+  if (!databaseUrl) writeFileSync(lockPath(dataDir), `${process.pid}\n`);
+  const tokens = new TokenService(store);
+  const limiter = new RateLimiter(options.rateLimit);
+  const fleet = new FleetHub({
+    store,
+    heartbeatMs: options.heartbeatMs,
+    offlineAfterMs: options.offlineAfterMs,
+    commandTimeoutMs: options.commandTimeoutMs,
   });
+  const thumbnails = new ThumbnailStore({ dataDir });
+  const indexes = new IndexRegistry({ store, dataDir });
+  const ingest = new Ingest({ store, thumbnails, indexes });
+  const search = new SearchService({ store, indexes });
+  const metrics = createHubMetrics(() => fleet.statusCounts());
+  const app = createHubApp({
+    store,
+    tokens,
+    limiter,
+    fleet,
+    metrics,
+    readThumbnail: (sha) => thumbnails.read(sha),
+    search: (input) => search.search(input),
+  });
+  const server = serve({ fetch: app.fetch, port, hostname: host });
+  try {
+    await new Promise<void>((ok, fail) => {
+      server.once('listening', ok);
+      server.once('error', (err: NodeJS.ErrnoException) =>
+        fail(
+          err.code === 'EADDRINUSE'
+            ? new Error(`Port ${port} on ${host} is in use: pick another with --port`)
+            : err,
+        ),
+      );
+    });
+  } catch (err) {
+    await store.close().catch(() => {});
+    if (!databaseUrl) rmSync(lockPath(dataDir), { force: true });
+    throw err;
+  }
+  const uplink = new UplinkServer({
+    server: server as unknown as import('node:http').Server,
+    tokens,
+    fleet,
+    metrics,
+    storeBatch: (edgeId, batch) => ingest.storeBatch(edgeId, batch),
+  });
+  // Save changed indexes now and then, so a crash loses little (the store is the truth; a restart catches up).
+  const saver = setInterval(() => {
+    indexes
+      .saveAll()
+      .catch((err) => log.warn({ err: describeError(err) }, 'saving embedding indexes failed'));
+  }, 60_000);
+  saver.unref();
   const address = server.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
-  log.info({ url }, 'hub listening');
+  log.info({ url, dataDir, store: store.kind }, 'hub listening');
   let closed: Promise<void> | undefined;
   return {
     url,
+    store,
+    tokens,
     fleet,
+    indexes,
+    dataDir,
     close() {
-      closed ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
-      });
+      closed ??= (async () => {
+        clearInterval(saver);
+        fleet.close();
+        await uplink.close();
+        await new Promise<void>((done) => {
+          server.close(() => done());
+          (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+        });
+        await ingest.idle();
+        await indexes.close().catch((err) => log.warn({ err: describeError(err) }, 'closing indexes failed'));
+        await store.close();
+        if (!databaseUrl) rmSync(lockPath(dataDir), { force: true });
+      })();
       return closed;
     },
   };

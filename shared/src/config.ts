@@ -24,6 +24,7 @@ export const StreamConfig = z.strictObject({
   maxFrames: z.number().int().positive().optional(),
 });
 export type StreamConfig = z.infer<typeof StreamConfig>;
+export type StreamConfigInput = z.input<typeof StreamConfig>;
 
 export const DetectorConfig = z.strictObject({
   /** Model id from models/manifest.json. Default yolox_nano. */
@@ -143,6 +144,52 @@ export const SinkConfig = z.discriminatedUnion('type', [
 ]);
 export type SinkConfig = z.infer<typeof SinkConfig>;
 
+export const ThumbnailConfig = z.strictObject({
+  /** Cut JPEG thumbnails of confirmed tracks (the best view of each track so far). Default true. */
+  enabled: z.boolean().default(true),
+  /** Consider one frame in this many per stream. Default 5. */
+  every: z.number().int().min(1).max(1000).default(5),
+  /** Boxes shorter than this many source-frame pixels get no thumbnail. Default 48. */
+  minHeight: z.number().int().min(1).default(48),
+  /** Thumbnails are scaled down to fit this many pixels on their longer side (never upscaled). Default 256. */
+  maxSide: z.number().int().min(16).max(4096).default(256),
+  /** JPEG quality 1..100. Default 80. */
+  quality: z.number().int().min(1).max(100).default(80),
+});
+export type ThumbnailConfig = z.infer<typeof ThumbnailConfig>;
+
+export const MetricsConfig = z.strictObject({
+  /** Serve Prometheus metrics (GET /metrics, GET /health) on this TCP port; 0 picks a free one. Default: no server. */
+  port: z.number().int().min(0).max(65535).optional(),
+  /** Address the metrics server listens on. Default 127.0.0.1 (this host only). */
+  host: z.string().min(1).default('127.0.0.1'),
+});
+export type MetricsConfig = z.infer<typeof MetricsConfig>;
+
+const token = z.string().regex(/^slt_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/, 'a Sightline token (slt_...)');
+
+export const HubLinkConfig = z.strictObject({
+  /** Hub base URL, e.g. http://127.0.0.1:8080 (http, https, ws or wss). */
+  url: z.url({ protocol: /^(https?|wss?)$/ }),
+  /** This edge's credential. Default: the one saved in stateDir by an earlier enrollment. */
+  token: token.optional(),
+  /** One-time enrollment token from a hub admin, traded for the credential on first start. */
+  enrollmentToken: token.optional(),
+  /** Folder for the saved credential and the outbox of unacknowledged batches. Default ./edge-state. */
+  stateDir: z.string().min(1).default('./edge-state'),
+  /** Cut a batch of each stream this often (ms). Default 500. */
+  flushMs: z.number().int().min(10).max(60_000).default(500),
+  /** Most batches kept in the outbox while the hub is away; the oldest are dropped (and counted) beyond. Default 10000. */
+  outboxMaxMessages: z.number().int().min(1).default(10_000),
+  /** Most bytes kept in the outbox. Default 268435456 (256 MiB). */
+  outboxMaxBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .default(256 << 20),
+});
+export type HubLinkConfig = z.infer<typeof HubLinkConfig>;
+
 export const EdgeConfig = z.strictObject({
   /** This edge's id. Default: the host name. */
   edgeId: streamId.optional(),
@@ -158,8 +205,12 @@ export const EdgeConfig = z.strictObject({
   /** Appearance embeddings (re-ID) of detected objects. Default: on when the tracker is deepsort. */
   reid: ReidConfig.optional(),
   sinks: z.array(SinkConfig).default([]),
-  /** Hub base URL to report status to, e.g. http://127.0.0.1:8080. Default: none. */
-  hubUrl: z.url().optional(),
+  /** The hub this edge sends tracks, thumbnails, embeddings and heartbeats to, and takes commands from. Default: none. */
+  hub: HubLinkConfig.optional(),
+  /** Per-track JPEG thumbnails. Default: on, one frame in 5, boxes at least 48 px tall, 256 px, quality 80. */
+  thumbnails: ThumbnailConfig.default(ThumbnailConfig.parse({})),
+  /** Prometheus metrics server. Default: off (no server unless metrics.port is set). */
+  metrics: MetricsConfig.optional(),
 });
 export type EdgeConfig = z.infer<typeof EdgeConfig>;
 export type EdgeConfigInput = z.input<typeof EdgeConfig>;

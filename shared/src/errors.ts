@@ -16,11 +16,16 @@ export type ErrorCode =
   | 'INFERENCE_FAILED'
   | 'INFERENCE_TIMEOUT'
   | 'CLOSED'
+  | 'STREAM_UNKNOWN'
+  | 'CONFIG_RESTART_REQUIRED'
   | 'FORMAT_INVALID'
   | 'SINK_FAILED'
   | 'INDEX_INVALID'
   | 'STORE_UNAVAILABLE'
-  | 'STORE_URL_INVALID';
+  | 'STORE_URL_INVALID'
+  | 'BATCH_INVALID'
+  | 'THUMBNAIL_INVALID'
+  | 'EMBEDDING_INVALID';
 
 /** Base class: a message for people plus a stable `code`. */
 export class SightlineError extends Error {

@@ -25,6 +25,8 @@ const id = z
   .max(64)
   .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . - only');
 const ms = z.number().int().nonnegative();
+/** Binary (msgpack bin decodes to Uint8Array; Buffers are Uint8Arrays too). */
+const bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array, 'expected binary bytes');
 
 /** Live counters of one stream (what `EdgeRuntime.stats()` returns). */
 export const StreamStatusSchema = z.strictObject({
@@ -112,7 +114,7 @@ export type TrackSummary = z.infer<typeof TrackSummarySchema>;
 /** A JPEG crop, content-addressed by the sha256 of its bytes. */
 export const ThumbnailSchema = z.strictObject({
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
-  jpeg: z.instanceof(Uint8Array).refine((b) => b.length > 0 && b.length <= 1 << 20, 'JPEG of 1..1 MiB'),
+  jpeg: bytes.refine((b) => b.length > 0 && b.length <= 1 << 20, 'JPEG of 1..1 MiB'),
 });
 export type Thumbnail = z.infer<typeof ThumbnailSchema>;
 
@@ -121,7 +123,7 @@ export const EmbeddingSchema = z.strictObject({
   trackId: z.number().int().nonnegative(),
   ts: ms,
   model: z.string().min(1).max(128),
-  vector: z.instanceof(Uint8Array).refine((b) => b.length % 4 === 0 && b.length <= 4 * 4096, 'float32 bytes'),
+  vector: bytes.refine((b) => b.length % 4 === 0 && b.length <= 4 * 4096, 'float32 bytes'),
 });
 export type EmbeddingMsg = z.infer<typeof EmbeddingSchema>;
 
@@ -206,9 +208,14 @@ export interface UplinkError {
   t: 'error';
   code: string;
   message: string;
-  /** Set when the refused message was a batch: the edge keeps it and does not resend it on this connection. */
+  /**
+   * Set when the refused message was a batch whose content can never be stored (malformed): the edge drops it
+   * from its outbox and counts it as rejected. Store outages carry no seq; the hub closes the connection and
+   * the edge replays everything unacked on its next one.
+   */
   seq?: number;
   streamId?: string;
+  run?: string;
 }
 /** Every message the hub may send. */
 export type HubMessage = Welcome | Ack | Command | UplinkError;

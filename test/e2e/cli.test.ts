@@ -369,22 +369,63 @@ describe('sightline command routing and models', () => {
   });
 });
 
+describe('sightline hub', () => {
+  test('token create prints the token last; the hub starts on the data dir and takes it; a second writer is refused', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'sightline-hub-cli-'));
+    try {
+      const created = await run(['hub', 'token', 'create', '--role', 'admin', '--data-dir', dataDir]);
+      assert.equal(created.code, 0, created.stderr);
+      const token = created.stdout.trimEnd().split('\n').at(-1)!;
+      assert.match(token, /^slt_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/);
+      const bad = await run(['hub', 'token', 'create', '--role', 'root', '--data-dir', dataDir]);
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /--role expects one of viewer, operator, admin, enroll, got "root"/);
+
+      const child = start(['hub', '--port', '0', '--data-dir', dataDir], cliEnv(), true);
+      const w = watch(child);
+      await w.until('listening line', () => /listening on http:\/\/\S+/.test(w.out.stdout));
+      const url = /listening on (http:\/\/\S+)/.exec(w.out.stdout)![1]!;
+      const res = await fetch(`${url}/api/v1/tokens`, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(res.status, 200);
+      const listed = (await res.json()) as { tokens: { role: string }[] };
+      assert.deepEqual(
+        listed.tokens.map((t) => t.role),
+        ['admin'],
+      );
+      // PGlite allows one process per data dir: token create while the hub runs says what to do instead.
+      const busy = await run(['hub', 'token', 'create', '--role', 'viewer', '--data-dir', dataDir]);
+      assert.equal(busy.code, 1);
+      assert.match(busy.stderr, /is running on .*POST \/api\/v1\/tokens/);
+      process.kill(-child.pid!, 'SIGTERM');
+      assert.equal(await w.exited, 0, w.out.stderr);
+      const list = await run(['hub', 'token', 'list', '--data-dir', dataDir]);
+      assert.equal(list.code, 0, list.stderr);
+      assert.match(list.stdout, /^[0-9a-f]{16} {2}admin\s+active/m);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('sightline demo', () => {
-  test('--port 0 --duration 8 prints the real URL, the hub shows demo-edge/sample counting up, exits 0', async () => {
-    const child = start(['demo', '--port', '0', '--duration', '8']);
+  test('--port 0 --duration 10 prints the real URL with a viewer token, the hub lists the enrolled demo-edge counting up, exits 0', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'sightline-demo-'));
+    const child = start(['demo', '--port', '0', '--duration', '10', '--data-dir', dataDir]);
     let stdout = '';
     let stderr = '';
     child.stderr!.setEncoding('utf8').on('data', (s: string) => {
       stderr += s;
     });
     const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+    let token = '';
     const url = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no URL after 60 s:\n${stdout}\n${stderr}`)), 60_000);
       child.stdout!.setEncoding('utf8').on('data', (s: string) => {
         stdout += s;
-        const m = /Open (http:\/\/\S+?)\/? in a browser/.exec(stdout);
+        const m = /Open (http:\/\/\S+?)\/#token=(\S+) in a browser/.exec(stdout);
         if (m) {
           clearTimeout(timer);
+          token = m[2]!;
           resolve(m[1]!);
         }
       });
@@ -396,14 +437,14 @@ describe('sightline demo', () => {
     assert.ok(port > 0, `the printed URL ${url} has the real port`);
 
     async function inferred(): Promise<number | undefined> {
-      const res = await fetch(`${url}/api/v1/status`);
+      const res = await fetch(`${url}/api/v1/edges`, { headers: { authorization: `Bearer ${token}` } });
       assert.equal(res.status, 200);
       const body = (await res.json()) as {
-        edges: { edgeId: string; status: string; streams: StreamStats[] }[];
+        edges: { edgeId: string; status: string; streams: (StreamStats & { tracksStored: number })[] }[];
       };
       const edge = body.edges.find((e) => e.edgeId === 'demo-edge');
       const stream = edge?.streams.find((s) => s.streamId === 'sample');
-      return stream?.framesInferred;
+      return stream && edge?.status === 'online' ? stream.framesInferred : undefined;
     }
     async function poll(check: (n: number) => boolean, ms: number): Promise<number> {
       const deadline = Date.now() + ms;
@@ -415,12 +456,14 @@ describe('sightline demo', () => {
         await new Promise((r) => setTimeout(r, 200));
       }
     }
-    // The edge reports once a second; the count grows between two reports.
-    const first = await poll((n) => n > 0, 6000);
-    const second = await poll((n) => n > first, 6000);
+    // The edge's heartbeat carries its counters; the count grows between two of them.
+    const first = await poll((n) => n > 0, 8000);
+    const second = await poll((n) => n > first, 8000);
     assert.ok(second > first);
+    assert.equal((await fetch(`${url}/api/v1/edges`)).status, 401, 'the API needs the token');
     const code = await exited;
     assert.equal(code, 0, stderr);
     assert.match(stdout, /demo stopped/);
+    rmSync(dataDir, { recursive: true, force: true });
   });
 });

@@ -1,6 +1,6 @@
 /** `sightline edge run`: run the edge pipeline on one or more sources. */
 import { parseArgs } from 'node:util';
-import { EdgeRuntime } from '@sightline/edge';
+import { EdgeAgent } from '@sightline/edge';
 import {
   DetectorConfig,
   type EdgeConfig,
@@ -10,7 +10,7 @@ import {
   parseEdgeConfig,
   StreamConfig,
 } from '@sightline/shared';
-import { durationFlag, hubUrlFlag, numberFlag, providersFlag } from '../flags.ts';
+import { durationFlag, hubUrlFlag, numberFlag, portFlag, providersFlag, tokenFlag } from '../flags.ts';
 import { ProgressPrinter } from '../progress.ts';
 import { handleStopSignals } from '../stop-signals.ts';
 import { UsageError } from '../usage-error.ts';
@@ -29,7 +29,12 @@ export const EDGE_USAGE = `Usage: sightline edge run [options]
   --threads <n>         intra-op threads per session (default 1)
   --confidence <x>      minimum detection score (default 0.5)
   --tracker <type>      bytetrack or deepsort (appearance from the re-ID model) (default bytetrack)
-  --hub <url>           report live counts to a hub, e.g. http://127.0.0.1:8080
+  --hub <url>           send tracks, thumbnails and heartbeats to a hub, e.g. http://127.0.0.1:8080
+  --enroll-token <t>    one-time enrollment token from the hub admin (first start; the credential is saved)
+  --hub-token <t>       this edge's credential, when not enrolling (default: the saved one)
+  --state-dir <dir>     saved credential and outbox of unacknowledged batches (default ./edge-state)
+  --edge-id <id>        this edge's id (default: the host name)
+  --metrics-port <n>    serve Prometheus metrics on http://127.0.0.1:<n>/metrics
   --frames <n>          stop each stream after n frames (a stream that ends sooner stops there)
   --duration <s>        stop after this many seconds
   --json                print stats as JSON lines on stdout instead of progress lines
@@ -70,6 +75,11 @@ export async function edgeConfigFromArgs(
       confidence: { type: 'string' },
       tracker: { type: 'string' },
       hub: { type: 'string' },
+      'enroll-token': { type: 'string' },
+      'hub-token': { type: 'string' },
+      'state-dir': { type: 'string' },
+      'edge-id': { type: 'string' },
+      'metrics-port': { type: 'string' },
       duration: { type: 'string' },
       frames: { type: 'string' },
       json: { type: 'boolean', default: false },
@@ -83,6 +93,19 @@ export async function edgeConfigFromArgs(
   const { frames: maxFrames, sessions, threads, confidence, duration } = numberFlags(values);
   const providers = providersFlag('edge', values.providers);
   const hubUrl = hubUrlFlag('edge', values.hub);
+  const enrollmentToken = tokenFlag('edge', 'enroll-token', values['enroll-token']);
+  const hubToken = tokenFlag('edge', 'hub-token', values['hub-token']);
+  const metricsPort =
+    values['metrics-port'] === undefined ? undefined : portFlag('edge', values['metrics-port']);
+  if ((enrollmentToken || hubToken || values['state-dir']) && !hubUrl && !values.config) {
+    throw new UsageError('--enroll-token, --hub-token and --state-dir need --hub <url>', 'edge');
+  }
+  if (values['edge-id'] !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(values['edge-id'])) {
+    throw new UsageError(
+      `--edge-id expects letters, digits, _ . - (max 64), got "${values['edge-id']}"`,
+      'edge',
+    );
+  }
   const trackers = ['bytetrack', 'deepsort'];
   if (values.tracker !== undefined && !trackers.includes(values.tracker)) {
     throw new UsageError(`--tracker expects one of ${trackers.join(', ')}, got "${values.tracker}"`, 'edge');
@@ -115,32 +138,45 @@ export async function edgeConfigFromArgs(
   if (values.out) sinks.push({ type: 'jsonl', path: values.out });
   if (values.mot) sinks.push({ type: 'mot', dir: values.mot });
   input.sinks = sinks;
-  if (hubUrl) input.hubUrl = hubUrl;
+  if (hubUrl || enrollmentToken || hubToken || values['state-dir']) {
+    input.hub = {
+      ...((base.hub as object | undefined) ?? {}),
+      ...(hubUrl ? { url: hubUrl } : {}),
+      ...(enrollmentToken ? { enrollmentToken } : {}),
+      ...(hubToken ? { token: hubToken } : {}),
+      ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}),
+    };
+  }
+  if (values['edge-id']) input.edgeId = values['edge-id'];
+  if (metricsPort !== undefined)
+    input.metrics = { ...((base.metrics as object | undefined) ?? {}), port: metricsPort };
   return { config: parseEdgeConfig(input, 'edge settings'), json: values.json ?? false, duration };
 }
 
 /** Run an edge until its sources end, --duration passes, or SIGINT/SIGTERM. Returns the exit code. */
 export async function runEdge(argv: string[]): Promise<number> {
   const { config, json, duration } = await edgeConfigFromArgs(argv);
-  const runtime = new EdgeRuntime(config);
   const progress = new ProgressPrinter({ stream: json ? process.stdout : process.stderr, json });
   const signals = handleStopSignals({ out: { write: (text) => progress.note(text) } });
-  const finished = new Promise<string>((resolve) => {
-    runtime.once('end', () => resolve('all sources ended'));
-    void signals.requested.then(resolve);
-    if (duration) setTimeout(() => resolve(`ran for ${duration} s`), duration * 1000).unref();
-  });
+  let agent: EdgeAgent;
   try {
-    await runtime.start();
+    agent = await EdgeAgent.start(config);
   } catch (err) {
-    await runtime.close();
     signals.dispose();
     throw err;
   }
+  const { runtime } = agent;
+  const finished = new Promise<string>((resolve) => {
+    // An edge managed by a hub keeps running with no stream left: the hub may add some.
+    if (!config.hub) runtime.once('end', () => resolve('all sources ended'));
+    void signals.requested.then(resolve);
+    if (duration) setTimeout(() => resolve(`ran for ${duration} s`), duration * 1000).unref();
+  });
+  if (runtime.metricsUrl && !json) process.stderr.write(`metrics on ${runtime.metricsUrl}/metrics\n`);
   progress.start(() => runtime.stats());
   const why = await finished;
   progress.stop();
-  await runtime.close();
+  await agent.close();
   signals.dispose();
   const stats = runtime.stats();
   progress.print(stats);

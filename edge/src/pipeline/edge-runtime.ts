@@ -6,40 +6,58 @@
 import { hostname } from 'node:os';
 import {
   ClosedError,
+  ConfigError,
   childLogger,
   describeError,
   type EdgeConfig,
   type FrameResult,
   nowMs,
-  type StreamConfig,
+  SightlineError,
+  StreamConfig,
+  type StreamConfigInput,
   type StreamStats,
   TypedEmitter,
 } from '@sightline/shared';
 import type { DecodedFrame } from '../frame.ts';
 import { InferencePool, type InferResult } from '../inference/inference-pool.ts';
+import { createEdgeMetrics, type EdgeMetrics } from '../metrics/edge-metrics.ts';
+import { type MetricsServer, startMetricsServer } from '../metrics/metrics-server.ts';
 import { type LoadedModel, loadModel } from '../models/load.ts';
 import type { CropSource } from '../preprocess/crop.ts';
 import { ReidStage, type ReidStats } from '../reid/reid-stage.ts';
 import { createSink, type Sink } from '../sinks/sink.ts';
 import { StreamSource } from '../sources/stream-source.ts';
+import { ThumbnailStage, type TrackThumbnail } from '../thumbnails/thumbnail-stage.ts';
 import { type Appearance, createTracker, type Tracker } from '../tracking/tracker.ts';
-import { VERSION } from '../version.ts';
+import { type ConfigPatch, planConfigChange } from './config-change.ts';
 import { FailureLog } from './failure-log.ts';
-import { HubReporter } from './hub-reporter.ts';
 import { Scheduler } from './scheduler.ts';
 import { StreamMeter } from './stream-meter.ts';
 
 export type EdgeRuntimeEvents = {
   /** One processed frame, in order per stream. */
   result: [FrameResult];
-  /** A stream changed state (starting, running, reconnecting, ended, failed). */
+  /** A stream changed state (starting, running, reconnecting, ended, failed, stopped). */
   'stream-state': [streamId: string, state: StreamStats['state'], error?: string];
-  /** Every source has ended and every frame in flight is done. */
+  /** A track showed clearly better than in its previous thumbnail: a new JPEG of it (see ThumbnailStage). */
+  thumbnail: [TrackThumbnail];
+  /** applyConfig() changed the effective config: the dotted paths it changed, and the new config. */
+  'config-applied': [change: { applied: string[]; config: EdgeConfig }];
+  /**
+   * Every stream has ended or failed (none running, starting, reconnecting or stopped) and every frame in flight
+   * is done. Fires again after a stream added or started later ends too.
+   */
   end: [];
 };
 
 interface StreamRuntime {
   config: StreamConfig & { id: string };
+  /** Set when the stream was removed, stopped or restarted: its frames still in flight are dropped when they return. */
+  retired: boolean;
+  /** Frames decoded by this source (maxFrames counts these; framesDecoded counts across restarts). */
+  sourceFrames: number;
+  /** Scheduler drops of this stream's earlier queues (before a stop / start), so the counters never go back. */
+  droppedBase: { overflow: number; stale: number };
   source: StreamSource;
   tracker: Tracker;
   meter: StreamMeter;
@@ -61,6 +79,8 @@ interface InOrderSlot {
   seq: number;
   done?: FrameResult | null;
   pixels?: CropSource;
+  /** The thumbnail stage considers this frame (its pixels are kept for it). */
+  thumb?: boolean;
 }
 
 /** What the runtime keeps about a dispatched frame until its result comes back. */
@@ -89,7 +109,7 @@ export function reidEnabled(config: EdgeConfig): boolean {
 }
 
 export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
-  readonly config: EdgeConfig;
+  #config: EdgeConfig;
   readonly edgeId: string;
   #log = childLogger('edge');
   /** A sink that throws on every frame logs once, then a summary at most every 10 s. */
@@ -104,7 +124,6 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
   #streams = new Map<string, StreamRuntime>();
   #sinks: Sink[] = [];
   #inflight = 0;
-  #reporter?: HubReporter;
   #waitTimer?: NodeJS.Timeout;
   #started = false;
   /** The running start(), so close() can wait for it instead of missing what it opens. */
@@ -113,10 +132,25 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
   #ended = false;
   /** The pool lost every session for good: queued frames will never run, so they no longer hold back 'end'. */
   #poolFailed = false;
+  #thumbnails: ThumbnailStage;
+  #metrics?: EdgeMetrics;
+  #metricsServer?: MetricsServer;
+  /** The control operation running now (addStream, applyConfig, ...): they run one at a time. */
+  #control: Promise<unknown> = Promise.resolve();
 
   constructor(config: EdgeConfig) {
     super();
-    this.config = config;
+    this.#config = config;
+    this.#thumbnails = new ThumbnailStage({
+      config: config.thumbnails,
+      onThumbnail: (t) => {
+        try {
+          this.emit('thumbnail', t);
+        } catch (err) {
+          this.#log.error({ err: describeError(err) }, "a 'thumbnail' listener threw");
+        }
+      },
+    });
     this.edgeId =
       config.edgeId ??
       hostname()
@@ -126,6 +160,30 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** The effective config: the one given, with stream changes and applyConfig() patches applied. */
+  get config(): EdgeConfig {
+    return this.#config;
+  }
+
+  /**
+   * Prometheus metrics of this runtime (its own registry): created on first use, or by start() when metrics.port
+   * is set. Add gauges of other parts (e.g. an uplink's outbox) with registerGauge().
+   */
+  get metrics(): EdgeMetrics {
+    this.#metrics ??= createEdgeMetrics(this);
+    return this.#metrics;
+  }
+
+  /** The metrics server's base URL (http://host:port) while it runs; undefined when metrics.port is unset. */
+  get metricsUrl(): string | undefined {
+    return this.#metricsServer?.url;
+  }
+
+  /** Thumbnail counters (encoded, skipped while busy, failed, tracks remembered). */
+  thumbnailStats(): ReturnType<ThumbnailStage['stats']> {
+    return this.#thumbnails.stats();
   }
 
   /** The model in use and the execution provider that runs it. */
@@ -191,22 +249,18 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
       'inference ready',
     );
     if (this.#closed) return;
-    for (const s of config.streams) this.#addStream({ ...s, id: s.id! });
+    if (config.metrics?.port !== undefined) {
+      this.#metricsServer = await startMetricsServer({
+        port: config.metrics.port,
+        host: config.metrics.host,
+        registry: this.metrics.registry,
+      });
+      this.#log.info({ url: this.#metricsServer.url }, 'metrics server listening');
+      if (this.#closed) return;
+    }
+    for (const s of config.streams) this.#openStream({ ...s, id: s.id! });
     // StreamSource.start() never throws: a source that cannot open reports 'error' + 'failed' through its events.
     for (const s of this.#streams.values()) s.source.start();
-    if (config.hubUrl) {
-      this.#reporter = new HubReporter({
-        hubUrl: config.hubUrl,
-        edgeId: this.edgeId,
-        snapshot: () => ({
-          version: VERSION,
-          model: this.modelId,
-          provider: this.provider,
-          streams: this.stats(),
-        }),
-      });
-      this.#reporter.start();
-    }
   }
 
   /** Re-ID counters (crops embedded, model calls, failures), or undefined when re-ID is off. */
@@ -218,7 +272,7 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
   stats(): StreamStats[] {
     const now = nowMs();
     return [...this.#streams.values()].map((s) => {
-      const c = this.#scheduler?.counters(s.config.id) ?? { droppedOverflow: 0, droppedStale: 0 };
+      const c = this.#dropped(s);
       return {
         streamId: s.config.id,
         // The source as StreamSource shows it: an rtsp://user:password@ URL has its password redacted.
@@ -244,14 +298,16 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#reporter?.close();
     // A start() still running would open the pool, sinks and sources after this; wait for it first.
     await this.#starting?.catch(() => {});
     clearTimeout(this.#waitTimer);
     // allSettled: one source that fails to close must not keep the pool and the sinks open.
+    await this.#control.catch(() => {});
     await Promise.allSettled([...this.#streams.values()].map((s) => s.source.close()));
     const deadline = Date.now() + 5000;
     while (this.#inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await this.#thumbnails.close();
+    await this.#metricsServer?.close();
     await this.#pool?.close();
     await this.#reid?.close();
     this.#reidFailures.flush();
@@ -268,7 +324,205 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
     return this.#model!.entry.preprocess.resize === 'letterbox' ? pool.inputSize : undefined;
   }
 
-  #addStream(config: StreamConfig & { id: string }): void {
+  /** Scheduler drops of a stream: those of its current queue plus those of its queues before a stop / start. */
+  #dropped(s: StreamRuntime): { droppedOverflow: number; droppedStale: number } {
+    const c = s.retired ? undefined : this.#scheduler?.counters(s.config.id);
+    return {
+      droppedOverflow: s.droppedBase.overflow + (c?.droppedOverflow ?? 0),
+      droppedStale: s.droppedBase.stale + (c?.droppedStale ?? 0),
+    };
+  }
+
+  /**
+   * Add a stream and start decoding it at once. The config is validated with the StreamConfig schema (ConfigError
+   * naming the bad fields); an id already in use is a ConfigError too; without an id the first free camN is used.
+   * Only after start() (rejects before it, and with ClosedError after close()).
+   */
+  addStream(input: StreamConfigInput): Promise<StreamStats> {
+    return this.#controlOp(() => {
+      const parsed = StreamConfig.safeParse(input);
+      if (!parsed.success) {
+        throw new ConfigError(
+          'Invalid stream',
+          parsed.error.issues.flatMap((i) =>
+            i.code === 'unrecognized_keys'
+              ? i.keys.map((k) => `${[...i.path, k].join('.')}: unknown field`)
+              : [`${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`],
+          ),
+        );
+      }
+      const config = parsed.data;
+      if (config.id !== undefined && this.#streams.has(config.id)) {
+        throw new ConfigError('Invalid stream', [`id: stream "${config.id}" already exists`]);
+      }
+      let n = this.#streams.size + 1;
+      while (config.id === undefined) {
+        if (!this.#streams.has(`cam${n}`)) config.id = `cam${n}`;
+        n++;
+      }
+      const s = this.#openStream({ ...config, id: config.id });
+      this.#config = { ...this.#config, streams: [...this.#config.streams, config] };
+      s.source.start();
+      return this.#statsOf(s);
+    });
+  }
+
+  /**
+   * Remove a stream: its source closes, its queued frames are dropped, and its frames still in flight finish but
+   * publish nothing. It disappears from stats() and config.streams. Unknown id: SightlineError STREAM_UNKNOWN.
+   */
+  removeStream(id: string): Promise<void> {
+    return this.#controlOp(async () => {
+      const s = this.#stream(id);
+      await this.#retire(s);
+      this.#streams.delete(id);
+      this.#thumbnails.forgetStream(id);
+      this.#config = { ...this.#config, streams: this.#config.streams.filter((c) => c.id !== id) };
+      this.#log.info({ stream: id }, 'stream removed');
+      this.#checkEnd();
+    });
+  }
+
+  /**
+   * Stop a stream: its source closes, its queued frames are dropped (frames in flight publish nothing), and its
+   * state becomes 'stopped'. A stopped stream keeps its stats and holds back the runtime's 'end' event.
+   * Stopping a stream that is already stopped does nothing. Unknown id: SightlineError STREAM_UNKNOWN.
+   */
+  stopStream(id: string): Promise<StreamStats> {
+    return this.#controlOp(async () => {
+      const s = this.#stream(id);
+      if (s.state !== 'stopped') {
+        // 'stopped' first: the closing source's own state changes are ignored once the stream is retired.
+        this.#setState(s, 'stopped');
+        await this.#retire(s);
+      }
+      return this.#statsOf(s);
+    });
+  }
+
+  /**
+   * Start a stopped, ended or failed stream again with a fresh source and a fresh tracker (track ids restart at
+   * 1); its counters carry on. State goes starting -> running. A stream that is live already is left alone.
+   * Unknown id: SightlineError STREAM_UNKNOWN.
+   */
+  startStream(id: string): Promise<StreamStats> {
+    return this.#controlOp(async () => {
+      const old = this.#stream(id);
+      if (!['stopped', 'ended', 'failed'].includes(old.state)) return this.#statsOf(old);
+      if (this.#poolFailed)
+        throw new SightlineError('INFERENCE_FAILED', 'inference stopped for good; restart the edge');
+      await this.#retire(old);
+      this.#thumbnails.forgetStream(id);
+      const s = this.#openStream(old.config, old);
+      s.source.start();
+      return this.#statsOf(s);
+    });
+  }
+
+  /**
+   * Change the config while running. `patch` is a partial EdgeConfig deep-merged over the current one (objects
+   * merge; arrays such as streams replace; a tracker of another type replaces the tracker), then validated with
+   * the full schema: a wrong type or unknown field rejects it with a ConfigError naming the fields.
+   * Applied live: `streams` (diffed by id: new ids added, missing ids removed, changed ones restarted),
+   * `detector.confidence`, `inference.maxWaitMs`, `tracker` settings (every stream gets a new tracker: track ids
+   * restart at 1) and `thumbnails`. A change to any other field needs a restart: the whole patch is rejected with
+   * SightlineError CONFIG_RESTART_REQUIRED listing those fields, and nothing changes.
+   * Resolves with the dotted paths changed (`streams.<id>` per stream added, removed or restarted) and emits
+   * 'config-applied' when any changed.
+   */
+  applyConfig(patch: ConfigPatch): Promise<{ applied: string[] }> {
+    return this.#controlOp(async () => {
+      const plan = planConfigChange(this.#config, patch);
+      const next = plan.config;
+      for (const id of plan.streams.removed) {
+        const s = this.#streams.get(id);
+        if (!s) continue;
+        await this.#retire(s);
+        this.#streams.delete(id);
+        this.#thumbnails.forgetStream(id);
+      }
+      const old = this.#config;
+      this.#config = next;
+      if (next.inference.maxWaitMs !== old.inference.maxWaitMs)
+        this.#scheduler!.maxWaitMs = next.inference.maxWaitMs;
+      this.#thumbnails.configure(next.thumbnails);
+      const byId = new Map(next.streams.map((c) => [c.id!, c]));
+      for (const id of plan.streams.restarted) {
+        const prev = this.#streams.get(id);
+        if (!prev) continue;
+        await this.#retire(prev);
+        this.#thumbnails.forgetStream(id);
+        // A changed stream is a new stream under the same id: fresh counters.
+        this.#openStream({ ...byId.get(id)!, id }).source.start();
+      }
+      if (plan.trackerChanged) {
+        for (const s of this.#streams.values()) {
+          if (plan.streams.restarted.includes(s.config.id)) continue;
+          s.tracker = createTracker(next.tracker);
+          s.activeTracks = 0;
+          this.#thumbnails.forgetStream(s.config.id);
+        }
+      }
+      for (const id of plan.streams.added) this.#openStream({ ...byId.get(id)!, id }).source.start();
+      if (plan.applied.length) {
+        this.#log.info({ applied: plan.applied }, 'config applied');
+        try {
+          this.emit('config-applied', { applied: plan.applied, config: next });
+        } catch (err) {
+          this.#log.error({ err: describeError(err) }, "a 'config-applied' listener threw");
+        }
+        this.#checkEnd();
+      }
+      return { applied: plan.applied };
+    });
+  }
+
+  /** Run a control operation after the one before it, once start() has finished. */
+  #controlOp<T>(op: () => T | Promise<T>): Promise<T> {
+    const run = this.#control.then(async () => {
+      if (!this.#started)
+        throw new SightlineError('CLOSED', 'EdgeRuntime is not started; call start() first');
+      await this.#starting;
+      if (this.#closed || !this.#pool || !this.#scheduler) throw new ClosedError('EdgeRuntime');
+      return op();
+    });
+    this.#control = run.catch(() => {});
+    return run;
+  }
+
+  #stream(id: string): StreamRuntime {
+    const s = typeof id === 'string' ? this.#streams.get(id) : undefined;
+    if (!s) throw new SightlineError('STREAM_UNKNOWN', `no stream "${String(id)}" on edge ${this.edgeId}`);
+    return s;
+  }
+
+  #statsOf(s: StreamRuntime): StreamStats {
+    return this.stats().find((x) => x.streamId === s.config.id)!;
+  }
+
+  /**
+   * Take a stream's pipeline out of service: its queued frames are dropped, its frames in flight publish nothing
+   * when they return, its source closes. The StreamRuntime stays (for stats) until replaced or deleted.
+   */
+  async #retire(s: StreamRuntime): Promise<void> {
+    if (!s.retired) {
+      const c = this.#scheduler!.counters(s.config.id);
+      s.droppedBase = {
+        overflow: s.droppedBase.overflow + c.droppedOverflow,
+        stale: s.droppedBase.stale + c.droppedStale,
+      };
+      s.retired = true;
+      this.#scheduler!.removeStream(s.config.id);
+      s.inOrder = [];
+    }
+    await s.source.close();
+  }
+
+  /**
+   * Create a stream's source, tracker and scheduler queue (not started yet) and register it under its id.
+   * `carry`: the stream it replaces after a stop / start, whose counters carry on.
+   */
+  #openStream(config: StreamConfig & { id: string }, carry?: StreamRuntime): StreamRuntime {
     const pool = this.#pool!;
     const source = new StreamSource({
       streamId: config.id,
@@ -291,30 +545,40 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
     });
     const s: StreamRuntime = {
       config,
+      retired: false,
+      sourceFrames: 0,
+      droppedBase: carry ? { ...carry.droppedBase } : { overflow: 0, stale: 0 },
       source,
       tracker: createTracker(this.config.tracker),
-      meter: new StreamMeter(),
-      state: 'starting',
-      framesDecoded: 0,
-      framesInferred: 0,
-      inferErrors: 0,
-      reconnects: 0,
+      meter: carry?.meter ?? new StreamMeter(),
+      state: carry?.state ?? 'starting',
+      framesDecoded: carry?.framesDecoded ?? 0,
+      framesInferred: carry?.framesInferred ?? 0,
+      inferErrors: carry?.inferErrors ?? 0,
+      reconnects: carry?.reconnects ?? 0,
       activeTracks: 0,
+      ...(carry?.lastError ? { lastError: carry.lastError } : {}),
       inOrder: [],
       embedding: false,
     };
     this.#streams.set(config.id, s);
+    // A new stream may end again: let 'end' fire once more when every stream is done.
+    this.#ended = false;
     // Staleness is a live-stream budget: an unpaced file waits for the pipeline, so its frames never go stale.
     this.#scheduler!.addStream(config.id, {
       capacity: this.config.ringCapacity,
       stalenessMs: config.realtime ? config.stalenessMs : Number.POSITIVE_INFINITY,
     });
     source.on('frame', (frame) => this.#onFrame(s, frame));
-    source.on('state', (state, err) => this.#setState(s, state, err ? describeError(err) : undefined));
+    source.on('state', (state, err) => {
+      if (!s.retired) this.#setState(s, state, err ? describeError(err) : undefined);
+    });
     source.on('error', (err) => {
+      if (s.retired) return;
       s.lastError = describeError(err);
       this.#log.warn({ stream: config.id, err: s.lastError }, 'stream error');
     });
+    return s;
   }
 
   #setState(s: StreamRuntime, state: StreamStats['state'], error?: string): void {
@@ -329,12 +593,13 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
   }
 
   #onFrame(s: StreamRuntime, frame: DecodedFrame): void {
-    if (this.#closed || s.state === 'ended') return;
+    if (this.#closed || s.retired || s.state === 'ended') return;
     s.framesDecoded++;
+    s.sourceFrames++;
     const evicted = this.#scheduler!.push(frame);
     if (evicted) s.source.release();
     const { maxFrames } = s.config;
-    if (maxFrames !== undefined && s.framesDecoded >= maxFrames) {
+    if (maxFrames !== undefined && s.sourceFrames >= maxFrames) {
       // The frame limit is reached: stop decoding; the frames already queued still run.
       void s.source.close();
       this.#setState(s, 'ended');
@@ -370,8 +635,10 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
     const metas = batch.map((f): FrameMeta => {
       const s = this.#streams.get(f.streamId)!;
       const slot: InOrderSlot = { seq: f.seq };
-      // The pixels go to the detector's worker; re-ID cuts its crops from a copy once the tracker asks.
-      if (this.#reid && s.tracker.appearanceWanted) {
+      if (this.#thumbnails.wants(f.seq)) slot.thumb = true;
+      // The pixels go to the detector's worker; re-ID (once the tracker asks) and thumbnails cut their crops
+      // from one copy.
+      if ((this.#reid && s.tracker.appearanceWanted) || slot.thumb) {
         slot.pixels = {
           data: f.data.slice(),
           width: f.width,
@@ -398,7 +665,8 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
       };
     });
     this.#inflight++;
-    pool.infer(batch).then(
+    // Decoded down to the live threshold: applyConfig() may have changed detector.confidence or the tracker.
+    pool.infer(batch, { confidence: decodeThreshold(this.#config) }).then(
       (results) => this.#onResults(metas, results),
       (err) => this.#onResults(metas, undefined, err),
     );
@@ -446,6 +714,7 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
    * fails, that frame is tracked without appearance.
    */
   #drainInOrder(s: StreamRuntime): void {
+    if (s.retired) return;
     this.#releaseHold(s);
     while (!s.embedding && s.inOrder.length && s.inOrder[0]!.done !== undefined) {
       const slot = s.inOrder.shift()!;
@@ -454,8 +723,9 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
       const reid = this.#reid;
       const wanted = slot.pixels && reid ? s.tracker.appearanceWanted?.(result.detections) : undefined;
       const eligible = wanted && reid ? reid.eligible(result.detections, wanted) : undefined;
+      const thumbPixels = slot.thumb ? slot.pixels : undefined;
       if (!reid || !slot.pixels || !eligible?.includes(true)) {
-        this.#track(s, result);
+        this.#track(s, result, undefined, thumbPixels);
         continue;
       }
       this.#releaseHold(s);
@@ -463,11 +733,11 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
       this.#inflight++;
       const t0 = nowMs();
       reid.appearance(slot.pixels, result.detections, eligible).then(
-        (appearance) => this.#afterEmbedding(s, result, t0, appearance),
+        (appearance) => this.#afterEmbedding(s, result, t0, appearance, thumbPixels),
         (err: unknown) => {
           if (!(err instanceof ClosedError))
             this.#reidFailures.failed(s.config.id, err, { stream: s.config.id });
-          this.#afterEmbedding(s, result, t0);
+          this.#afterEmbedding(s, result, t0, undefined, thumbPixels);
         },
       );
       return;
@@ -479,13 +749,20 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
     if (s.inOrder.length < this.#maxUntracked) this.#scheduler?.hold(s.config.id, false);
   }
 
-  #afterEmbedding(s: StreamRuntime, result: FrameResult, t0: number, appearance?: Appearance): void {
+  #afterEmbedding(
+    s: StreamRuntime,
+    result: FrameResult,
+    t0: number,
+    appearance?: Appearance,
+    thumbPixels?: CropSource,
+  ): void {
     s.embedding = false;
     this.#inflight--;
     result.timings.embedMs = nowMs() - t0;
     // Also while closing: close() waits for frames in flight and the sinks are still open.
     try {
-      this.#track(s, result, appearance);
+      // A stream removed, stopped or restarted meanwhile publishes nothing more from its old pipeline.
+      if (!s.retired) this.#track(s, result, appearance, thumbPixels);
       this.#drainInOrder(s);
     } catch (err) {
       this.#log.error({ stream: s.config.id, err: describeError(err) }, 'tracking failed');
@@ -494,8 +771,8 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
     this.#checkEnd();
   }
 
-  /** Track one frame's detections and publish the result to the sinks and listeners. */
-  #track(s: StreamRuntime, result: FrameResult, appearance?: Appearance): void {
+  /** Track one frame's detections, publish the result to the sinks and listeners, offer it for thumbnails. */
+  #track(s: StreamRuntime, result: FrameResult, appearance?: Appearance, thumbPixels?: CropSource): void {
     const t0 = nowMs();
     result.tracks = s.tracker.update(result.detections, appearance);
     const minScore = this.config.detector.confidence;
@@ -521,6 +798,13 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
       // A throwing listener must not end up as an unhandled rejection in the inference promise chain.
       this.#log.error({ err: describeError(err) }, "a 'result' listener threw");
     }
+    if (thumbPixels) {
+      try {
+        this.#thumbnails.offer(thumbPixels, result);
+      } catch (err) {
+        this.#log.error({ stream: s.config.id, err: describeError(err) }, 'thumbnail crop failed');
+      }
+    }
   }
 
   /** No inference session is left: fail every live stream (nothing would process its frames) so 'end' fires. */
@@ -539,6 +823,8 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
   #checkEnd(): void {
     if (this.#ended || this.#inflight > 0) return;
     if (!this.#poolFailed && (this.#scheduler?.pending ?? 0) > 0) return;
+    // No stream at all (every one removed) is not an end: streams may be added again.
+    if (this.#streams.size === 0) return;
     for (const s of this.#streams.values()) if (s.state !== 'ended' && s.state !== 'failed') return;
     this.#ended = true;
     // A failed flush (e.g. disk full) is logged, never an unhandled rejection; 'end' still fires.

@@ -117,6 +117,34 @@ describe('Scheduler', () => {
     assert.throws(() => s.push(frame('a', 1)), /unknown stream a/);
   });
 
+  test('removing a held stream forgets the hold, and the same id can be added again empty', () => {
+    const s = new Scheduler({ maxBatch: 4, maxWaitMs: 0 });
+    s.addStream('a');
+    s.push(frame('a', 0));
+    s.hold('a', true);
+    assert.equal(s.removeStream('a').length, 1);
+    assert.deepEqual(s.removeStream('a'), [], 'removing an unknown stream returns nothing');
+    s.addStream('a');
+    assert.equal(s.pending, 0);
+    s.push(frame('a', 1));
+    assert.deepEqual(
+      s.next(0).batch.map((f) => f.seq),
+      [1],
+    );
+  });
+
+  test('maxWaitMs can change while running', () => {
+    const s = new Scheduler({ maxBatch: 4, maxWaitMs: 50 });
+    s.addStream('a');
+    s.push(frame('a', 0, 100));
+    assert.equal(s.next(110).waitMs, 40);
+    s.maxWaitMs = 5;
+    assert.equal(s.next(110).batch.length, 1);
+    assert.throws(() => {
+      s.maxWaitMs = -1;
+    }, RangeError);
+  });
+
   test('rejects bad options', () => {
     assert.throws(() => new Scheduler({ maxBatch: 0 }), RangeError);
     assert.throws(() => new Scheduler({ maxWaitMs: -1 }), RangeError);

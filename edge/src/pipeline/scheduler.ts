@@ -36,7 +36,7 @@ interface StreamQueue {
 
 export class Scheduler {
   readonly maxBatch: number;
-  readonly maxWaitMs: number;
+  #maxWaitMs: number;
   #streams: StreamQueue[] = [];
   #byId = new Map<string, StreamQueue>();
   #cursor = 0;
@@ -45,13 +45,20 @@ export class Scheduler {
 
   constructor(options: SchedulerOptions = {}) {
     this.maxBatch = options.maxBatch ?? 16;
-    this.maxWaitMs = options.maxWaitMs ?? 5;
     if (!Number.isInteger(this.maxBatch) || this.maxBatch < 1) {
       throw new RangeError(`Expected a positive integer for maxBatch but received ${this.maxBatch}`);
     }
-    if (!(this.maxWaitMs >= 0)) {
-      throw new RangeError(`Expected a non-negative number for maxWaitMs but received ${this.maxWaitMs}`);
-    }
+    this.#maxWaitMs = 5;
+    this.maxWaitMs = options.maxWaitMs ?? 5;
+  }
+
+  /** Longest the oldest waiting frame is held to fill a batch, in ms; may be changed while running. */
+  get maxWaitMs(): number {
+    return this.#maxWaitMs;
+  }
+  set maxWaitMs(ms: number) {
+    if (!(ms >= 0)) throw new RangeError(`Expected a non-negative number for maxWaitMs but received ${ms}`);
+    this.#maxWaitMs = ms;
   }
 
   addStream(id: string, options: StreamQueueOptions = {}): void {

@@ -3,15 +3,23 @@ export { migrationsFolder, openStore, type Store, type StoreDb, type StoreOption
 export * as storeSchema from './schema.ts';
 export { TOKEN_ROLES, type TokenRole } from './schema.ts';
 export {
+  affectedRows,
+  type CompactPoint,
   deleteTrackPointsBefore,
   type EdgeRow,
-  INSERT_BATCH,
+  insertMessagePoints,
   insertTrackPoints,
+  numArray,
+  type PointMessage,
   queryTrackPoints,
+  ROWS_PER_STATEMENT,
+  type StoreExecutor,
+  type StoreHandle,
   type TrackPoint,
   type TrackPointQuery,
   type TrackPointRow,
   type TrackRow,
+  textArray,
   upsertEdge,
   upsertTracks,
 } from './track-points.ts';

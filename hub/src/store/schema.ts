@@ -81,8 +81,8 @@ export const tracks = pgTable(
 );
 
 /**
- * Track boxes over time. `(edge_id, stream_id, run, seq, track_id)` is unique, so a replayed uplink
- * message (same run and seq) inserts nothing twice.
+ * Track boxes over time. `(edge_id, stream_id, run, seq, track_id, point)` is unique, so a replayed uplink
+ * message (same run and seq, the same points in the same order) inserts nothing twice.
  */
 export const trackPoints = pgTable(
   'track_points',
@@ -92,6 +92,8 @@ export const trackPoints = pgTable(
     run: text('run').notNull(),
     seq: bigint('seq', { mode: 'number' }).notNull(),
     trackId: integer('track_id').notNull(),
+    /** Position of the point in its uplink message (a message holds one point per track per frame). */
+    point: integer('point').notNull().default(0),
     ts: tsz('ts').notNull(),
     x1: real('x1').notNull(),
     y1: real('y1').notNull(),
@@ -100,7 +102,7 @@ export const trackPoints = pgTable(
     score: real('score').notNull(),
   },
   (t) => [
-    uniqueIndex('track_points_msg_uidx').on(t.edgeId, t.streamId, t.run, t.seq, t.trackId),
+    uniqueIndex('track_points_msg_uidx').on(t.edgeId, t.streamId, t.run, t.seq, t.trackId, t.point),
     index('track_points_stream_ts_idx').on(t.edgeId, t.streamId, t.ts),
     index('track_points_ts_idx').on(t.ts),
   ],
@@ -157,7 +159,7 @@ export const embeddings = pgTable(
   'embeddings',
   {
     modelId: text('model_id').notNull(),
-    vectorKey: bigint('vector_key', { mode: 'number' }).notNull(),
+    vectorKey: bigint('vector_key', { mode: 'bigint' }).notNull(),
     edgeId: text('edge_id').notNull(),
     streamId: text('stream_id').notNull(),
     run: text('run').notNull(),

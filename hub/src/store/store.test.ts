@@ -173,6 +173,24 @@ for (const backend of backends) {
       assert.equal(await insertTrackPoints(store, []), 0);
     });
 
+    it('round-trips ids with quotes, backslashes, commas and braces, and non-integer boxes', async () => {
+      const odd = ['a"b', 'c\\d', 'e,f', '{g}', 'NULL', ' h ', 'é😀'];
+      const rows = odd.map((streamId, i) => ({ ...points(1)[0]!, streamId, x1: 0.1 + i, score: -1.5e-7 }));
+      assert.equal(await insertTrackPoints(store, rows), odd.length);
+      assert.equal(await insertTrackPoints(store, rows), 0);
+      for (const [i, streamId] of odd.entries()) {
+        const [p] = await queryTrackPoints(store, {
+          edgeId: 'e1',
+          streamId,
+          from: new Date(T0 - 1),
+          to: new Date(T0 + 1e6),
+        });
+        assert.equal(p?.streamId, streamId);
+        assert.ok(Math.abs(p!.x1 - (0.1 + i)) < 1e-5);
+        assert.deepEqual(p?.ts, new Date(T0));
+      }
+    });
+
     it('queries a time range [from, to) of one stream in time order', async () => {
       await insertTrackPoints(store, points(200));
       await insertTrackPoints(store, points(200, { streamId: 's2' }));

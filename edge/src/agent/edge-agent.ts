@@ -1,0 +1,220 @@
+/**
+ * An edge as deployed: the runtime, plus (when a hub is configured) its credential, the uplink (batcher,
+ * on-disk outbox, WebSocket client) and the hub's commands. (The runtime serves the Prometheus metrics; the
+ * uplink adds its outbox and connection gauges to them.)
+ *
+ * Credential order: `hub.token` from the config, else the credential saved in `<hub.stateDir>/credential.json`
+ * by an earlier enrollment with the same hub and edge id, else enroll now with `hub.enrollmentToken` (and save
+ * the credential). All of this happens before any stream starts, so a bad token fails fast.
+ */
+import { join } from 'node:path';
+import {
+  type Command,
+  childLogger,
+  describeError,
+  type EdgeConfig,
+  type Hello,
+  SightlineError,
+} from '@sightline/shared';
+import { EdgeRuntime } from '../pipeline/edge-runtime.ts';
+import { newRunId, UplinkBatcher } from '../uplink/batcher.ts';
+import { type EdgeCredential, enrollEdge, loadCredential, saveCredential } from '../uplink/enroll.ts';
+import { Outbox } from '../uplink/outbox.ts';
+import { type CommandOutcome, UplinkClient } from '../uplink/uplink-client.ts';
+import { VERSION } from '../version.ts';
+
+/** A config safe to show the hub: no tokens, no passwords in source URLs. */
+export function redactConfig(config: EdgeConfig): Record<string, unknown> {
+  const copy = JSON.parse(JSON.stringify(config)) as Record<string, unknown> & {
+    hub?: Record<string, unknown>;
+    streams?: { source?: string }[];
+  };
+  if (copy.hub) {
+    delete copy.hub.token;
+    delete copy.hub.enrollmentToken;
+  }
+  for (const s of copy.streams ?? []) {
+    if (typeof s.source === 'string') s.source = s.source.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@');
+  }
+  return copy;
+}
+
+export class EdgeAgent {
+  readonly runtime: EdgeRuntime;
+  readonly uplink?: UplinkClient;
+  readonly #batcher?: UplinkBatcher;
+  readonly #outbox?: Outbox;
+  #closed?: Promise<void>;
+
+  private constructor(parts: {
+    runtime: EdgeRuntime;
+    uplink?: UplinkClient;
+    batcher?: UplinkBatcher;
+    outbox?: Outbox;
+  }) {
+    this.runtime = parts.runtime;
+    this.uplink = parts.uplink;
+    this.#batcher = parts.batcher;
+    this.#outbox = parts.outbox;
+  }
+
+  /** Gets the credential, starts the runtime, then the uplink and the metrics server. */
+  static async start(config: EdgeConfig): Promise<EdgeAgent> {
+    const runtime = new EdgeRuntime(config);
+    const hub = config.hub;
+    const credential = hub ? await obtainCredential(config, runtime.edgeId) : undefined;
+    let outbox: Outbox | undefined;
+    try {
+      if (hub && credential) {
+        outbox = Outbox.open({
+          dir: join(hub.stateDir, 'outbox'),
+          maxMessages: hub.outboxMaxMessages,
+          maxBytes: hub.outboxMaxBytes,
+        });
+      }
+      await runtime.start();
+    } catch (err) {
+      outbox?.close();
+      await runtime.close();
+      throw err;
+    }
+    let uplink: UplinkClient | undefined;
+    let batcher: UplinkBatcher | undefined;
+    if (hub && credential && outbox) {
+      const run = newRunId();
+      const client = new UplinkClient({
+        hubUrl: hub.url,
+        token: credential.token,
+        edgeId: runtime.edgeId,
+        run,
+        outbox,
+        hello: (): Omit<Hello, 't' | 'protocol' | 'edgeId' | 'run'> => ({
+          version: VERSION,
+          model: runtime.modelId,
+          provider: runtime.provider,
+          config: redactConfig(runtime.config),
+          streams: runtime.stats(),
+        }),
+        heartbeat: () => ({ streams: runtime.stats() }),
+        onCommand: (cmd) => runCommand(runtime, cmd, (id) => batcher?.resetStream(id)),
+      });
+      uplink = client;
+      batcher = new UplinkBatcher({ run, onBatch: (b) => client.send(b), flushMs: hub.flushMs });
+      const b = batcher;
+      runtime.on('result', (r) => b.addResult(r));
+      runtime.on('thumbnail', (t) => b.addThumbnail(t));
+      runtime.on('stream-state', (streamId, state, error) =>
+        b.addEvent(streamId, {
+          kind: 'stream-state',
+          ts: Date.now(),
+          data: { state, ...(error ? { error } : {}) },
+        }),
+      );
+      client.start();
+      const m = runtime.metrics;
+      m.registerGauge(
+        'sightline_edge_uplink_connected',
+        'Whether the uplink to the hub is connected (1) or not (0).',
+        () => (client.stats().connected ? 1 : 0),
+      );
+      m.registerGauge(
+        'sightline_edge_outbox_messages',
+        'Batches waiting in the outbox for an ack.',
+        () => client.stats().outboxMessages,
+      );
+      m.registerGauge(
+        'sightline_edge_outbox_bytes',
+        'Bytes waiting in the outbox.',
+        () => client.stats().outboxBytes,
+      );
+      m.registerGauge(
+        'sightline_edge_outbox_dropped',
+        'Batches the outbox dropped (bound hit) since the start.',
+        () => client.stats().dropped,
+      );
+      m.registerGauge(
+        'sightline_edge_uplink_acked',
+        'Batches acknowledged by the hub since the start.',
+        () => client.stats().acked,
+      );
+    }
+    return new EdgeAgent({ runtime, uplink, batcher, outbox });
+  }
+
+  /**
+   * Stops the runtime (frames in flight finish), cuts the last batch into the outbox, closes the uplink and the
+   * metrics server. Batches not yet acked stay in the outbox for the next start. Safe to call twice.
+   */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      await this.runtime.close();
+      this.#batcher?.flush();
+      this.#batcher?.close();
+      await this.uplink?.close();
+      this.#outbox?.close();
+    })();
+    return this.#closed;
+  }
+}
+
+async function obtainCredential(config: EdgeConfig, edgeId: string): Promise<EdgeCredential> {
+  const hub = config.hub!;
+  if (hub.token) return { hubUrl: hub.url, edgeId, token: hub.token };
+  const saved = await loadCredential(hub.stateDir);
+  if (saved && saved.edgeId === edgeId && sameHub(saved.hubUrl, hub.url)) return saved;
+  if (!hub.enrollmentToken) {
+    throw new SightlineError(
+      'CONFIG_INVALID',
+      `edge "${edgeId}" has no credential for ${hub.url} in ${hub.stateDir}: give hub.token, or an enrollment token (--enroll-token) to enroll`,
+    );
+  }
+  const credential = await enrollEdge({ hubUrl: hub.url, enrollmentToken: hub.enrollmentToken, edgeId });
+  await saveCredential(hub.stateDir, credential);
+  childLogger('edge').info({ hub: hub.url, edge: edgeId }, 'enrolled with the hub; credential saved');
+  return credential;
+}
+
+function sameHub(a: string, b: string): boolean {
+  try {
+    return new URL(a).origin === new URL(b).origin;
+  } catch {
+    return false;
+  }
+}
+
+/** Runs one hub command against the runtime; failures become ok:false with the error's code. */
+async function runCommand(
+  runtime: EdgeRuntime,
+  cmd: Command,
+  forgetStream: (streamId: string) => void,
+): Promise<CommandOutcome> {
+  const streamId = typeof cmd.args.streamId === 'string' ? cmd.args.streamId : '';
+  try {
+    switch (cmd.op) {
+      case 'addStream':
+        await runtime.addStream(cmd.args as never);
+        break;
+      case 'removeStream':
+        await runtime.removeStream(streamId);
+        forgetStream(streamId);
+        break;
+      case 'startStream':
+        await runtime.startStream(streamId);
+        break;
+      case 'stopStream':
+        await runtime.stopStream(streamId);
+        break;
+      case 'applyConfig': {
+        const { applied } = await runtime.applyConfig(cmd.args as never);
+        return { ok: true, data: { applied, config: redactConfig(runtime.config) } };
+      }
+    }
+    return { ok: true, data: { config: redactConfig(runtime.config) } };
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    return {
+      ok: false,
+      error: { code: typeof code === 'string' ? code : 'COMMAND_FAILED', message: describeError(err) },
+    };
+  }
+}

@@ -1,0 +1,148 @@
+/** Enrolling an edge with a hub (enrollment token -> edge credential) and keeping that credential on disk. */
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describeError } from '@sightline/shared';
+
+/** What an edge keeps after enrolling. */
+export interface EdgeCredential {
+  hubUrl: string;
+  edgeId: string;
+  token: string;
+}
+
+export interface EnrollOptions {
+  /** Hub base URL, e.g. https://hub.example:8443. */
+  hubUrl: string;
+  /** One-time enrollment token made by a hub admin. */
+  enrollmentToken: string;
+  edgeId: string;
+  /** Display name on the hub. Default: the hub's choice (the edge id). */
+  name?: string;
+  /** Give up after this long (ms). Default 10000. */
+  timeoutMs?: number;
+}
+
+/** Enrollment failed: `code` is the hub's error code, or HUB_UNREACHABLE / BAD_RESPONSE. */
+export class EnrollError extends Error {
+  readonly code: string;
+  readonly status?: number;
+  constructor(code: string, message: string, options?: { status?: number; cause?: unknown }) {
+    super(message, { cause: options?.cause });
+    this.name = 'EnrollError';
+    this.code = code;
+    this.status = options?.status;
+  }
+}
+
+/** Trades an enrollment token for the edge's credential: POST /api/v1/enroll, HTTP 201 `{ edgeId, token }`. */
+export async function enrollEdge(options: EnrollOptions): Promise<EdgeCredential> {
+  const url = new URL('/api/v1/enroll', options.hubUrl).href;
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method: 'POST',
+      // The enrollment token is the bearer token of this one request.
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json',
+        authorization: `Bearer ${options.enrollmentToken}`,
+      },
+      body: JSON.stringify({
+        edgeId: options.edgeId,
+        ...(options.name !== undefined ? { name: options.name } : {}),
+      }),
+      signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+    });
+  } catch (err) {
+    const cause = (err as { cause?: unknown }).cause;
+    throw new EnrollError(
+      'HUB_UNREACHABLE',
+      `cannot reach hub at ${options.hubUrl} to enroll: ${describeError(cause ?? err)}`,
+      { cause: err },
+    );
+  }
+  const text = await res.text();
+  let body: unknown;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    body = undefined;
+  }
+  if (res.status !== 201 && res.status !== 200) {
+    const error = (body as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
+    if (error && typeof error.code === 'string') {
+      throw new EnrollError(
+        error.code,
+        `hub refused enrollment (HTTP ${res.status} ${error.code}): ${String(error.message ?? '')}`,
+        { status: res.status },
+      );
+    }
+    throw new EnrollError(
+      'BAD_RESPONSE',
+      `hub refused enrollment (HTTP ${res.status}): ${text.slice(0, 200) || res.statusText}`,
+      { status: res.status },
+    );
+  }
+  const ok = body as { edgeId?: unknown; token?: unknown } | undefined;
+  if (typeof ok?.edgeId !== 'string' || typeof ok.token !== 'string' || !ok.token) {
+    throw new EnrollError(
+      'BAD_RESPONSE',
+      `hub answered enrollment with HTTP ${res.status} but no { edgeId, token }: ${text.slice(0, 200)}`,
+      { status: res.status },
+    );
+  }
+  return { hubUrl: options.hubUrl, edgeId: ok.edgeId, token: ok.token };
+}
+
+/** Path of the credential file in a state folder. */
+export function credentialPath(stateDir: string): string {
+  return join(stateDir, 'credential.json');
+}
+
+/** Reads `<stateDir>/credential.json`; undefined when there is none, an error naming the file when malformed. */
+export async function loadCredential(stateDir: string): Promise<EdgeCredential | undefined> {
+  const path = credentialPath(stateDir);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new Error(`cannot read edge credential ${path}: ${describeError(err)}`, { cause: err });
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`malformed edge credential ${path}: not JSON (${describeError(err)}); enroll again`);
+  }
+  const c = data as Partial<Record<keyof EdgeCredential, unknown>> | null;
+  const missing = (['hubUrl', 'edgeId', 'token'] as const).filter(
+    (k) => typeof c?.[k] !== 'string' || (c[k] as string).length === 0,
+  );
+  if (typeof data !== 'object' || data === null || Array.isArray(data) || missing.length > 0) {
+    throw new Error(
+      `malformed edge credential ${path}: ${missing.length ? `missing or empty ${missing.join(', ')}` : 'not an object'}; enroll again`,
+    );
+  }
+  return { hubUrl: c!.hubUrl as string, edgeId: c!.edgeId as string, token: c!.token as string };
+}
+
+/** Writes `<stateDir>/credential.json` atomically, readable by the owner only (mode 0600). */
+export async function saveCredential(stateDir: string, credential: EdgeCredential): Promise<string> {
+  const path = credentialPath(stateDir);
+  await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
+  const { hubUrl, edgeId, token } = credential;
+  try {
+    await writeFile(tmp, `${JSON.stringify({ hubUrl, edgeId, token }, null, 2)}\n`, {
+      mode: 0o600,
+      flag: 'wx',
+    });
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw new Error(`cannot save edge credential ${path}: ${describeError(err)}`, { cause: err });
+  }
+  return path;
+}

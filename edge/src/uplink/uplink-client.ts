@@ -1,0 +1,487 @@
+/**
+ * The edge's uplink connection to the hub: one WebSocket carrying msgpack frames (see shared/src/uplink.ts).
+ *
+ * Every batch goes to the outbox first, then on the wire (at most `maxInFlight` unacked); after each (re)connect,
+ * once the hub's `welcome` has arrived, everything in the outbox is (re)sent in order. Acks delete from the outbox.
+ * Reconnects with backoff, logging one warning per outage and one line when connected again.
+ */
+import { cpus, loadavg } from 'node:os';
+import { Decoder, Encoder } from '@msgpack/msgpack';
+import {
+  type Batch,
+  type Command,
+  CommandSchema,
+  childLogger,
+  describeError,
+  type EdgeLoad,
+  type Heartbeat,
+  type Hello,
+  TypedEmitter,
+  UPLINK_MAX_FRAME_BYTES,
+  UPLINK_PATH,
+  UPLINK_PROTOCOL,
+} from '@sightline/shared';
+import WebSocket from 'ws';
+import { Backoff, type BackoffOptions } from '../sources/backoff.ts';
+import type { Outbox, OutboxEntry } from './outbox.ts';
+
+/** What `onCommand` answers. */
+export interface CommandOutcome {
+  ok: boolean;
+  error?: { code: string; message: string };
+  data?: Record<string, unknown>;
+}
+
+export interface UplinkClientOptions {
+  /** Hub base URL, e.g. https://hub.example:8443 (ws:// and wss:// work too). */
+  hubUrl: string;
+  /** The edge's credential, sent as `Authorization: Bearer <token>` on the upgrade. */
+  token: string;
+  edgeId: string;
+  /** Run id of this process (the batcher's). */
+  run: string;
+  /** Where batches wait for their ack. */
+  outbox: Outbox;
+  /** The hello's content, asked at each connect. */
+  hello: () => Omit<Hello, 't' | 'protocol' | 'edgeId' | 'run'>;
+  /** The heartbeat's streams, asked at each heartbeat (the client adds `load`). */
+  heartbeat: () => Omit<Heartbeat, 't' | 'load'>;
+  /** Runs a hub command; a throw answers ok:false with code COMMAND_FAILED. */
+  onCommand: (cmd: Command) => Promise<CommandOutcome>;
+  /** Most batches on the wire without an ack. Default 64. */
+  maxInFlight?: number;
+  /** Reconnect delays. Default 500 ms doubling to 10 s. */
+  backoff?: BackoffOptions;
+  /** Give up on a connection whose hub does not answer hello within this (ms). Default 10000. */
+  helloTimeoutMs?: number;
+  /** Drop a connection that heard nothing (not even a pong) for this long (ms); at least 3 heartbeats. Default 15000. */
+  deadAfterMs?: number;
+}
+
+/** Counters of the uplink. */
+export interface UplinkStats {
+  connected: boolean;
+  /** Batch frames put on the wire (replays included). */
+  sent: number;
+  acked: number;
+  /** Batches the hub refused as malformed (dropped from the outbox). */
+  rejected: number;
+  outboxMessages: number;
+  outboxBytes: number;
+  /** Batches the outbox dropped since the start (bound hit). */
+  dropped: number;
+  /** Successful connections after the first one. */
+  reconnects: number;
+}
+
+export type UplinkClientEvents = {
+  connected: [];
+  disconnected: [reason: string];
+  acked: [streamId: string, run: string, seq: number];
+};
+
+const encoder = new Encoder({ ignoreUndefined: true });
+const decoder = new Decoder();
+
+/** The uplink WebSocket URL of a hub: http(s)://host/... -> ws(s)://host/api/v1/uplink. */
+export function uplinkUrl(hubUrl: string): string {
+  const url = new URL(UPLINK_PATH, hubUrl);
+  if (url.protocol === 'http:') url.protocol = 'ws:';
+  else if (url.protocol === 'https:') url.protocol = 'wss:';
+  else if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
+    throw new Error(`hub URL must be http(s):// or ws(s):// but is ${hubUrl}`);
+  }
+  return url.href;
+}
+
+function str(value: unknown): value is string {
+  return typeof value === 'string';
+}
+
+export class UplinkClient extends TypedEmitter<UplinkClientEvents> {
+  readonly url: string;
+  readonly maxInFlight: number;
+  readonly #o: UplinkClientOptions;
+  readonly #backoff: Backoff;
+  readonly #outbox: Outbox;
+  readonly #log = childLogger('uplink');
+  #ws?: WebSocket;
+  #welcomed = false;
+  #closed = false;
+  #started = false;
+  /** Batches sent on this connection and not acked yet, by outbox key. */
+  readonly #inFlight = new Map<string, OutboxEntry>();
+  /** Ordinal of the last outbox entry sent on this connection. */
+  #cursor = 0;
+  #reconnectTimer?: NodeJS.Timeout;
+  #heartbeatTimer?: NodeJS.Timeout;
+  #helloTimer?: NodeJS.Timeout;
+  #lastHeard = 0;
+  #deadAfterMs = 0;
+  /** Set while the hub is unreachable (one warning per outage). */
+  #outageSince?: number;
+  #authRefused = false;
+  #everConnected = false;
+  #badFrames = 0;
+  #stats = { sent: 0, acked: 0, rejected: 0, reconnects: 0 };
+
+  constructor(options: UplinkClientOptions) {
+    super();
+    this.#o = options;
+    this.url = uplinkUrl(options.hubUrl);
+    this.maxInFlight = options.maxInFlight ?? 64;
+    this.#backoff = new Backoff(options.backoff);
+    this.#outbox = options.outbox;
+  }
+
+  /** True while connected and welcomed by the hub. */
+  get connected(): boolean {
+    return this.#welcomed;
+  }
+
+  /** Starts connecting (and reconnecting until `close()`). */
+  start(): void {
+    if (this.#started || this.#closed) return;
+    this.#started = true;
+    this.#connect();
+  }
+
+  /** Queues a batch in the outbox and sends it when connected (and under maxInFlight). */
+  send(batch: Batch): void {
+    const bytes = encoder.encode(batch);
+    if (bytes.length > UPLINK_MAX_FRAME_BYTES) {
+      this.#stats.rejected++;
+      this.#log.error(
+        { streamId: batch.streamId, seq: batch.seq, bytes: bytes.length, max: UPLINK_MAX_FRAME_BYTES },
+        'batch larger than the hub accepts: not sent',
+      );
+      return;
+    }
+    this.#outbox.append({ streamId: batch.streamId, run: batch.run, seq: batch.seq }, bytes);
+    this.#pump();
+  }
+
+  /** Stops reconnecting and closes the socket gracefully; the outbox is kept for the next process. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#reconnectTimer);
+    const ws = this.#ws;
+    if (!ws || ws.readyState === WebSocket.CLOSED) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        ws.terminate();
+        resolve();
+      }, 2000);
+      ws.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
+      else ws.close(1000, 'edge shutting down');
+    });
+  }
+
+  stats(): UplinkStats {
+    return {
+      connected: this.#welcomed,
+      ...this.#stats,
+      outboxMessages: this.#outbox.size,
+      outboxBytes: this.#outbox.bytes,
+      dropped: this.#outbox.dropped,
+    };
+  }
+
+  #connect(): void {
+    if (this.#closed) return;
+    const ws = new WebSocket(this.url, {
+      headers: { authorization: `Bearer ${this.#o.token}` },
+      maxPayload: UPLINK_MAX_FRAME_BYTES,
+      handshakeTimeout: this.#o.helloTimeoutMs ?? 10_000,
+    });
+    this.#ws = ws;
+    let failure: string | undefined;
+    let status: number | undefined;
+    ws.on('unexpected-response', (_req, res) => {
+      status = res.statusCode;
+      failure = `hub answered the upgrade with HTTP ${res.statusCode}`;
+      res.resume();
+      ws.terminate();
+    });
+    ws.on('open', () => {
+      this.#lastHeard = Date.now();
+      this.#helloTimer = setTimeout(() => {
+        failure = 'no welcome from the hub';
+        ws.terminate();
+      }, this.#o.helloTimeoutMs ?? 10_000);
+      try {
+        this.#sendMessage(ws, {
+          t: 'hello',
+          protocol: UPLINK_PROTOCOL,
+          edgeId: this.#o.edgeId,
+          run: this.#o.run,
+          ...this.#o.hello(),
+        });
+      } catch (err) {
+        failure = `cannot send hello: ${describeError(err)}`;
+        ws.terminate();
+      }
+    });
+    ws.on('message', (data, isBinary) => this.#onFrame(ws, data, isBinary));
+    ws.on('pong', () => {
+      this.#lastHeard = Date.now();
+    });
+    ws.on('error', (err) => {
+      failure ??= describeError(err);
+    });
+    ws.on('close', (code, reasonBuf) => {
+      const reason = reasonBuf.toString();
+      this.#onClose(ws, failure ?? `closed (${code}${reason ? ` ${reason}` : ''})`, status);
+    });
+  }
+
+  #onClose(ws: WebSocket, reason: string, status: number | undefined): void {
+    if (ws !== this.#ws) return;
+    clearTimeout(this.#helloTimer);
+    clearInterval(this.#heartbeatTimer);
+    const wasWelcomed = this.#welcomed;
+    this.#welcomed = false;
+    this.#inFlight.clear();
+    this.#cursor = 0;
+    if (wasWelcomed) this.emit('disconnected', reason);
+    if (this.#closed) return;
+    const authRefused = status === 401 || status === 403;
+    if (authRefused) {
+      if (!this.#authRefused) {
+        this.#log.error(
+          { hub: this.#o.hubUrl, edgeId: this.#o.edgeId, status },
+          'credential refused by hub: check the edge token (retrying at the slowest backoff)',
+        );
+      }
+    } else if (this.#outageSince === undefined) {
+      this.#log.warn(
+        { hub: this.#o.hubUrl, reason, outbox: this.#outbox.size },
+        wasWelcomed ? 'uplink to hub lost; batches wait in the outbox' : 'cannot reach hub',
+      );
+    }
+    this.#authRefused = authRefused;
+    this.#outageSince ??= Date.now();
+    const delay = authRefused ? this.#backoff.maxDelayMs : this.#backoff.next();
+    this.#reconnectTimer = setTimeout(() => this.#connect(), delay);
+  }
+
+  #onFrame(ws: WebSocket, data: WebSocket.RawData, isBinary: boolean): void {
+    if (ws !== this.#ws) return;
+    this.#lastHeard = Date.now();
+    let msg: unknown;
+    try {
+      if (!isBinary) throw new Error('text frame');
+      const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+      msg = decoder.decode(buf);
+    } catch (err) {
+      this.#badFrame(`undecodable frame: ${describeError(err)}`);
+      return;
+    }
+    if (typeof msg !== 'object' || msg === null || !('t' in msg)) {
+      this.#badFrame('frame is not a message');
+      return;
+    }
+    const m = msg as Record<string, unknown>;
+    switch (m.t) {
+      case 'welcome':
+        this.#onWelcome(ws, m);
+        return;
+      case 'ack':
+        if (!str(m.streamId) || !str(m.run) || typeof m.seq !== 'number') {
+          this.#badFrame('malformed ack');
+          return;
+        }
+        this.#onAck(m.streamId, m.run, m.seq);
+        return;
+      case 'command':
+        void this.#onCommand(ws, m);
+        return;
+      case 'error':
+        this.#onError(m);
+        return;
+      default:
+        this.#badFrame(`unknown message type ${JSON.stringify(m.t)}`);
+    }
+  }
+
+  #badFrame(what: string): void {
+    this.#badFrames++;
+    // The first one, then every 100th: a buggy hub must not flood the log.
+    if (this.#badFrames === 1 || this.#badFrames % 100 === 0) {
+      this.#log.warn({ hub: this.#o.hubUrl, badFrames: this.#badFrames }, `ignoring hub frame: ${what}`);
+    }
+  }
+
+  #onWelcome(ws: WebSocket, m: Record<string, unknown>): void {
+    if (this.#welcomed) return;
+    clearTimeout(this.#helloTimer);
+    if (typeof m.protocol === 'number' && Math.floor(m.protocol) !== UPLINK_PROTOCOL) {
+      this.#log.warn(
+        { hub: m.protocol, edge: UPLINK_PROTOCOL },
+        'hub speaks another uplink protocol version',
+      );
+    }
+    const heartbeatMs =
+      typeof m.heartbeatMs === 'number' && Number.isFinite(m.heartbeatMs) && m.heartbeatMs > 0
+        ? Math.max(20, m.heartbeatMs)
+        : 5000;
+    this.#welcomed = true;
+    this.#backoff.reset();
+    this.#authRefused = false;
+    if (this.#outageSince !== undefined && this.#everConnected) {
+      this.#log.info(
+        { hub: this.#o.hubUrl, downMs: Date.now() - this.#outageSince, outbox: this.#outbox.size },
+        'uplink to hub connected again',
+      );
+    } else {
+      this.#log.info({ hub: this.#o.hubUrl, outbox: this.#outbox.size }, 'uplink to hub connected');
+    }
+    if (this.#everConnected) this.#stats.reconnects++;
+    this.#everConnected = true;
+    this.#outageSince = undefined;
+    this.#deadAfterMs = Math.max(this.#o.deadAfterMs ?? 15_000, 3 * heartbeatMs);
+    this.#heartbeatTimer = setInterval(() => this.#heartbeat(ws), heartbeatMs);
+    this.emit('connected');
+    this.#pump();
+  }
+
+  #heartbeat(ws: WebSocket): void {
+    if (ws !== this.#ws || !this.#welcomed) return;
+    if (Date.now() - this.#lastHeard > this.#deadAfterMs) {
+      this.#log.warn({ hub: this.#o.hubUrl }, 'hub silent: dropping the connection');
+      ws.terminate();
+      return;
+    }
+    try {
+      const mem = process.memoryUsage.rss() / (1024 * 1024);
+      const load: EdgeLoad = {
+        cpu: Math.max(0, loadavg()[0]! / Math.max(1, cpus().length)),
+        rssMb: Math.round(mem * 10) / 10,
+        outboxMessages: this.#outbox.size,
+        outboxDropped: this.#outbox.dropped,
+      };
+      this.#sendMessage(ws, { t: 'heartbeat', load, ...this.#o.heartbeat() });
+      ws.ping();
+    } catch (err) {
+      this.#log.warn({ err: describeError(err) }, 'cannot send heartbeat');
+    }
+  }
+
+  #onAck(streamId: string, run: string, seq: number): void {
+    this.#inFlight.delete(`${streamId}\u0000${run}\u0000${seq}`);
+    if (this.#outbox.ack(streamId, run, seq)) {
+      this.#stats.acked++;
+      this.emit('acked', streamId, run, seq);
+    }
+    this.#pump();
+  }
+
+  #onError(m: Record<string, unknown>): void {
+    const code = str(m.code) ? m.code : 'UNKNOWN';
+    const message = str(m.message) ? m.message : '';
+    if (typeof m.seq !== 'number') {
+      this.#log.warn({ hub: this.#o.hubUrl, code, message }, 'hub reported an error');
+      return;
+    }
+    // The hub names stream, run and seq of the refused batch (an older hub may leave out the run: then the
+    // oldest batch in flight with this stream and seq).
+    const streamId = str(m.streamId) ? m.streamId : undefined;
+    const run = str(m.run) ? m.run : undefined;
+    let found: OutboxEntry | undefined;
+    for (const e of this.#inFlight.values()) {
+      if (
+        e.key.seq === m.seq &&
+        (streamId === undefined || e.key.streamId === streamId) &&
+        (run === undefined || e.key.run === run)
+      ) {
+        found = e;
+        break;
+      }
+    }
+    if (!found) {
+      this.#log.warn({ code, message, streamId, seq: m.seq }, 'hub refused a batch that is not in flight');
+      return;
+    }
+    const { key } = found;
+    this.#inFlight.delete(`${key.streamId}\u0000${key.run}\u0000${key.seq}`);
+    if (this.#outbox.ack(key.streamId, key.run, key.seq)) this.#stats.rejected++;
+    this.#log.error(
+      { ...key, code, message, rejected: this.#stats.rejected },
+      'hub refused a batch as malformed: dropped it',
+    );
+    this.#pump();
+  }
+
+  async #onCommand(ws: WebSocket, m: Record<string, unknown>): Promise<void> {
+    const id = str(m.id) && m.id.length > 0 && m.id.length <= 64 ? m.id : undefined;
+    if (!id) {
+      this.#badFrame('command without id');
+      return;
+    }
+    const parsed = CommandSchema.safeParse(m);
+    let outcome: CommandOutcome;
+    if (!parsed.success) {
+      outcome = {
+        ok: false,
+        error: { code: 'COMMAND_INVALID', message: parsed.error.issues.map((i) => i.message).join('; ') },
+      };
+    } else {
+      try {
+        outcome = await this.#o.onCommand(parsed.data);
+      } catch (err) {
+        outcome = { ok: false, error: { code: 'COMMAND_FAILED', message: describeError(err) } };
+      }
+    }
+    if (ws !== this.#ws || ws.readyState !== WebSocket.OPEN) {
+      this.#log.warn({ id, op: m.op }, 'connection lost before the command result could be sent');
+      return;
+    }
+    try {
+      this.#sendMessage(ws, {
+        t: 'result',
+        id,
+        ok: outcome.ok,
+        ...(outcome.error
+          ? {
+              error: {
+                code: String(outcome.error.code).slice(0, 64),
+                message: String(outcome.error.message).slice(0, 4096),
+              },
+            }
+          : {}),
+        ...(outcome.data ? { data: outcome.data } : {}),
+      });
+    } catch (err) {
+      this.#log.warn({ id, err: describeError(err) }, 'cannot send command result');
+    }
+  }
+
+  /** Sends outbox entries not yet on the wire, in order, while under maxInFlight. */
+  #pump(): void {
+    const ws = this.#ws;
+    if (!ws || !this.#welcomed || ws.readyState !== WebSocket.OPEN) return;
+    const room = this.maxInFlight - this.#inFlight.size;
+    if (room <= 0) return;
+    for (const entry of this.#outbox.after(this.#cursor, room)) {
+      this.#cursor = entry.ordinal;
+      let bytes: Uint8Array;
+      try {
+        bytes = entry.read();
+      } catch {
+        continue; // dropped from the outbox meanwhile
+      }
+      this.#inFlight.set(`${entry.key.streamId}\u0000${entry.key.run}\u0000${entry.key.seq}`, entry);
+      ws.send(bytes, { binary: true });
+      this.#stats.sent++;
+    }
+  }
+
+  #sendMessage(ws: WebSocket, message: Record<string, unknown>): void {
+    ws.send(encoder.encode(message), { binary: true });
+  }
+}

@@ -1,0 +1,282 @@
+/** Request and response schemas of the REST API (zod; the OpenAPI document is generated from them). */
+import { z } from '@hono/zod-openapi';
+import { ApiErrorSchema } from './errors.ts';
+
+export const IdSchema = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . - only');
+
+export const EdgeParams = z.object({
+  edgeId: IdSchema.openapi({ param: { name: 'edgeId', in: 'path' }, example: 'edge-1' }),
+});
+export const StreamParams = EdgeParams.extend({
+  streamId: IdSchema.openapi({ param: { name: 'streamId', in: 'path' }, example: 'cam1' }),
+});
+export const TokenParams = z.object({
+  tokenId: z
+    .string()
+    .regex(/^[0-9a-f]{16}$/, '16 hex digits')
+    .openapi({ param: { name: 'tokenId', in: 'path' }, example: '3f9a0c1d2b4e5f60' }),
+});
+export const ThumbnailParams = z.object({
+  sha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/, '64 hex digits')
+    .openapi({ param: { name: 'sha256', in: 'path' } }),
+});
+
+export const PersonRole = z.enum(['viewer', 'operator', 'admin']);
+
+export const TokenListingSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    role: z.enum(['viewer', 'operator', 'admin', 'edge', 'enroll']),
+    edgeId: z.string().optional(),
+    createdAt: z.string(),
+    revokedAt: z.string().optional(),
+    lastUsed: z.string().optional(),
+    expiresAt: z.string().optional(),
+    usedAt: z.string().optional(),
+  })
+  .openapi('Token');
+
+export const CreateTokenBody = z
+  .strictObject({
+    role: PersonRole,
+    name: z.string().min(1).max(100).optional(),
+  })
+  .openapi('CreateToken');
+
+export const CreatedTokenSchema = z
+  .object({
+    token: z.string().openapi({ description: 'Shown once; store it now.' }),
+    info: TokenListingSchema,
+  })
+  .openapi('CreatedToken');
+
+export const CreateEnrollmentBody = z
+  .strictObject({
+    /** Only this edge id may enroll with it (any when omitted). */
+    edgeId: IdSchema.optional(),
+    /** Validity in seconds. Default 86400. */
+    ttlSeconds: z
+      .number()
+      .int()
+      .min(60)
+      .max(30 * 86400)
+      .optional(),
+    name: z.string().min(1).max(100).optional(),
+  })
+  .openapi('CreateEnrollmentToken');
+
+export const EnrollBody = z
+  .strictObject({ edgeId: IdSchema, name: z.string().min(1).max(100).optional() })
+  .openapi('Enroll');
+
+export const EnrolledSchema = z.object({ edgeId: z.string(), token: z.string() }).openapi('Enrolled');
+
+const StreamViewSchema = z
+  .object({
+    streamId: z.string(),
+    source: z.string().optional(),
+    state: z.string().optional(),
+    fps: z.number().optional(),
+    framesDecoded: z.number().optional(),
+    framesInferred: z.number().optional(),
+    droppedOverflow: z.number().optional(),
+    droppedStale: z.number().optional(),
+    latencyP50Ms: z.number().optional(),
+    latencyP95Ms: z.number().optional(),
+    activeTracks: z.number().optional(),
+    reconnects: z.number().optional(),
+    inferErrors: z.number().optional(),
+    lastError: z.string().optional(),
+    tracksStored: z.number(),
+  })
+  .openapi('StreamView');
+
+export const EdgeViewSchema = z
+  .object({
+    edgeId: z.string(),
+    name: z.string(),
+    status: z.enum(['online', 'stale', 'offline']),
+    connected: z.boolean(),
+    version: z.string(),
+    model: z.string().optional(),
+    provider: z.string().optional(),
+    lastSeen: z.string().optional(),
+    load: z
+      .object({ cpu: z.number(), rssMb: z.number(), outboxMessages: z.number(), outboxDropped: z.number() })
+      .optional(),
+    streams: z.array(StreamViewSchema),
+    config: z.record(z.string(), z.unknown()).optional(),
+  })
+  .openapi('Edge');
+
+export const AddStreamBody = z
+  .strictObject({
+    id: IdSchema,
+    source: z.string().min(1).max(2048).openapi({ example: 'rtsp://camera.local/stream1' }),
+    loop: z.boolean().optional(),
+    realtime: z.boolean().optional(),
+  })
+  .openapi('AddStream');
+
+export const ConfigPatchBody = z
+  .record(z.string(), z.unknown())
+  .refine((v) => Object.keys(v).length > 0, 'empty config change')
+  .openapi('ConfigPatch', {
+    description: 'A partial edge config (same fields as the edge config file), deep-merged by the edge.',
+    example: { detector: { confidence: 0.6 } },
+  });
+
+export const CommandResultSchema = z
+  .object({
+    ok: z.boolean(),
+    data: z.record(z.string(), z.unknown()).optional(),
+  })
+  .openapi('CommandResult');
+
+const isoTime = z.iso.datetime({ offset: true });
+
+export const TrackQuery = z.object({
+  edgeId: IdSchema.optional().openapi({ param: { name: 'edgeId', in: 'query' } }),
+  streamId: IdSchema.optional().openapi({ param: { name: 'streamId', in: 'query' } }),
+  label: z
+    .string()
+    .max(64)
+    .optional()
+    .openapi({ param: { name: 'label', in: 'query' } }),
+  from: isoTime
+    .optional()
+    .openapi({ param: { name: 'from', in: 'query' }, description: 'last seen at or after' }),
+  to: isoTime.optional().openapi({ param: { name: 'to', in: 'query' }, description: 'first seen before' }),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1000)
+    .default(100)
+    .openapi({ param: { name: 'limit', in: 'query' } }),
+});
+
+export const TrackSchema = z
+  .object({
+    id: z.string().openapi({ description: 'edgeId:streamId:run:trackId', example: 'edge-1:cam1:lx2k9a:17' }),
+    edgeId: z.string(),
+    streamId: z.string(),
+    run: z.string(),
+    trackId: z.number(),
+    label: z.string(),
+    classId: z.number(),
+    firstSeen: z.string(),
+    lastSeen: z.string(),
+    thumbnail: z.string().optional().openapi({ description: 'URL of the best crop' }),
+  })
+  .openapi('Track');
+
+export const TrackKeyParams = z.object({
+  trackKey: z
+    .string()
+    .regex(
+      /^[A-Za-z0-9_.-]{1,64}:[A-Za-z0-9_.-]{1,64}:[A-Za-z0-9_.-]{1,64}:\d{1,10}$/,
+      'edgeId:streamId:run:trackId',
+    )
+    .openapi({ param: { name: 'trackKey', in: 'path' }, example: 'edge-1:cam1:lx2k9a:17' }),
+});
+
+export const PointsQuery = z.object({
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(10000)
+    .default(1000)
+    .openapi({ param: { name: 'limit', in: 'query' } }),
+});
+
+export const PointSchemaOut = z
+  .object({ ts: z.string(), box: z.array(z.number()).length(4), score: z.number() })
+  .openapi('TrackPoint');
+
+export const EventQuery = z.object({
+  edgeId: IdSchema.optional().openapi({ param: { name: 'edgeId', in: 'query' } }),
+  kind: z
+    .string()
+    .max(64)
+    .optional()
+    .openapi({ param: { name: 'kind', in: 'query' } }),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1000)
+    .default(100)
+    .openapi({ param: { name: 'limit', in: 'query' } }),
+});
+
+export const EventSchemaOut = z
+  .object({
+    id: z.number(),
+    edgeId: z.string(),
+    streamId: z.string().optional(),
+    kind: z.string(),
+    ts: z.string(),
+    data: z.unknown().optional(),
+  })
+  .openapi('Event');
+
+export const SearchBody = z
+  .strictObject({
+    embedding: z
+      .array(z.number())
+      .min(1)
+      .max(4096)
+      .optional()
+      .openapi({ description: 'query vector (any scale)' }),
+    track: TrackKeyParams.shape.trackKey
+      .optional()
+      .openapi({ description: "search with this track's appearance" }),
+    model: IdSchema.default('osnet_x0_25_msmt17'),
+    k: z.number().int().min(1).max(100).default(10),
+    filters: z
+      .strictObject({
+        from: isoTime.optional(),
+        to: isoTime.optional(),
+        edgeId: IdSchema.optional(),
+        streamId: IdSchema.optional(),
+        label: z.string().max(64).optional(),
+      })
+      .default({}),
+  })
+  .refine((b) => (b.embedding === undefined) !== (b.track === undefined), {
+    message: 'give exactly one of embedding or track',
+    path: ['embedding'],
+  })
+  .openapi('Search');
+
+export const SearchResultSchema = z
+  .object({
+    results: z.array(TrackSchema.extend({ score: z.number().openapi({ description: 'cosine similarity' }) })),
+  })
+  .openapi('SearchResults');
+
+/** JSON response helper for createRoute. */
+export function json<T extends z.ZodType>(schema: T, description: string) {
+  return { content: { 'application/json': { schema } }, description };
+}
+
+/** The error responses every authenticated route can give. */
+export const AUTH_ERRORS = {
+  401: json(ApiErrorSchema, 'No token, or a malformed, unknown, revoked or expired one'),
+  403: json(ApiErrorSchema, "The token's role is too weak for this route"),
+  429: json(ApiErrorSchema, 'Rate limit of this token exceeded (see Retry-After)'),
+} as const;
+
+export const BAD_REQUEST = {
+  400: json(ApiErrorSchema, 'Malformed request (the message names the field)'),
+} as const;
+export const NOT_FOUND = { 404: json(ApiErrorSchema, 'No such resource') } as const;

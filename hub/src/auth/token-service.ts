@@ -1,0 +1,220 @@
+/**
+ * API tokens, edge credentials and enrollment tokens.
+ *
+ * A token reads `slt_<id>_<secret>`: the id finds the row, the secret is checked against a salted scrypt hash
+ * (node:crypto, N=16384) with a constant-time comparison. Only the hash is stored. Verified tokens are cached
+ * in memory for a minute (keyed by a SHA-256 of the whole token) so the slow KDF runs once per token per
+ * minute, not per request; revoking a token drops it from the cache at once.
+ */
+import { createHash, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import { and, desc, eq, isNull } from 'drizzle-orm';
+import type { Store } from '../store/db.ts';
+import { type TokenRole, tokens } from '../store/schema.ts';
+
+/** What a verified token grants. */
+export interface TokenInfo {
+  id: string;
+  name: string;
+  role: TokenRole;
+  /** For `edge` credentials: the edge it belongs to. */
+  edgeId?: string;
+}
+
+/** A token as listed (never with its secret). */
+export interface TokenListing extends TokenInfo {
+  createdAt: string;
+  revokedAt?: string;
+  lastUsed?: string;
+  expiresAt?: string;
+  usedAt?: string;
+}
+
+/** Options for a new token. */
+export interface CreateTokenOptions {
+  role: TokenRole;
+  /** A label for people. Default: the role. */
+  name?: string;
+  /** `edge` credentials: the edge; `enroll` tokens: the edge id it must enroll as (any when unset). */
+  edgeId?: string;
+  /** `enroll` tokens: when it stops working. Default 24 h from now for `enroll`, never for others. */
+  expiresAt?: Date;
+}
+
+/** Why verify() refused a token. */
+export type TokenRefusal = 'malformed' | 'unknown' | 'revoked' | 'expired' | 'used';
+
+const TOKEN_RE = /^slt_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
+const SCRYPT = { N: 16384, r: 8, p: 1, keylen: 32 } as const;
+const CACHE_MS = 60_000;
+const ENROLL_TTL_MS = 24 * 3600_000;
+
+function scryptAsync(secret: string, salt: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) =>
+    scrypt(
+      secret,
+      salt,
+      SCRYPT.keylen,
+      { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p, maxmem: 64 << 20 },
+      (err, key) => (err ? reject(err) : resolve(key)),
+    ),
+  );
+}
+
+/** `scrypt$N$r$p$<salt b64>$<hash b64>` for a secret. */
+export async function hashSecret(secret: string): Promise<string> {
+  const salt = randomBytes(16);
+  const key = await scryptAsync(secret, salt);
+  return `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString('base64')}$${key.toString('base64')}`;
+}
+
+/** Whether `secret` matches a hash made by hashSecret (constant-time on the derived key). */
+export async function verifySecret(secret: string, stored: string): Promise<boolean> {
+  const parts = stored.split('$');
+  if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
+  const [, n, r, p, saltB64, keyB64] = parts as [string, string, string, string, string, string];
+  const expected = Buffer.from(keyB64, 'base64');
+  const key = await new Promise<Buffer>((resolve, reject) =>
+    scrypt(
+      secret,
+      Buffer.from(saltB64, 'base64'),
+      expected.length,
+      { N: Number(n), r: Number(r), p: Number(p), maxmem: 64 << 20 },
+      (err, k) => (err ? reject(err) : resolve(k)),
+    ),
+  );
+  return key.length === expected.length && timingSafeEqual(key, expected);
+}
+
+/** Splits a token into id and secret; undefined when it does not have the token shape. */
+export function parseToken(token: string): { id: string; secret: string } | undefined {
+  const m = TOKEN_RE.exec(token);
+  return m ? { id: m[1]!, secret: m[2]! } : undefined;
+}
+
+export class TokenService {
+  readonly #store: Store;
+  readonly #now: () => number;
+  /** sha256(token) -> what it grants and until when the answer may be reused. */
+  readonly #cache = new Map<string, { info: TokenInfo; until: number }>();
+
+  constructor(store: Store, options: { now?: () => number } = {}) {
+    this.#store = store;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Creates a token; the returned `token` string is shown once and never stored. */
+  async create(options: CreateTokenOptions): Promise<{ token: string; info: TokenListing }> {
+    const id = randomBytes(8).toString('hex');
+    const secret = randomBytes(32).toString('base64url');
+    const expiresAt =
+      options.expiresAt ?? (options.role === 'enroll' ? new Date(this.#now() + ENROLL_TTL_MS) : undefined);
+    const [row] = await this.#store.db
+      .insert(tokens)
+      .values({
+        id,
+        name: options.name ?? options.role,
+        role: options.role,
+        hash: await hashSecret(secret),
+        edgeId: options.edgeId ?? null,
+        expiresAt: expiresAt ?? null,
+      })
+      .returning();
+    return { token: `slt_${id}_${secret}`, info: listing(row!) };
+  }
+
+  /** What a token grants, or why it is refused. */
+  async verify(token: string): Promise<TokenInfo | TokenRefusal> {
+    const parsed = parseToken(token);
+    if (!parsed) return 'malformed';
+    const cacheKey = createHash('sha256').update(token).digest('base64');
+    const now = this.#now();
+    const cached = this.#cache.get(cacheKey);
+    if (cached && cached.until > now) return cached.info;
+    const [row] = await this.#store.db.select().from(tokens).where(eq(tokens.id, parsed.id));
+    if (!row) return 'unknown';
+    if (!(await verifySecret(parsed.secret, row.hash))) return 'unknown';
+    if (row.revokedAt) return 'revoked';
+    if (row.expiresAt && row.expiresAt.getTime() <= now) return 'expired';
+    if (row.role === 'enroll' && row.usedAt) return 'used';
+    const info: TokenInfo = {
+      id: row.id,
+      name: row.name,
+      role: row.role,
+      ...(row.edgeId ? { edgeId: row.edgeId } : {}),
+    };
+    // Enrollment tokens are one-time: never cached, so a second use always reaches the database.
+    if (row.role !== 'enroll') {
+      if (this.#cache.size > 10_000) this.#cache.clear();
+      this.#cache.set(cacheKey, { info, until: now + CACHE_MS });
+      void this.#store.db
+        .update(tokens)
+        .set({ lastUsed: new Date(now) })
+        .where(eq(tokens.id, row.id))
+        .catch(() => {});
+    }
+    return info;
+  }
+
+  /** Every token, newest first (no secrets). */
+  async list(): Promise<TokenListing[]> {
+    const rows = await this.#store.db.select().from(tokens).orderBy(desc(tokens.createdAt));
+    return rows.map(listing);
+  }
+
+  /** Revokes a token (and every cached verification of it); false when no such token. */
+  async revoke(id: string): Promise<boolean> {
+    const rows = await this.#store.db
+      .update(tokens)
+      .set({ revokedAt: new Date(this.#now()) })
+      .where(and(eq(tokens.id, id), isNull(tokens.revokedAt)))
+      .returning({ id: tokens.id });
+    for (const [k, v] of this.#cache) if (v.info.id === id) this.#cache.delete(k);
+    if (rows.length) return true;
+    const [exists] = await this.#store.db.select({ id: tokens.id }).from(tokens).where(eq(tokens.id, id));
+    return exists !== undefined;
+  }
+
+  /** Revokes every credential of one edge (when the edge is removed). */
+  async revokeEdge(edgeId: string): Promise<number> {
+    const rows = await this.#store.db
+      .update(tokens)
+      .set({ revokedAt: new Date(this.#now()) })
+      .where(and(eq(tokens.edgeId, edgeId), eq(tokens.role, 'edge'), isNull(tokens.revokedAt)))
+      .returning({ id: tokens.id });
+    for (const [k, v] of this.#cache) if (v.info.edgeId === edgeId) this.#cache.delete(k);
+    return rows.length;
+  }
+
+  /**
+   * Trades a verified enrollment token for an edge credential, once: the token is marked used in the same
+   * statement that checks it is unused, so two edges racing with one token cannot both win.
+   */
+  async enroll(
+    enrollment: TokenInfo,
+    edgeId: string,
+    name?: string,
+  ): Promise<{ token: string; info: TokenListing } | 'used' | 'wrong-edge'> {
+    if (enrollment.edgeId && enrollment.edgeId !== edgeId) return 'wrong-edge';
+    const claimed = await this.#store.db
+      .update(tokens)
+      .set({ usedAt: new Date(this.#now()) })
+      .where(and(eq(tokens.id, enrollment.id), eq(tokens.role, 'enroll'), isNull(tokens.usedAt)))
+      .returning({ id: tokens.id });
+    if (!claimed.length) return 'used';
+    return this.create({ role: 'edge', edgeId, name: name ?? edgeId });
+  }
+}
+
+function listing(row: typeof tokens.$inferSelect): TokenListing {
+  return {
+    id: row.id,
+    name: row.name,
+    role: row.role,
+    ...(row.edgeId ? { edgeId: row.edgeId } : {}),
+    createdAt: row.createdAt.toISOString(),
+    ...(row.revokedAt ? { revokedAt: row.revokedAt.toISOString() } : {}),
+    ...(row.lastUsed ? { lastUsed: row.lastUsed.toISOString() } : {}),
+    ...(row.expiresAt ? { expiresAt: row.expiresAt.toISOString() } : {}),
+    ...(row.usedAt ? { usedAt: row.usedAt.toISOString() } : {}),
+  };
+}

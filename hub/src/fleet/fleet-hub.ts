@@ -1,0 +1,326 @@
+/**
+ * The fleet as the hub sees it: every edge the store knows, merged with the live state of connected ones
+ * (hello, last heartbeat, load, streams), and the command channel to them.
+ *
+ * Status comes from heartbeats: `online` while connected with a heartbeat younger than 3 periods, `stale` while
+ * the last heartbeat is younger than `offlineAfterMs` (missed heartbeats, or just disconnected), `offline` after.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Command, CommandOp, CommandResult, EdgeLoad, Hello, StreamStatus } from '@sightline/shared';
+import { eq, sql } from 'drizzle-orm';
+import type { Store } from '../store/db.ts';
+import { edges, streams, tracks } from '../store/schema.ts';
+
+/** Heartbeat period the hub asks edges for (ms). */
+export const HEARTBEAT_MS = 2_000;
+
+/** An edge's status as listed by the API. */
+export type EdgeStatus = 'online' | 'stale' | 'offline';
+
+/** A stream as listed by the API: its live counters (when the edge is connected) and what the store holds. */
+export interface StreamView extends Partial<StreamStatus> {
+  streamId: string;
+  /** Tracks stored for this stream. */
+  tracksStored: number;
+}
+
+/** An edge as listed by the API. */
+export interface EdgeView {
+  edgeId: string;
+  name: string;
+  status: EdgeStatus;
+  connected: boolean;
+  version: string;
+  model?: string;
+  provider?: string;
+  /** ISO time of the last heartbeat (or hello), if any. */
+  lastSeen?: string;
+  load?: EdgeLoad;
+  streams: StreamView[];
+  /** The config the edge last reported. */
+  config?: Record<string, unknown>;
+}
+
+/** The part of an uplink connection the fleet needs. */
+export interface EdgeConnection {
+  send(message: Command): void;
+  close(code: number, reason: string): void;
+}
+
+interface Live {
+  conn: EdgeConnection;
+  hello: Hello;
+  streams: StreamStatus[];
+  load?: EdgeLoad;
+  lastHeartbeat: number;
+}
+
+export interface FleetHubOptions {
+  store: Store;
+  /** Heartbeat period asked of edges (ms). Default 2000. */
+  heartbeatMs?: number;
+  /** No heartbeat for this long: offline. Default 30000. */
+  offlineAfterMs?: number;
+  /** How long a command waits for the edge's answer (ms). Default 10000. */
+  commandTimeoutMs?: number;
+  /** Clock in ms. Default Date.now. */
+  now?: () => number;
+}
+
+/** Thrown by command(): `EDGE_UNKNOWN` (404), `EDGE_OFFLINE` (409), `EDGE_TIMEOUT` (504). */
+export class FleetError extends Error {
+  constructor(
+    readonly code: 'EDGE_UNKNOWN' | 'EDGE_OFFLINE' | 'EDGE_TIMEOUT',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class FleetHub {
+  readonly heartbeatMs: number;
+  readonly offlineAfterMs: number;
+  readonly commandTimeoutMs: number;
+  readonly #store: Store;
+  readonly #now: () => number;
+  readonly #live = new Map<string, Live>();
+  /** Last heartbeat of edges no longer connected (so a fresh disconnect shows stale, not offline). */
+  readonly #lastSeen = new Map<string, number>();
+  readonly #pending = new Map<string, { resolve: (r: CommandResult) => void; timer: NodeJS.Timeout }>();
+  /** Throttles heartbeat writes to the store: one per edge per 10 s. */
+  readonly #persistedAt = new Map<string, number>();
+
+  constructor(options: FleetHubOptions) {
+    this.#store = options.store;
+    this.heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS;
+    this.offlineAfterMs = options.offlineAfterMs ?? 30_000;
+    this.commandTimeoutMs = options.commandTimeoutMs ?? 10_000;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Edges connected now. */
+  get connectedCount(): number {
+    return this.#live.size;
+  }
+
+  /** A connection said hello: it becomes the edge's live connection (an older one is closed). */
+  async connected(conn: EdgeConnection, hello: Hello): Promise<void> {
+    const old = this.#live.get(hello.edgeId);
+    if (old && old.conn !== conn) old.conn.close(4000, 'replaced by a newer connection of this edge');
+    const now = this.#now();
+    this.#live.set(hello.edgeId, { conn, hello, streams: hello.streams, lastHeartbeat: now });
+    await this.#store.db
+      .insert(edges)
+      .values({
+        id: hello.edgeId,
+        name: hello.edgeId,
+        version: hello.version,
+        status: { model: hello.model, provider: hello.provider, streams: hello.streams },
+        config: hello.config ?? null,
+        lastHeartbeat: new Date(now),
+      })
+      .onConflictDoUpdate({
+        target: edges.id,
+        set: {
+          version: hello.version,
+          status: { model: hello.model, provider: hello.provider, streams: hello.streams },
+          config: hello.config ?? null,
+          lastHeartbeat: new Date(now),
+        },
+      });
+    this.#persistedAt.set(hello.edgeId, now);
+    await this.#saveStreams(hello.edgeId, hello.streams);
+  }
+
+  /** A heartbeat from a connected edge. */
+  async heartbeat(conn: EdgeConnection, edgeId: string, hb: { load: EdgeLoad; streams: StreamStatus[] }) {
+    const live = this.#live.get(edgeId);
+    if (!live || live.conn !== conn) return;
+    const now = this.#now();
+    live.lastHeartbeat = now;
+    live.load = hb.load;
+    live.streams = hb.streams;
+    if (now - (this.#persistedAt.get(edgeId) ?? 0) >= 10_000) {
+      this.#persistedAt.set(edgeId, now);
+      await this.#store.db
+        .update(edges)
+        .set({
+          lastHeartbeat: new Date(now),
+          status: {
+            model: live.hello.model,
+            provider: live.hello.provider,
+            streams: hb.streams,
+            load: hb.load,
+          },
+        })
+        .where(eq(edges.id, edgeId));
+      await this.#saveStreams(edgeId, hb.streams);
+    }
+  }
+
+  /** The connection closed: pending commands fail at once, the edge turns stale then offline. */
+  disconnected(conn: EdgeConnection, edgeId: string): void {
+    const live = this.#live.get(edgeId);
+    if (!live || live.conn !== conn) return;
+    this.#live.delete(edgeId);
+    this.#lastSeen.set(edgeId, live.lastHeartbeat);
+  }
+
+  /** The answer to a command; the config the edge reports running after it is stored with the edge. */
+  async commandResult(edgeId: string, result: CommandResult): Promise<void> {
+    const p = this.#pending.get(result.id);
+    if (!p) return;
+    this.#pending.delete(result.id);
+    clearTimeout(p.timer);
+    const config = result.data?.config;
+    if (result.ok && config && typeof config === 'object') {
+      await this.#store.db
+        .update(edges)
+        .set({ config: config as Record<string, unknown> })
+        .where(eq(edges.id, edgeId))
+        .catch(() => {});
+    }
+    p.resolve(result);
+  }
+
+  /** Sends a command to a connected edge and waits for its answer. */
+  async command(edgeId: string, op: CommandOp, args: Record<string, unknown>): Promise<CommandResult> {
+    const live = this.#live.get(edgeId);
+    if (!live) {
+      const [known] = await this.#store.db.select({ id: edges.id }).from(edges).where(eq(edges.id, edgeId));
+      if (!known) throw new FleetError('EDGE_UNKNOWN', `no edge "${edgeId}"`);
+      throw new FleetError('EDGE_OFFLINE', `edge "${edgeId}" is not connected; try again when it is online`);
+    }
+    const id = randomUUID();
+    return new Promise<CommandResult>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(id);
+        reject(
+          new FleetError(
+            'EDGE_TIMEOUT',
+            `edge "${edgeId}" did not answer within ${this.commandTimeoutMs} ms`,
+          ),
+        );
+      }, this.commandTimeoutMs);
+      this.#pending.set(id, { resolve, timer });
+      try {
+        live.conn.send({ t: 'command', id, op, args });
+      } catch (err) {
+        clearTimeout(timer);
+        this.#pending.delete(id);
+        reject(err);
+      }
+    });
+  }
+
+  /** Every edge the store knows, with live state merged in, sorted by id. */
+  async list(): Promise<EdgeView[]> {
+    const rows = await this.#store.db.select().from(edges).orderBy(edges.id);
+    const counts = await this.#trackCounts();
+    return rows.map((row) => this.#view(row, counts));
+  }
+
+  /** One edge, or undefined. */
+  async get(edgeId: string): Promise<EdgeView | undefined> {
+    const [row] = await this.#store.db.select().from(edges).where(eq(edges.id, edgeId));
+    return row ? this.#view(row, await this.#trackCounts(edgeId)) : undefined;
+  }
+
+  /** Forgets an edge (its stored tracks stay); disconnects it. False when unknown. */
+  async remove(edgeId: string): Promise<boolean> {
+    this.#live.get(edgeId)?.conn.close(4001, 'edge removed by an admin');
+    this.#live.delete(edgeId);
+    this.#lastSeen.delete(edgeId);
+    await this.#store.db.delete(streams).where(eq(streams.edgeId, edgeId));
+    const rows = await this.#store.db.delete(edges).where(eq(edges.id, edgeId)).returning({ id: edges.id });
+    return rows.length > 0;
+  }
+
+  /** Counts by status, for metrics. */
+  async statusCounts(): Promise<Record<EdgeStatus, number>> {
+    const out: Record<EdgeStatus, number> = { online: 0, stale: 0, offline: 0 };
+    for (const e of await this.list()) out[e.status]++;
+    return out;
+  }
+
+  /** Fails pending commands (hub shutting down). */
+  close(): void {
+    for (const [id, p] of this.#pending) {
+      clearTimeout(p.timer);
+      p.resolve({
+        t: 'result',
+        id,
+        ok: false,
+        error: { code: 'HUB_CLOSING', message: 'hub is shutting down' },
+      });
+    }
+    this.#pending.clear();
+  }
+
+  #status(edgeId: string, lastHeartbeat?: number): EdgeStatus {
+    const now = this.#now();
+    const live = this.#live.get(edgeId);
+    if (live && now - live.lastHeartbeat <= 3 * this.heartbeatMs) return 'online';
+    const last = live?.lastHeartbeat ?? this.#lastSeen.get(edgeId) ?? lastHeartbeat;
+    return last !== undefined && now - last <= this.offlineAfterMs ? 'stale' : 'offline';
+  }
+
+  #view(row: typeof edges.$inferSelect, counts: Map<string, number>): EdgeView {
+    const live = this.#live.get(row.id);
+    const stored = (row.status ?? {}) as { model?: string; provider?: string; streams?: StreamStatus[] };
+    const streamList = live?.streams ?? stored.streams ?? [];
+    const seen = live?.lastHeartbeat ?? this.#lastSeen.get(row.id) ?? row.lastHeartbeat?.getTime();
+    const ids = new Set(streamList.map((s) => s.streamId));
+    const views: StreamView[] = streamList.map((s) => ({
+      ...(live ? s : { streamId: s.streamId, source: s.source, state: s.state }),
+      tracksStored: counts.get(`${row.id}\u0000${s.streamId}`) ?? 0,
+    }));
+    // Streams with stored tracks that the edge no longer runs are still listed.
+    for (const [key, n] of counts) {
+      const [edgeId, streamId] = key.split('\u0000') as [string, string];
+      if (edgeId === row.id && !ids.has(streamId)) views.push({ streamId, tracksStored: n });
+    }
+    return {
+      edgeId: row.id,
+      name: row.name,
+      status: this.#status(row.id, row.lastHeartbeat?.getTime()),
+      connected: live !== undefined,
+      version: live?.hello.version ?? row.version,
+      model: live?.hello.model ?? stored.model,
+      provider: live?.hello.provider ?? stored.provider,
+      ...(seen !== undefined ? { lastSeen: new Date(seen).toISOString() } : {}),
+      ...(live?.load ? { load: live.load } : {}),
+      streams: views,
+      ...(row.config ? { config: row.config as Record<string, unknown> } : {}),
+    };
+  }
+
+  async #trackCounts(edgeId?: string): Promise<Map<string, number>> {
+    const q = this.#store.db
+      .select({ edgeId: tracks.edgeId, streamId: tracks.streamId, n: sql<number>`count(*)::int` })
+      .from(tracks);
+    const rows = await (edgeId ? q.where(eq(tracks.edgeId, edgeId)) : q).groupBy(
+      tracks.edgeId,
+      tracks.streamId,
+    );
+    return new Map(rows.map((r) => [`${r.edgeId}\u0000${r.streamId}`, Number(r.n)]));
+  }
+
+  async #saveStreams(edgeId: string, list: StreamStatus[]): Promise<void> {
+    if (!list.length) return;
+    const now = new Date(this.#now());
+    await this.#store.db
+      .insert(streams)
+      .values(
+        list.map((s) => ({ edgeId, streamId: s.streamId, source: s.source, state: s.state, updatedAt: now })),
+      )
+      .onConflictDoUpdate({
+        target: [streams.edgeId, streams.streamId],
+        set: {
+          source: sql`excluded.source`,
+          state: sql`excluded.state`,
+          updatedAt: sql`excluded.updated_at`,
+        },
+      });
+  }
+}

@@ -1,0 +1,81 @@
+/** The hub's Prometheus metrics, in a registry of its own (an edge in the same process keeps its own). */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+export interface HubMetrics {
+  registry: Registry;
+  httpRequests: Counter<'method' | 'route' | 'status'>;
+  httpSeconds: Histogram<'method' | 'route'>;
+  authRefused: Counter<'reason'>;
+  uplinkConnections: Gauge;
+  uplinkMessages: Counter<'type'>;
+  uplinkRejected: Counter<'code'>;
+  pointsStored: Counter;
+  batchSeconds: Histogram;
+  edges: Gauge<'status'>;
+}
+
+/** Creates the registry; `edgeCounts` fills the per-status edge gauge at each scrape. */
+export function createHubMetrics(edgeCounts: () => Promise<Record<string, number>>): HubMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'sightline_hub_' });
+  const registers = [registry];
+  return {
+    registry,
+    httpRequests: new Counter({
+      name: 'sightline_hub_http_requests_total',
+      help: 'HTTP requests by method, route and status.',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+    }),
+    httpSeconds: new Histogram({
+      name: 'sightline_hub_http_request_seconds',
+      help: 'HTTP request duration.',
+      labelNames: ['method', 'route'],
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      registers,
+    }),
+    authRefused: new Counter({
+      name: 'sightline_hub_auth_refused_total',
+      help: 'Requests refused by authentication, by reason (missing, malformed, unknown, revoked, expired, used, role, rate).',
+      labelNames: ['reason'],
+      registers,
+    }),
+    uplinkConnections: new Gauge({
+      name: 'sightline_hub_uplink_connections',
+      help: 'Edges connected over the uplink now.',
+      registers,
+    }),
+    uplinkMessages: new Counter({
+      name: 'sightline_hub_uplink_messages_total',
+      help: 'Uplink messages received, by type.',
+      labelNames: ['type'],
+      registers,
+    }),
+    uplinkRejected: new Counter({
+      name: 'sightline_hub_uplink_rejected_total',
+      help: 'Uplink messages refused, by error code.',
+      labelNames: ['code'],
+      registers,
+    }),
+    pointsStored: new Counter({
+      name: 'sightline_hub_track_points_stored_total',
+      help: 'Track points inserted (replays not counted).',
+      registers,
+    }),
+    batchSeconds: new Histogram({
+      name: 'sightline_hub_uplink_batch_store_seconds',
+      help: 'Time to store one uplink batch.',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    }),
+    edges: new Gauge({
+      name: 'sightline_hub_edges',
+      help: 'Known edges by status (online, stale, offline).',
+      labelNames: ['status'],
+      registers,
+      async collect() {
+        for (const [status, n] of Object.entries(await edgeCounts())) this.set({ status }, n);
+      },
+    }),
+  };
+}

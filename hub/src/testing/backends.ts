@@ -1,0 +1,73 @@
+/**
+ * Test support: the two store backends every hub suite runs against. PGlite in a temp directory, and the
+ * machine's PostgreSQL (TEST_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test) in a schema of its
+ * own per suite, dropped afterwards. PostgreSQL is skipped with a warning when unreachable.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sql } from 'drizzle-orm';
+import { openStore } from '../store/db.ts';
+
+/** The machine's PostgreSQL (override with TEST_DATABASE_URL). */
+export const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** Where one suite's hub keeps its data. */
+export interface TestLocation {
+  dataDir: string;
+  /** Empty for PGlite. */
+  databaseUrl: string;
+  databaseSchema?: string;
+}
+
+export interface TestBackend {
+  name: 'pglite' | 'postgres';
+  /** A reason to skip, or false. */
+  skip: string | false;
+  create(): TestLocation;
+  dispose(loc: TestLocation): Promise<void>;
+}
+
+let counter = 0;
+
+async function pgSkipReason(): Promise<string | false> {
+  const schema = `probe_${process.pid}_${++counter}`;
+  try {
+    const s = await openStore({ databaseUrl: PG_URL, schema, connectTimeoutMs: 2000 });
+    await s.db.execute(sql.raw(`drop schema ${schema} cascade`));
+    await s.close();
+    return false;
+  } catch (err) {
+    const why = `PostgreSQL at ${PG_URL} is unreachable, skipping its half of the suite (${String(err)})`;
+    console.warn(why);
+    return why;
+  }
+}
+
+/** Both backends (probing PostgreSQL once). */
+export async function testBackends(prefix: string): Promise<TestBackend[]> {
+  const skip = await pgSkipReason();
+  return [
+    {
+      name: 'pglite',
+      skip: false,
+      create: () => ({ dataDir: mkdtempSync(join(tmpdir(), `sightline-${prefix}-`)), databaseUrl: '' }),
+      dispose: async (loc) => rmSync(loc.dataDir, { recursive: true, force: true }),
+    },
+    {
+      name: 'postgres',
+      skip,
+      create: () => ({
+        dataDir: mkdtempSync(join(tmpdir(), `sightline-${prefix}-`)),
+        databaseUrl: PG_URL,
+        databaseSchema: `${prefix.replace(/\W/g, '_')}_${process.pid}_${++counter}`,
+      }),
+      dispose: async (loc) => {
+        rmSync(loc.dataDir, { recursive: true, force: true });
+        const s = await openStore({ databaseUrl: PG_URL, schema: loc.databaseSchema });
+        await s.db.execute(sql.raw(`drop schema if exists ${loc.databaseSchema} cascade`));
+        await s.close();
+      },
+    },
+  ];
+}

@@ -1,0 +1,237 @@
+/**
+ * One embedding index per embedding model, opened on first use at `<dataDir>/index/<modelId>.usearch` and kept
+ * open. The `embeddings` table is the source of truth: a missing or corrupt index file is rebuilt from it, and an
+ * index file that is merely behind it (the hub stopped before its last save) is caught up on open.
+ */
+import { rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { ClosedError, childLogger, type Logger, SightlineError } from '@sightline/shared';
+import { sql } from 'drizzle-orm';
+import { EmbeddingIndex, type EmbeddingIndexOptions, type IndexEntry } from '../index-search/index.ts';
+import type { Store } from '../store/db.ts';
+
+/** Options of {@link IndexRegistry}. */
+export interface IndexRegistryOptions {
+  /** The hub's metadata store (the `embeddings` table). */
+  store: Store;
+  /** Hub data directory; index files go in `<dataDir>/index`. Default `./data`. */
+  dataDir?: string;
+  /** Rows per page when streaming the embeddings table into a rebuild. Default 2000. */
+  pageSize?: number;
+  /** Index tuning passed to every {@link EmbeddingIndex.open} (connectivity, threads, ...). Default none. */
+  index?: Partial<Omit<EmbeddingIndexOptions, 'path' | 'dimensions' | 'rebuild'>>;
+  /** Logger. Default the "index" child of the process logger. */
+  log?: Logger;
+}
+
+const MODEL_ID = /^[A-Za-z0-9_.-]{1,128}$/;
+
+/** Throws EMBEDDING_INVALID unless `modelId` is 1..128 letters, digits, `_`, `.` or `-` (and not `.`/`..`). */
+export function checkModelId(modelId: unknown): asserts modelId is string {
+  if (typeof modelId !== 'string' || !MODEL_ID.test(modelId) || /^\.+$/.test(modelId)) {
+    throw new SightlineError(
+      'EMBEDDING_INVALID',
+      `embedding model id ${JSON.stringify(String(modelId).slice(0, 140))} must be 1..128 letters, digits, _ . -`,
+    );
+  }
+}
+
+interface Entry {
+  dimensions: number;
+  index: Promise<EmbeddingIndex>;
+  /** Size at the last save (or open); saveAll skips an index still this size. */
+  savedSize: number;
+}
+
+type Rows<T> = { rows: T[] };
+
+/** Opens, caches, saves and rebuilds the per-model embedding indexes of the hub. */
+export class IndexRegistry {
+  /** The folder holding the index files. */
+  readonly dir: string;
+  private readonly store: Store;
+  private readonly pageSize: number;
+  private readonly indexOptions: IndexRegistryOptions['index'];
+  private readonly log: Logger;
+  private readonly entries = new Map<string, Entry>();
+  private saving: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  constructor(options: IndexRegistryOptions) {
+    this.store = options.store;
+    this.dir = resolve(options.dataDir ?? './data', 'index');
+    this.pageSize = options.pageSize ?? 2000;
+    this.indexOptions = options.index;
+    this.log = options.log ?? childLogger('index');
+  }
+
+  /** The index file of `modelId`. */
+  path(modelId: string): string {
+    checkModelId(modelId);
+    return join(this.dir, `${modelId}.usearch`);
+  }
+
+  /**
+   * The open index of `modelId`, opening it on the first call (loading the file, or rebuilding it from the
+   * database). Throws EMBEDDING_INVALID when `dimensions` differs from the model's stored embeddings.
+   */
+  async get(modelId: string, dimensions: number): Promise<EmbeddingIndex> {
+    if (this.closed) throw new ClosedError('index registry');
+    checkModelId(modelId);
+    const cached = this.entries.get(modelId);
+    if (cached) {
+      if (cached.dimensions !== dimensions) throw dimensionMismatch(modelId, cached.dimensions, dimensions);
+      return cached.index;
+    }
+    const entry: Entry = { dimensions, index: this.open(modelId, dimensions), savedSize: 0 };
+    this.entries.set(modelId, entry);
+    try {
+      const index = await entry.index;
+      entry.savedSize = index.size;
+      return index;
+    } catch (err) {
+      if (this.entries.get(modelId) === entry) this.entries.delete(modelId);
+      throw err;
+    }
+  }
+
+  /** The index of `modelId` if it is open (or opening) already. */
+  peek(modelId: string): Promise<EmbeddingIndex> | undefined {
+    return this.entries.get(modelId)?.index;
+  }
+
+  /** Models with an open (or opening) index. */
+  models(): string[] {
+    return [...this.entries.keys()];
+  }
+
+  /** Saves every open index that grew since its last save; returns how many were saved. */
+  async saveAll(): Promise<number> {
+    const run = this.saving.then(() => this.saveChanged());
+    this.saving = run.catch(() => {});
+    return run;
+  }
+
+  /** Saves what changed and forgets every index; later calls to get() throw CLOSED. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      await this.saveAll();
+    } finally {
+      this.entries.clear();
+    }
+  }
+
+  private async saveChanged(): Promise<number> {
+    let saved = 0;
+    for (const entry of this.entries.values()) {
+      const index = await entry.index.catch(() => undefined);
+      if (!index || index.size === entry.savedSize) continue;
+      const size = index.size;
+      await index.save();
+      entry.savedSize = size;
+      saved++;
+    }
+    return saved;
+  }
+
+  private async open(modelId: string, dimensions: number): Promise<EmbeddingIndex> {
+    if (!Number.isInteger(dimensions) || dimensions < 1) {
+      throw new SightlineError(
+        'EMBEDDING_INVALID',
+        `model ${modelId}: embeddings need at least 1 dimension, got ${dimensions}`,
+      );
+    }
+    const stored = await this.storedDimensions(modelId);
+    if (stored !== undefined && stored !== dimensions) throw dimensionMismatch(modelId, stored, dimensions);
+    const path = this.path(modelId);
+    const open = () =>
+      EmbeddingIndex.open({
+        ...this.indexOptions,
+        log: this.indexOptions?.log ?? this.log,
+        path,
+        dimensions,
+        rebuild: () => this.rows(modelId),
+      });
+    let index = await open();
+    if (!index.outcome.loaded) return index;
+    // The file is intact, but the hub may have stopped after storing embeddings and before saving it.
+    const count = await this.count(modelId);
+    if (index.size > count) {
+      this.log.warn(
+        { model: modelId, indexSize: index.size, stored: count },
+        'embedding index holds vectors the database does not; rebuilding it',
+      );
+      await rm(path, { force: true });
+      index = await open();
+    } else if (index.size < count) {
+      let added = 0;
+      for await (const page of this.pages(modelId)) {
+        const missing = page.filter((e) => !index.has(e.key));
+        if (missing.length === 0) continue;
+        index.add(
+          missing.map((e) => e.key),
+          missing.map((e) => e.vector),
+        );
+        added += missing.length;
+      }
+      this.log.info({ model: modelId, added }, 'embedding index caught up with the database');
+      await index.save();
+    }
+    return index;
+  }
+
+  /** Length of the model's stored vectors (from one row), or undefined when none is stored. */
+  private async storedDimensions(modelId: string): Promise<number | undefined> {
+    const res = (await this.store.db.execute(
+      sql`select octet_length(vector) / 4 as d from embeddings where model_id = ${modelId} limit 1`,
+    )) as unknown as Rows<{ d: number | string }>;
+    const row = res.rows[0];
+    return row ? Number(row.d) : undefined;
+  }
+
+  private async count(modelId: string): Promise<number> {
+    const res = (await this.store.db.execute(
+      sql`select count(*)::float8 as n from embeddings where model_id = ${modelId}`,
+    )) as unknown as Rows<{ n: number }>;
+    return Number(res.rows[0]?.n ?? 0);
+  }
+
+  /** Every stored embedding of the model, in key order (the rebuild source). */
+  private async *rows(modelId: string): AsyncGenerator<IndexEntry> {
+    for await (const page of this.pages(modelId)) yield* page;
+  }
+
+  /** The model's stored embeddings, a page at a time (keyset pagination on the primary key). */
+  private async *pages(modelId: string): AsyncGenerator<IndexEntry[]> {
+    let after = '-1';
+    for (;;) {
+      const res = (await this.store.db.execute(
+        sql`select vector_key::text as k, vector as v from embeddings
+            where model_id = ${modelId} and vector_key > ${after}::bigint
+            order by vector_key limit ${this.pageSize}`,
+      )) as unknown as Rows<{ k: string; v: Uint8Array }>;
+      if (res.rows.length === 0) return;
+      yield res.rows.map((r) => ({ key: BigInt(r.k), vector: decodeVector(r.v) }));
+      after = res.rows.at(-1)!.k;
+      if (res.rows.length < this.pageSize) return;
+    }
+  }
+}
+
+/** float32 little-endian bytes as a Float32Array (copied: the bytes need not be 4-aligned). */
+export function decodeVector(bytes: Uint8Array): Float32Array {
+  const n = bytes.length >>> 2;
+  const out = new Float32Array(n);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, n * 4);
+  for (let i = 0; i < n; i++) out[i] = view.getFloat32(i * 4, true);
+  return out;
+}
+
+function dimensionMismatch(modelId: string, has: number, got: number): SightlineError {
+  return new SightlineError(
+    'EMBEDDING_INVALID',
+    `model ${modelId} has ${has}-dimensional embeddings, got a ${got}-dimensional one`,
+  );
+}

@@ -1,0 +1,17 @@
+/** The hub's uplink ingest: storing edge batches (points, tracks, thumbnails, embeddings, events) idempotently. */
+export { checkModelId, decodeVector, IndexRegistry, type IndexRegistryOptions } from './index-registry.ts';
+export { Ingest, type IngestOptions, KeyedQueue, type StoreBatchResult, vectorKey } from './ingest.ts';
+export {
+  fakeJpeg,
+  prng,
+  type SyntheticBatchOptions,
+  sha256Hex,
+  syntheticBatch,
+  vectorBytes,
+} from './synthetic.ts';
+export {
+  checkSha256,
+  ThumbnailStore,
+  type ThumbnailStoreOptions,
+  verifyThumbnail,
+} from './thumbnail-store.ts';

@@ -1,0 +1,223 @@
+/**
+ * The hub end of the edge uplink: a WebSocket endpoint at /api/v1/uplink on the hub's HTTP server.
+ *
+ * The upgrade needs an edge credential (`Authorization: Bearer`, role `edge`); the hello must name the edge the
+ * credential belongs to. Each batch is stored (idempotently) and then acked; batches of one edge are stored in
+ * order, different edges in parallel. A frame that is not msgpack or fails the schema gets an `error` message
+ * naming the problem (with the batch's seq when it had one) and the connection stays up: one bad message never
+ * costs the others.
+ */
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { decode, encode } from '@msgpack/msgpack';
+import {
+  type Batch,
+  childLogger,
+  describeError,
+  EdgeMessageSchema,
+  type HubMessage,
+  UPLINK_MAX_FRAME_BYTES,
+  UPLINK_PATH,
+  UPLINK_PROTOCOL,
+} from '@sightline/shared';
+import { type WebSocket, WebSocketServer } from 'ws';
+import type { TokenService } from '../auth/token-service.ts';
+import type { EdgeConnection, FleetHub } from '../fleet/fleet-hub.ts';
+import type { HubMetrics } from '../hub-metrics.ts';
+
+/** Stores one batch; resolves once it is durable. */
+export type BatchStore = (edgeId: string, batch: Batch) => Promise<{ points: number }>;
+
+export interface UplinkServerOptions {
+  server: Server;
+  tokens: TokenService;
+  fleet: FleetHub;
+  storeBatch: BatchStore;
+  metrics?: HubMetrics;
+}
+
+export class UplinkServer {
+  readonly #wss: WebSocketServer;
+  readonly #opts: UplinkServerOptions;
+  readonly #log = childLogger('uplink');
+  readonly #onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+  constructor(options: UplinkServerOptions) {
+    this.#opts = options;
+    this.#wss = new WebSocketServer({ noServer: true, maxPayload: UPLINK_MAX_FRAME_BYTES });
+    this.#onUpgrade = (req, socket, head) => void this.#upgrade(req, socket, head);
+    options.server.on('upgrade', this.#onUpgrade);
+  }
+
+  /** Closes every uplink connection (edges reconnect to the next hub) and stops accepting new ones. */
+  async close(): Promise<void> {
+    this.#opts.server.off('upgrade', this.#onUpgrade);
+    for (const ws of this.#wss.clients) ws.close(1001, 'hub shutting down');
+    await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
+    for (const ws of this.#wss.clients) ws.terminate();
+  }
+
+  async #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const path = new URL(req.url ?? '/', 'http://hub').pathname;
+    if (path !== UPLINK_PATH) return refuse(socket, 404, 'NOT_FOUND', `no WebSocket endpoint at ${path}`);
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+    if (!m)
+      return refuse(
+        socket,
+        401,
+        'UNAUTHORIZED',
+        'the uplink needs an edge credential (Authorization: Bearer)',
+      );
+    let verdict: Awaited<ReturnType<TokenService['verify']>>;
+    try {
+      verdict = await this.#opts.tokens.verify(m[1]!);
+    } catch (err) {
+      return refuse(socket, 503, 'STORE_UNAVAILABLE', describeError(err));
+    }
+    if (typeof verdict === 'string') {
+      this.#opts.metrics?.authRefused.inc({ reason: verdict });
+      return refuse(socket, 401, 'UNAUTHORIZED', `credential refused (${verdict})`);
+    }
+    if (verdict.role !== 'edge' || !verdict.edgeId) {
+      this.#opts.metrics?.authRefused.inc({ reason: 'role' });
+      return refuse(
+        socket,
+        403,
+        'FORBIDDEN',
+        `the uplink needs an edge credential; this token has ${verdict.role}`,
+      );
+    }
+    const edgeId = verdict.edgeId;
+    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#serve(ws, edgeId));
+  }
+
+  #serve(ws: WebSocket, edgeId: string): void {
+    const { fleet, metrics } = this.#opts;
+    const send = (msg: HubMessage) => {
+      if (ws.readyState === ws.OPEN) ws.send(encode(msg));
+    };
+    const conn: EdgeConnection = { send, close: (code, reason) => ws.close(code, reason) };
+    let helloed = false;
+    /** Batches of this connection are stored one after another, in arrival order. */
+    let chain: Promise<void> = Promise.resolve();
+    metrics?.uplinkConnections.inc();
+
+    const reject = (
+      code: string,
+      message: string,
+      extra: { seq?: number; streamId?: string; run?: string } = {},
+    ) => {
+      metrics?.uplinkRejected.inc({ code });
+      send({ t: 'error', code, message, ...extra });
+    };
+
+    ws.on('message', (data, isBinary) => {
+      if (!isBinary) return reject('BAD_FRAME', 'uplink frames are binary msgpack');
+      let raw: unknown;
+      try {
+        raw = decode(data as Buffer);
+      } catch (err) {
+        return reject('BAD_FRAME', `not msgpack: ${describeError(err)}`);
+      }
+      const parsed = EdgeMessageSchema.safeParse(raw);
+      if (!parsed.success) {
+        const r = raw as { seq?: unknown; streamId?: unknown; run?: unknown } | null;
+        const issue = parsed.error.issues[0]!;
+        return reject('BAD_MESSAGE', `${issue.path.join('.') || '(message)'}: ${issue.message}`, {
+          ...(typeof r?.seq === 'number' ? { seq: r.seq } : {}),
+          ...(typeof r?.streamId === 'string' ? { streamId: r.streamId } : {}),
+          ...(typeof r?.run === 'string' ? { run: r.run } : {}),
+        });
+      }
+      const msg = parsed.data;
+      metrics?.uplinkMessages.inc({ type: msg.t });
+      if (msg.t === 'hello') {
+        if (msg.edgeId !== edgeId) {
+          reject('EDGE_MISMATCH', `this credential belongs to edge "${edgeId}", not "${msg.edgeId}"`);
+          ws.close(4003, 'edge id mismatch');
+          return;
+        }
+        if (msg.protocol !== UPLINK_PROTOCOL) {
+          reject('PROTOCOL', `hub speaks uplink protocol ${UPLINK_PROTOCOL}, edge sent ${msg.protocol}`);
+          ws.close(4002, 'protocol mismatch');
+          return;
+        }
+        chain = chain.then(async () => {
+          try {
+            await fleet.connected(conn, msg);
+            helloed = true;
+            send({ t: 'welcome', protocol: UPLINK_PROTOCOL, heartbeatMs: fleet.heartbeatMs });
+            this.#log.info({ edge: edgeId, run: msg.run, version: msg.version }, 'edge connected');
+          } catch (err) {
+            reject('STORE_UNAVAILABLE', describeError(err));
+            ws.close(1011, 'hub store unavailable');
+          }
+        });
+        return;
+      }
+      if (!helloed) return reject('NO_HELLO', 'send hello first');
+      if (msg.t === 'heartbeat') {
+        fleet
+          .heartbeat(conn, edgeId, msg)
+          .catch((err) => this.#log.warn({ err: describeError(err) }, 'heartbeat'));
+      } else if (msg.t === 'result') {
+        void fleet.commandResult(edgeId, msg);
+      } else {
+        chain = chain.then(async () => {
+          // The store is down: close so the edge backs off and replays everything unacked on its next connection.
+          if (!(await this.#store(edgeId, msg, send, reject))) ws.close(1011, 'hub store unavailable');
+        });
+      }
+    });
+    ws.on('close', () => {
+      metrics?.uplinkConnections.dec();
+      fleet.disconnected(conn, edgeId);
+    });
+    ws.on('error', (err) => this.#log.warn({ edge: edgeId, err: describeError(err) }, 'uplink socket error'));
+  }
+
+  async #store(
+    edgeId: string,
+    batch: Batch,
+    send: (m: HubMessage) => void,
+    reject: (
+      code: string,
+      message: string,
+      extra?: { seq?: number; streamId?: string; run?: string },
+    ) => void,
+  ): Promise<boolean> {
+    const started = performance.now();
+    try {
+      const { points } = await this.#opts.storeBatch(edgeId, batch);
+      this.#opts.metrics?.pointsStored.inc(points);
+      this.#opts.metrics?.batchSeconds.observe((performance.now() - started) / 1000);
+      send({ t: 'ack', streamId: batch.streamId, run: batch.run, seq: batch.seq });
+      return true;
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      // A batch the store refuses for its content is reported with its seq (the edge drops it); a store outage
+      // is reported without, so the edge keeps the batch and replays it on its next connection.
+      const content = typeof code === 'string' && code !== 'STORE_UNAVAILABLE';
+      this.#log.warn(
+        { edge: edgeId, stream: batch.streamId, seq: batch.seq, err: describeError(err) },
+        'batch not stored',
+      );
+      reject(
+        content ? code : 'STORE_UNAVAILABLE',
+        describeError(err),
+        content ? { seq: batch.seq, streamId: batch.streamId, run: batch.run } : {},
+      );
+      return content;
+    }
+  }
+}
+
+function refuse(socket: Duplex, status: number, code: string, message: string): void {
+  const body = JSON.stringify({ error: { code, message } });
+  const reason = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' }[
+    status
+  ];
+  socket.end(
+    `HTTP/1.1 ${status} ${reason ?? 'Error'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}

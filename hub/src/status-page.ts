@@ -14,7 +14,7 @@ export function statusPage(): string {
 <style>
   body { font: 14px/1.4 system-ui, sans-serif; margin: 2rem; color: #1d2330; background: #f6f7f9; }
   h1 { font-size: 1.4rem; margin: 0 0 1rem; }
-  .edge { background: #fff; border: 1px solid #dde1e7; border-radius: 8px; padding: 1rem; margin-bottom: 1rem; }
+  .edge { background: #fff; border: 1px solid #dde1e7; border-radius: 8px; padding: 1rem; margin-bottom: 1rem; overflow-x: auto; }
   .edge h2 { font-size: 1.1rem; margin: 0 0 .5rem; }
   .badge { display: inline-block; padding: 0 .5rem; border-radius: 999px; font-size: .8rem; color: #fff; }
   .online, .running { background: #1f9d55; } .stale, .reconnecting, .starting, .stopped { background: #d69e2e; }

@@ -1,25 +1,48 @@
 // Hub ingest benchmark: simulated edges push uplink batches (points, tracks, thumbnails, embeddings, events)
-// through Ingest.storeBatch as fast as it takes them, into PGlite and/or PostgreSQL.
-//   npm run bench:ingest -- [--edges 4] [--streams 4] [--seconds 10] [--backend pglite|postgres|both]
-//     [--tracks 40] [--window-ms 500] [--fps 25] [--embeddings 4] [--dims 512] [--thumbnails 2]
-// Each edge stores its batches one after another (as the hub does per edge); edges run concurrently.
-// Without a single --backend, each backend runs in its own child process (so RSS is its own).
-// PostgreSQL: DATABASE_URL or postgres://postgres@127.0.0.1:5432/test, in a throw-away schema.
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+// into PGlite and/or PostgreSQL, two ways:
+//   --via store   straight into Ingest.storeBatch, in this process (no network, no protocol);
+//   --via uplink  end to end through the real hub: a hub child process (`sightline hub --port 0`, the compiled
+//                 CLI) and N edges in this process, each a lean `ws` client speaking the uplink protocol (hello,
+//                 welcome, msgpack batch frames, acks) with up to --window unacked batches, credentials from the
+//                 real enrollment flow (admin token by `sightline hub token create`, then the REST API).
+//   npm run bench:ingest -- [--via store|uplink|both] [--backend pglite|postgres|both] [--edges 4] [--streams 4]
+//     [--seconds 10] [--window 32] [--tracks 40] [--window-ms 500] [--fps 25] [--embeddings 4] [--dims 512]
+//     [--thumbnails 2] [--pglite-options '{"postgresqlconf":["shared_buffers=16MB"]}']
+// Store mode: each edge stores its batches one after another (as the hub does per edge); edges run concurrently.
+// Without a single --backend and --via, each backend x via runs in its own child process (so RSS is its own).
+// Uplink mode reads the hub child's VmRSS / VmHWM from /proc and its CPU time from /proc/<pid>/stat; on PGlite
+// it starts the hub twice (first start creates the database; the second reopens it) and prints the RSS of each
+// stage. --pglite-options (JSON) is merged into the hub's PGlite.create options (through a preload), to try them.
+// PostgreSQL: DATABASE_URL or postgres://postgres@127.0.0.1:5432/test; store mode uses a throw-away schema, uplink
+// mode a throw-away database (the hub CLI keeps its tables in schema public); both are dropped afterwards.
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { IndexRegistry, Ingest, openStore, type Store, syntheticBatch, ThumbnailStore } from '@sightline/hub';
-import type { Batch } from '@sightline/shared';
+import {
+  type Batch,
+  type HubMessage,
+  UPLINK_MAX_FRAME_BYTES,
+  UPLINK_PATH,
+  UPLINK_PROTOCOL,
+} from '@sightline/shared';
+import { Decoder, Encoder } from '@msgpack/msgpack';
 import { sql } from 'drizzle-orm';
+import { drizzle } from 'drizzle-orm/node-postgres';
+import WebSocket from 'ws';
 
 const { values } = parseArgs({
   options: {
+    via: { type: 'string', default: 'both' },
     edges: { type: 'string', default: '4' },
     streams: { type: 'string', default: '4' },
     seconds: { type: 'string', default: '10' },
     backend: { type: 'string', default: 'both' },
+    window: { type: 'string', default: '32' },
     tracks: { type: 'string', default: '40' },
     'window-ms': { type: 'string', default: '500' },
     fps: { type: 'string', default: '25' },
@@ -27,6 +50,7 @@ const { values } = parseArgs({
     dims: { type: 'string', default: '512' },
     thumbnails: { type: 'string', default: '2' },
     'thumbnail-bytes': { type: 'string', default: '8192' },
+    'pglite-options': { type: 'string', default: '' },
   },
 });
 const edges = Number(values.edges);
@@ -36,9 +60,21 @@ const windowMs = Number(values['window-ms']);
 const fps = Number(values.fps);
 const frames = Math.max(1, Math.round((windowMs * fps) / 1000));
 const pgUrl = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
+const windowSize = Number(values.window);
+const cliMain = fileURLToPath(new URL('../../cli/dist/main.js', import.meta.url));
+const pglitePreload = new URL('./pglite-options-preload.mjs', import.meta.url).href;
+
+interface Stage {
+  stage: string;
+  /** Seconds from spawning the hub to "listening" (start stages only). */
+  startS?: number;
+  rssMiB: number;
+  hwmMiB: number;
+}
 
 interface Result {
   backend: string;
+  via: 'store' | 'uplink';
   seconds: number;
   batches: number;
   points: number;
@@ -48,14 +84,22 @@ interface Result {
   p95: number;
   p99: number;
   max: number;
-  replayBatchesPerS: number;
   storedPoints: number;
-  indexSize: number;
-  saveMs: number;
-  rssStartMiB: number;
+  /** Store mode only. */
+  replayBatchesPerS?: number;
+  indexSize?: number;
+  saveMs?: number;
+  rssStartMiB?: number;
+  /** Store mode: this process (the hub's code runs in it). Uplink mode: the hub child's VmRSS. */
   rssOpenMiB: number;
   rssPeakMiB: number;
   rssEndMiB: number;
+  /** Uplink mode: the hub child's VmHWM at the end, its CPU and this process's (the edges') CPU over the run. */
+  hubHwmMiB?: number;
+  hubCpuPct?: number;
+  edgesCpuPct?: number;
+  stages?: Stage[];
+  pgliteOptions?: string;
 }
 
 function quantile(sorted: number[], q: number): number {
@@ -65,7 +109,23 @@ function quantile(sorted: number[], q: number): number {
 
 const mib = (b: number) => Math.round(b / 1048576);
 
-async function runBackend(backend: string): Promise<Result> {
+const run = `bench${process.pid}`;
+const make = (edgeId: string, stream: string, seq: number): Batch =>
+  syntheticBatch({
+    salt: edgeId,
+    streamId: stream,
+    run,
+    seq,
+    tracks: Number(values.tracks),
+    frames,
+    frameMs: 1000 / fps,
+    thumbnails: Number(values.thumbnails),
+    thumbnailBytes: Number(values['thumbnail-bytes']),
+    embeddings: Number(values.embeddings),
+    dimensions: Number(values.dims),
+  });
+
+async function runStore(backend: string): Promise<Result> {
   const rssStart = process.memoryUsage().rss;
   const dataDir = mkdtempSync(join(tmpdir(), 'sightline-ingest-bench-'));
   const schema = `ingest_bench_${process.pid}`;
@@ -82,21 +142,6 @@ async function runBackend(backend: string): Promise<Result> {
   const sampler = setInterval(() => {
     rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
   }, 100);
-  const run = `bench${process.pid}`;
-  const make = (edgeId: string, stream: string, seq: number): Batch =>
-    syntheticBatch({
-      salt: edgeId,
-      streamId: stream,
-      run,
-      seq,
-      tracks: Number(values.tracks),
-      frames,
-      frameMs: 1000 / fps,
-      thumbnails: Number(values.thumbnails),
-      thumbnailBytes: Number(values['thumbnail-bytes']),
-      embeddings: Number(values.embeddings),
-      dimensions: Number(values.dims),
-    });
 
   const latencies: number[] = [];
   const recent: [string, Batch][] = [];
@@ -156,6 +201,7 @@ async function runBackend(backend: string): Promise<Result> {
   latencies.sort((a, b) => a - b);
   return {
     backend,
+    via: 'store',
     seconds: elapsed,
     batches,
     points,

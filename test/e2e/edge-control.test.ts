@@ -69,9 +69,14 @@ describe('edge runtime control: streams at run time', () => {
   test('add a stream while running, then remove the first: the other keeps producing', async () => {
     await withRuntime({ streams: [live('a')], detector: { classes: ['person'] } }, async (runtime) => {
       await waitForResults(runtime, 'a', 3, 20_000);
+      const states: string[] = [];
+      runtime.on('stream-state', (id, state) => {
+        if (id === 'b') states.push(state);
+      });
       const added = await runtime.addStream(live('b'));
       assert.equal(added.streamId, 'b');
       await waitForResults(runtime, 'b', 3, 20_000);
+      assert.deepEqual(states, ['starting', 'running']);
       assert.deepEqual(
         runtime.config.streams.map((s) => s.id),
         ['a', 'b'],

@@ -360,10 +360,8 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
         if (!this.#streams.has(`cam${n}`)) config.id = `cam${n}`;
         n++;
       }
-      const s = this.#openStream({ ...config, id: config.id });
       this.#config = { ...this.#config, streams: [...this.#config.streams, config] };
-      s.source.start();
-      return this.#statsOf(s);
+      return this.#statsOf(this.#launch({ ...config, id: config.id }));
     });
   }
 
@@ -453,7 +451,7 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
         await this.#retire(prev);
         this.#thumbnails.forgetStream(id);
         // A changed stream is a new stream under the same id: fresh counters.
-        this.#openStream({ ...byId.get(id)!, id }).source.start();
+        this.#launch({ ...byId.get(id)!, id });
       }
       if (plan.trackerChanged) {
         for (const s of this.#streams.values()) {
@@ -463,7 +461,7 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
           this.#thumbnails.forgetStream(s.config.id);
         }
       }
-      for (const id of plan.streams.added) this.#openStream({ ...byId.get(id)!, id }).source.start();
+      for (const id of plan.streams.added) this.#launch({ ...byId.get(id)!, id });
       if (plan.applied.length) {
         this.#log.info({ applied: plan.applied }, 'config applied');
         try {
@@ -488,6 +486,18 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
     });
     this.#control = run.catch(() => {});
     return run;
+  }
+
+  /** Open a stream added (or replaced) at run time, announce it as 'starting', start its source. */
+  #launch(config: StreamConfig & { id: string }): StreamRuntime {
+    const s = this.#openStream(config);
+    s.source.start();
+    try {
+      this.emit('stream-state', config.id, 'starting');
+    } catch (err) {
+      this.#log.error({ err: describeError(err) }, "a 'stream-state' listener threw");
+    }
+    return s;
   }
 
   #stream(id: string): StreamRuntime {

@@ -10,6 +10,7 @@ import { FleetHub } from './fleet/fleet-hub.ts';
 import { createHubMetrics } from './hub-metrics.ts';
 import { SearchService } from './search/search-service.ts';
 import { openStore, type Store } from './store/db.ts';
+import { deleteTrackPointsBefore } from './store/track-points.ts';
 import { IndexRegistry } from './uplink/index-registry.ts';
 import { Ingest } from './uplink/ingest.ts';
 import { ThumbnailStore } from './uplink/thumbnail-store.ts';
@@ -34,6 +35,8 @@ export interface HubServerOptions {
   offlineAfterMs?: number;
   /** How long a fleet command waits for the edge (ms). Default 10000. */
   commandTimeoutMs?: number;
+  /** Track points older than this many days are deleted (checked hourly). Default $SIGHTLINE_RETENTION_DAYS or 30; 0 keeps them forever. */
+  retentionDays?: number;
 }
 
 export interface HubServer {
@@ -43,6 +46,8 @@ export interface HubServer {
   fleet: FleetHub;
   indexes: IndexRegistry;
   dataDir: string;
+  /** Deletes track points older than the retention now; returns how many went (0 when retention is off). */
+  applyRetention(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -71,6 +76,10 @@ export async function startHub(options: HubServerOptions = {}): Promise<HubServe
     throw new RangeError(`Expected a port number 0..65535 but received ${port}`);
   }
   const databaseUrl = options.databaseUrl ?? process.env.DATABASE_URL;
+  const retentionDays = options.retentionDays ?? Number(process.env.SIGHTLINE_RETENTION_DAYS ?? 30);
+  if (!Number.isFinite(retentionDays) || retentionDays < 0) {
+    throw new RangeError(`Expected retention days >= 0 but received ${retentionDays}`);
+  }
   const log = childLogger('hub');
   mkdirSync(dataDir, { recursive: true });
   const other = databaseUrl ? undefined : runningHubPid(dataDir);
@@ -135,6 +144,16 @@ export async function startHub(options: HubServerOptions = {}): Promise<HubServe
       .catch((err) => log.warn({ err: describeError(err) }, 'saving embedding indexes failed'));
   }, 60_000);
   saver.unref();
+  const applyRetention = async () => {
+    if (!retentionDays) return 0;
+    const n = await deleteTrackPointsBefore(store, new Date(Date.now() - retentionDays * 86_400_000));
+    if (n) log.info({ deleted: n, retentionDays }, 'retention: old track points deleted');
+    return n;
+  };
+  const retention = setInterval(() => {
+    applyRetention().catch((err) => log.warn({ err: describeError(err) }, 'retention failed'));
+  }, 3_600_000);
+  retention.unref();
   const address = server.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
@@ -147,9 +166,11 @@ export async function startHub(options: HubServerOptions = {}): Promise<HubServe
     fleet,
     indexes,
     dataDir,
+    applyRetention,
     close() {
       closed ??= (async () => {
         clearInterval(saver);
+        clearInterval(retention);
         fleet.close();
         await uplink.close();
         await new Promise<void>((done) => {

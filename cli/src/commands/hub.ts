@@ -3,11 +3,11 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openStore, runningHubPid, startHub, TokenService } from '@sightline/hub';
 import { SightlineError } from '@sightline/shared';
-import { portFlag } from '../flags.ts';
+import { numberFlag, portFlag } from '../flags.ts';
 import { handleStopSignals } from '../stop-signals.ts';
 import { UsageError } from '../usage-error.ts';
 
-export const HUB_USAGE = `Usage: sightline hub [--port 8080] [--host 127.0.0.1] [--data-dir ./data]
+export const HUB_USAGE = `Usage: sightline hub [--port 8080] [--host 127.0.0.1] [--data-dir ./data] [--retention-days 30]
        sightline hub token create --role <viewer|operator|admin|enroll> [--name <label>] [--edge <id>] [--data-dir ./data]
        sightline hub token list [--data-dir ./data]
        sightline hub token revoke <token id> [--data-dir ./data]
@@ -15,6 +15,7 @@ export const HUB_USAGE = `Usage: sightline hub [--port 8080] [--host 127.0.0.1] 
   --port <n>        TCP port (default $SIGHTLINE_HUB_PORT or 8080; 0 picks a free one)
   --host <addr>     interface to bind (default $SIGHTLINE_HUB_HOST or 127.0.0.1)
   --data-dir <dir>  database (PGlite), thumbnails and indexes (default $SIGHTLINE_DATA_DIR or ./data)
+  --retention-days <n>  delete track points older than n days, checked hourly; 0 keeps them (default $SIGHTLINE_RETENTION_DAYS or 30)
 
 The store is PGlite in the data dir unless DATABASE_URL names a PostgreSQL database.
 "token create" prints the new token on its own last line (shown once; only a hash is kept). With PGlite it
@@ -30,7 +31,12 @@ export async function runHub(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { port: { type: 'string' }, host: { type: 'string' }, 'data-dir': { type: 'string' } },
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'data-dir': { type: 'string' },
+      'retention-days': { type: 'string' },
+    },
   });
   if (positionals.length) throw new UsageError(`unknown hub subcommand "${positionals[0]}"`, 'hub');
   const hub = await startHub({

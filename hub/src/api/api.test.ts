@@ -288,6 +288,43 @@ for (const backend of backends) {
   });
 }
 
+describe('retention', () => {
+  test('points older than the retention are deleted, newer ones kept; 0 keeps everything', async () => {
+    const [pglite] = backends;
+    const loc = pglite!.create();
+    const { insertTrackPoints } = await import('../store/track-points.ts');
+    const { trackPoints } = await import('../store/schema.ts');
+    const point = (daysAgo: number, seq: number) => ({
+      edgeId: 'e1',
+      streamId: 's1',
+      run: 'r1',
+      seq,
+      trackId: 1,
+      ts: new Date(Date.now() - daysAgo * 86_400_000),
+      x1: 0,
+      y1: 0,
+      x2: 1,
+      y2: 1,
+      score: 1,
+    });
+    let hub = await startHub({ port: 0, ...loc, retentionDays: 7 });
+    try {
+      await insertTrackPoints(hub.store, [point(10, 1), point(8, 2), point(6, 3), point(0, 4)]);
+      assert.equal(await hub.applyRetention(), 2);
+      assert.deepEqual((await hub.store.db.select().from(trackPoints)).map((p) => p.seq).sort(), [3, 4]);
+      await hub.close();
+      hub = await startHub({ port: 0, ...loc, retentionDays: 0 });
+      await insertTrackPoints(hub.store, [point(400, 5)]);
+      assert.equal(await hub.applyRetention(), 0);
+      assert.equal((await hub.store.db.select().from(trackPoints)).length, 3);
+      await assert.rejects(startHub({ port: 0, ...loc, retentionDays: -1 }), /retention days >= 0/);
+    } finally {
+      await hub.close();
+      await pglite!.dispose(loc);
+    }
+  });
+});
+
 describe('rate limiting', () => {
   test('a token beyond its burst gets 429 with Retry-After; other tokens are unaffected', async () => {
     const [pglite] = backends;

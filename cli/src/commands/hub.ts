@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openStore, runningHubPid, startHub, TokenService } from '@sightline/hub';
 import { SightlineError } from '@sightline/shared';
-import { numberFlag, portFlag } from '../flags.ts';
+import { portFlag } from '../flags.ts';
 import { handleStopSignals } from '../stop-signals.ts';
 import { UsageError } from '../usage-error.ts';
 

@@ -1,0 +1,316 @@
+#!/usr/bin/env node
+// Provides a mediasoup-worker binary for the installed mediasoup, caches it outside node_modules and prints
+// its path (the only line on stdout; progress goes to stderr):
+//
+//   export MEDIASOUP_WORKER_BIN="$(node scripts/build-mediasoup-worker.mjs)"
+//
+// Cache: ${MEDIASOUP_WORKER_CACHE:-$HOME/.cache/sightline/mediasoup-worker-<mediasoup version>}/mediasoup-worker
+//
+// In order, the first that gives a worker that starts wins (each result is copied into the cache):
+//   1. the cached worker, when present: nothing to do;
+//   2. the worker mediasoup's own postinstall left in node_modules/mediasoup/worker/out/Release;
+//   3. mediasoup's official prebuilt worker, downloaded the way mediasoup's postinstall does it (needs the
+//      internet; skipped with MEDIASOUP_SKIP_WORKER_PREBUILT_DOWNLOAD=true);
+//   4. a build from source against Debian's libraries, with the meson subproject shims and compat headers in
+//      deploy/mediasoup/ (see deploy/mediasoup/README.md). Needs the Debian packages listed below.
+//
+// Flags: --force (ignore the cache), --from-source (skip 2 and 3), --keep-build (keep the build folder).
+// Env: MEDIASOUP_WORKER_CACHE, MEDIASOUP_SKIP_WORKER_PREBUILT_DOWNLOAD,
+//      MEDIASOUP_WORKER_PREBUILT_DOWNLOAD_BASE_URL (as in mediasoup), MESON_ARGS (extra `meson setup` args,
+//      as in mediasoup, e.g. -Dms_disable_liburing=true), MEDIASOUP_WORKER_BUILD_JOBS (default: CPU count).
+import { execFileSync, spawnSync } from 'node:child_process';
+import {
+  chmodSync,
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { createRequire } from 'node:module';
+import { availableParallelism, homedir, platform, release, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const root = resolve(import.meta.dirname, '..');
+const shimsDir = join(root, 'deploy', 'mediasoup', 'subprojects');
+const args = new Set(process.argv.slice(2));
+const force = args.has('--force');
+const fromSource = args.has('--from-source');
+const keepBuild = args.has('--keep-build');
+
+// Debian packages the source build needs, with what each provides (checked before building).
+const APT_PACKAGES = {
+  meson: 'meson',
+  'ninja-build': 'ninja',
+  'g++': 'C++ compiler',
+  'pkg-config': 'pkg-config',
+  'libssl-dev': 'OpenSSL',
+  'libuv1-dev': 'libuv',
+  'libsrtp2-dev': 'libsrtp 2 (stands in for libsrtp 3)',
+  'libusrsctp-dev': 'usrsctp',
+  'libabsl-dev': 'Abseil',
+  'libflatbuffers-dev': 'FlatBuffers headers',
+  'flatbuffers-compiler': 'flatc',
+  'liburing-dev': 'liburing',
+};
+// Oldest meson the shims were tested with (Debian 12's); mediasoup >= 3.19 asks for >= 1.1.0 but builds with it.
+const MIN_MESON = '1.0.0';
+
+const log = (msg) => process.stderr.write(`build-mediasoup-worker: ${msg}\n`);
+const fail = (msg) => {
+  log(msg);
+  process.exit(1);
+};
+
+function findMediasoup() {
+  const requireFromHub = createRequire(join(root, 'hub', 'package.json'));
+  let main;
+  try {
+    main = requireFromHub.resolve('mediasoup');
+  } catch {
+    fail('mediasoup is not installed (it is a dependency of hub/): run `npm ci` first');
+  }
+  // main is <dir>/node/lib/index.js
+  const dir = resolve(dirname(main), '..', '..');
+  const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+  return { dir, main, pkg };
+}
+
+export function cacheDirFor(version) {
+  return (
+    process.env.MEDIASOUP_WORKER_CACHE ||
+    join(homedir(), '.cache', 'sightline', `mediasoup-worker-${version}`)
+  );
+}
+
+function isExecutableFile(p) {
+  try {
+    return statSync(p).isFile() && (statSync(p).mode & 0o111) !== 0;
+  } catch {
+    return false;
+  }
+}
+
+// Starts the given binary through mediasoup itself (createWorker + a router), so the check is the real one.
+function workerStarts(bin, ms) {
+  if (!isExecutableFile(bin)) return false;
+  const code = `
+    const ms = await import(${JSON.stringify(pathToFileURL(ms.main).href)});
+    const worker = await ms.createWorker({ logLevel: 'error' });
+    await worker.createRouter({ mediaCodecs: [{ kind: 'audio', mimeType: 'audio/opus', clockRate: 48000, channels: 2 }] });
+    worker.close();
+    console.log('ok');`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], {
+    env: { ...process.env, MEDIASOUP_WORKER_BIN: bin },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  if (r.status === 0 && r.stdout.includes('ok')) return true;
+  log(
+    `${bin} does not start: ${(r.stderr || r.error?.message || '').trim().split('\n').slice(-3).join(' | ')}`,
+  );
+  return false;
+}
+
+function install(bin, cacheDir, info) {
+  mkdirSync(cacheDir, { recursive: true });
+  const target = join(cacheDir, 'mediasoup-worker');
+  const tmp = `${target}.tmp-${process.pid}`;
+  copyFileSync(bin, tmp);
+  chmodSync(tmp, 0o755);
+  renameSync(tmp, target);
+  writeFileSync(
+    join(cacheDir, 'build-info.json'),
+    `${JSON.stringify({ ...info, cachedAt: new Date().toISOString() }, null, 2)}\n`,
+  );
+  return target;
+}
+
+// Same asset name and address as mediasoup's npm-scripts.mjs (getWorkerPrebuildTarName, downloadPrebuiltWorker).
+async function downloadPrebuilt(ms) {
+  const { pkg } = ms;
+  let name = `mediasoup-worker-${pkg.version}-${platform()}-${process.arch}`;
+  if (platform() === 'linux') name += `-kernel${Number(release().split('.')[0])}`;
+  name += '.tgz';
+  const base =
+    process.env.MEDIASOUP_WORKER_PREBUILT_DOWNLOAD_BASE_URL ||
+    `${pkg.repository.url.replace(/^git\+/, '').replace(/\.git$/, '')}/releases/download`;
+  const url = `${base}/${pkg.version}/${name}`;
+  log(`trying mediasoup's prebuilt worker: ${url}`);
+  let res;
+  try {
+    res = await fetch(url, { signal: AbortSignal.timeout(120_000) });
+  } catch (err) {
+    log(`no prebuilt worker (${err.cause?.code ?? err.message}): building from source`);
+    return null;
+  }
+  if (!res.ok) {
+    log(`no prebuilt worker (HTTP ${res.status}): building from source`);
+    return null;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'mediasoup-worker-prebuilt-'));
+  const tgz = join(dir, name);
+  writeFileSync(tgz, Buffer.from(await res.arrayBuffer()));
+  execFileSync('tar', ['-xzf', tgz, '-C', dir]);
+  const bin = join(dir, 'mediasoup-worker');
+  if (!existsSync(bin) || !workerStarts(bin, ms)) {
+    rmSync(dir, { recursive: true, force: true });
+    return null;
+  }
+  return { bin, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+function versionAtLeast(v, min) {
+  const a = v.split('.').map(Number);
+  const b = min.split('.').map(Number);
+  for (let i = 0; i < 3; i++) {
+    if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) > (b[i] ?? 0);
+  }
+  return true;
+}
+
+function checkBuildTools() {
+  const hasDpkg = spawnSync('dpkg-query', ['--version']).status === 0;
+  if (hasDpkg) {
+    const missing = Object.keys(APT_PACKAGES).filter((p) => {
+      const r = spawnSync('dpkg-query', ['-W', `-f=\${Status}`, p], { encoding: 'utf8' });
+      return !(r.status === 0 && r.stdout.includes('install ok installed'));
+    });
+    if (missing.length) {
+      fail(
+        `cannot build mediasoup-worker from source: missing Debian packages:\n` +
+          missing.map((p) => `  ${p} (${APT_PACKAGES[p]})`).join('\n') +
+          `\ninstall them with:\n  apt-get update && apt-get install -y --no-install-recommends ${missing.join(' ')}`,
+      );
+    }
+  } else {
+    log('no dpkg here: checking the tools directly (the source build is tested on Debian 12 only)');
+    for (const tool of ['meson', 'ninja', 'c++', 'pkg-config', 'flatc']) {
+      if (spawnSync(tool, ['--version']).status !== 0)
+        fail(`cannot build mediasoup-worker: ${tool} not found`);
+    }
+  }
+  const meson = execFileSync('meson', ['--version'], { encoding: 'utf8' }).trim();
+  if (!versionAtLeast(meson, MIN_MESON)) fail(`meson ${meson} is too old: need >= ${MIN_MESON}`);
+  return meson;
+}
+
+function run(cmd, cmdArgs, cwd) {
+  log(`$ ${cmd} ${cmdArgs.join(' ')}`);
+  // The compiler output goes to stderr so that stdout carries only the resulting path.
+  const r = spawnSync(cmd, cmdArgs, { cwd, stdio: ['ignore', process.stderr, process.stderr] });
+  if (r.status !== 0) throw new Error(`${cmd} ${cmdArgs.join(' ')} failed (exit ${r.status ?? r.signal})`);
+}
+
+function buildFromSource(ms) {
+  const meson = checkBuildTools();
+  const buildRoot = mkdtempSync(join(tmpdir(), `mediasoup-worker-${ms.pkg.version}-build-`));
+  const worker = join(buildRoot, 'worker');
+  log(`building mediasoup-worker ${ms.pkg.version} from source in ${worker} (a few minutes)`);
+  const started = Date.now();
+  // Build from a copy: node_modules stays as npm left it.
+  cpSync(join(ms.dir, 'worker'), worker, {
+    recursive: true,
+    filter: (src) => !/[/\\]worker[/\\](out|prebuild|pip_invoke)([/\\]|$)/.test(src),
+  });
+  // Replace the wraps (they download sources) with the shims that use Debian's libraries.
+  const subprojects = join(worker, 'subprojects');
+  for (const f of readdirSync(subprojects)) rmSync(join(subprojects, f), { recursive: true, force: true });
+  cpSync(shimsDir, subprojects, { recursive: true });
+  // mediasoup asks for a newer meson than Debian 12's 1.0.1; the worker's meson.build needs nothing newer.
+  const mesonBuild = join(worker, 'meson.build');
+  const text = readFileSync(mesonBuild, 'utf8');
+  const wanted = /meson_version:\s*'>=\s*([\d.]+)'/.exec(text)?.[1];
+  if (wanted && !versionAtLeast(meson, wanted)) {
+    log(`meson ${meson} < ${wanted} asked by mediasoup: relaxing the check to >= ${MIN_MESON}`);
+    writeFileSync(
+      mesonBuild,
+      text.replace(/meson_version:\s*'>=\s*[\d.]+'/, `meson_version: '>= ${MIN_MESON}'`),
+    );
+  }
+  const jobs = process.env.MEDIASOUP_WORKER_BUILD_JOBS || String(availableParallelism());
+  const extra = (process.env.MESON_ARGS || '').split(/\s+/).filter(Boolean);
+  try {
+    run(
+      'meson',
+      [
+        'setup',
+        '--buildtype',
+        'release',
+        '-Db_ndebug=true',
+        '--wrap-mode=nodownload',
+        ...extra,
+        join('out', 'Release'),
+      ],
+      worker,
+    );
+    // Generated FlatBuffers headers first, as mediasoup's tasks.py does (libwebrtc includes them).
+    run('meson', ['compile', '-C', join('out', 'Release'), 'flatbuffers-generator'], worker);
+    run('meson', ['compile', '-C', join('out', 'Release'), '-j', jobs, 'mediasoup-worker'], worker);
+  } catch (err) {
+    fail(`${err.message}\nbuild folder kept for inspection: ${buildRoot}`);
+  }
+  const bin = join(worker, 'out', 'Release', 'mediasoup-worker');
+  log(`built in ${Math.round((Date.now() - started) / 1000)} s`);
+  return {
+    bin,
+    seconds: Math.round((Date.now() - started) / 1000),
+    cleanup: () =>
+      keepBuild ? log(`build folder kept: ${buildRoot}`) : rmSync(buildRoot, { recursive: true }),
+  };
+}
+
+async function main() {
+  const ms = findMediasoup();
+  const version = ms.pkg.version;
+  const cacheDir = cacheDirFor(version);
+  const cached = join(cacheDir, 'mediasoup-worker');
+
+  if (!force && isExecutableFile(cached)) {
+    log(`cached worker for mediasoup ${version}`);
+    console.log(cached);
+    return;
+  }
+
+  if (!fromSource) {
+    const own = join(ms.dir, 'worker', 'out', 'Release', 'mediasoup-worker');
+    if (existsSync(own) && workerStarts(own, ms)) {
+      log(`using the worker mediasoup's postinstall left in ${own}`);
+      console.log(install(own, cacheDir, { mediasoup: version, source: 'mediasoup postinstall', from: own }));
+      return;
+    }
+    const skip = process.env.MEDIASOUP_SKIP_WORKER_PREBUILT_DOWNLOAD;
+    if (skip && skip !== 'false' && skip !== '0') {
+      log('MEDIASOUP_SKIP_WORKER_PREBUILT_DOWNLOAD set: not downloading the prebuilt worker');
+    } else {
+      const pre = await downloadPrebuilt(ms);
+      if (pre) {
+        const path = install(pre.bin, cacheDir, { mediasoup: version, source: 'prebuilt download' });
+        pre.cleanup();
+        log(`using mediasoup's prebuilt worker`);
+        console.log(path);
+        return;
+      }
+    }
+  }
+
+  const built = buildFromSource(ms);
+  if (!workerStarts(built.bin, ms))
+    fail(`the built worker does not start (build folder: ${dirname(built.bin)})`);
+  const path = install(built.bin, cacheDir, {
+    mediasoup: version,
+    source: 'built from source with deploy/mediasoup shims (Debian libraries)',
+    buildSeconds: built.seconds,
+  });
+  built.cleanup();
+  console.log(path);
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await main();

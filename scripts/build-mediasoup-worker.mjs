@@ -119,6 +119,52 @@ function workerStarts(bin, ms) {
   return false;
 }
 
+/**
+ * Revision of the from-source recipe (shims + source patches). A cached worker built by an older recipe is
+ * rebuilt: recipe 2 added the kTLS patch below (workers of recipe 1 crash on the first DTLS handshake).
+ */
+const RECIPE = 2;
+
+/** The cached worker's build-info.json, when there is one. */
+function cachedInfo(cacheDir) {
+  try {
+    return JSON.parse(readFileSync(join(cacheDir, 'build-info.json'), 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Source patches for building against a system OpenSSL. mediasoup's DTLS output BIO has a callback that answers
+ * 1 to every call but the post-call of a plain read/write (`operationType == BIO_CB_RETURN`), so
+ * BIO_ctrl(BIO_CTRL_GET_KTLS_SEND) on it returns 1. mediasoup's own OpenSSL is built without kTLS
+ * (BIO_get_ktls_send is then a constant 0); Debian's has kTLS, so OpenSSL believes the kernel frames the
+ * records, allocates no write buffer and the worker dies with SIGSEGV writing the first DTLS record. The patch
+ * passes through the real result of every post-call (`operationType & BIO_CB_RETURN`).
+ */
+const SOURCE_PATCHES = [
+  {
+    file: join('src', 'RTC', 'DtlsTransport.cpp'),
+    from: '(operationType == BIO_CB_RETURN) ? static_cast<long>(ret) : 1',
+    to: '((operationType & BIO_CB_RETURN) != 0) ? static_cast<long>(ret) : 1',
+  },
+];
+
+function patchSources(worker) {
+  for (const p of SOURCE_PATCHES) {
+    const file = join(worker, p.file);
+    const text = readFileSync(file, 'utf8');
+    if (text.includes(p.to)) continue;
+    if (!text.includes(p.from)) {
+      fail(
+        `cannot apply the ${p.file} patch: its code changed in this mediasoup; see deploy/mediasoup/README.md`,
+      );
+    }
+    writeFileSync(file, text.replace(p.from, p.to));
+    log(`patched ${p.file} (BIO callback results, for OpenSSL with kTLS)`);
+  }
+}
+
 function install(bin, cacheDir, info) {
   mkdirSync(cacheDir, { recursive: true });
   const target = join(cacheDir, 'mediasoup-worker');
@@ -224,6 +270,7 @@ function buildFromSource(ms) {
   const subprojects = join(worker, 'subprojects');
   for (const f of readdirSync(subprojects)) rmSync(join(subprojects, f), { recursive: true, force: true });
   cpSync(shimsDir, subprojects, { recursive: true });
+  patchSources(worker);
   // mediasoup asks for a newer meson than Debian 12's 1.0.1; the worker's meson.build needs nothing newer.
   const mesonBuild = join(worker, 'meson.build');
   const text = readFileSync(mesonBuild, 'utf8');
@@ -273,7 +320,10 @@ async function main() {
   const cacheDir = cacheDirFor(version);
   const cached = join(cacheDir, 'mediasoup-worker');
 
-  if (!force && isExecutableFile(cached)) {
+  const info = cachedInfo(cacheDir);
+  const stale = info?.source?.startsWith('built from source') && (info.recipe ?? 1) < RECIPE;
+  if (stale) log(`cached worker was built by recipe ${info.recipe ?? 1} < ${RECIPE}: rebuilding`);
+  if (!force && !stale && isExecutableFile(cached)) {
     log(`cached worker for mediasoup ${version}`);
     console.log(cached);
     return;
@@ -307,6 +357,7 @@ async function main() {
   const path = install(built.bin, cacheDir, {
     mediasoup: version,
     source: 'built from source with deploy/mediasoup shims (Debian libraries)',
+    recipe: RECIPE,
     buildSeconds: built.seconds,
   });
   built.cleanup();

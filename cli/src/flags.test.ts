@@ -70,3 +70,22 @@ test('port, duration and providers flags of the other commands', () => {
   assert.throws(() => durationFlag('demo', '0'), /--duration expects a number of seconds > 0/);
   assert.throws(() => providersFlag('models', 'tensorrt,'), /--providers expects .*, got "tensorrt,"/);
 });
+
+test('edge run --whip-port: WHIP ingest on that port, token from $SIGHTLINE_WHIP_TOKEN', async () => {
+  const saved = process.env.SIGHTLINE_WHIP_TOKEN;
+  try {
+    delete process.env.SIGHTLINE_WHIP_TOKEN;
+    await assert.rejects(
+      edgeConfigFromArgs(['--source', 'a.mp4', '--whip-port', '8089']),
+      /whip\.token: a token is required/,
+    );
+    process.env.SIGHTLINE_WHIP_TOKEN = 'a-long-enough-whip-token';
+    const { config } = await edgeConfigFromArgs(['--source', 'a.mp4', '--whip-port', '0']);
+    assert.equal(config.whip?.port, 0);
+    assert.equal(config.whip?.token, 'a-long-enough-whip-token');
+    assert.equal(config.whip?.host, '127.0.0.1');
+  } finally {
+    if (saved === undefined) delete process.env.SIGHTLINE_WHIP_TOKEN;
+    else process.env.SIGHTLINE_WHIP_TOKEN = saved;
+  }
+});

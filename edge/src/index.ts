@@ -19,7 +19,12 @@ export {
 } from './metrics/metrics-server.ts';
 export * from './models/index.ts';
 export { type ConfigChange, type ConfigPatch, planConfigChange } from './pipeline/config-change.ts';
-export { EdgeRuntime, type EdgeRuntimeEvents } from './pipeline/edge-runtime.ts';
+export {
+  type DroppedFrame,
+  EdgeRuntime,
+  type EdgeRuntimeEvents,
+  type FrameDropReason,
+} from './pipeline/edge-runtime.ts';
 export * from './preprocess/index.ts';
 export { CropBatcher, type CropBatcherOptions } from './reid/crop-batcher.ts';
 export { EmbeddingRunner } from './reid/embedding-runner.ts';
@@ -36,3 +41,4 @@ export {
 export * from './tracking/index.ts';
 export * from './uplink/index.ts';
 export { VERSION } from './version.ts';
+export * from './webrtc/index.ts';

@@ -15,9 +15,12 @@ import type { RateLimiter } from './auth/rate-limiter.ts';
 import type { TokenService } from './auth/token-service.ts';
 import type { FleetHub } from './fleet/fleet-hub.ts';
 import type { HubMetrics } from './hub-metrics.ts';
+import type { MediaHub } from './media/media-hub.ts';
+import { registerWhepRoutes } from './media/whep-routes.ts';
 import { statusPage } from './status-page.ts';
 import type { Store } from './store/db.ts';
 import { VERSION } from './version.ts';
+import { mountViewer } from './web-assets.ts';
 
 export interface HubAppOptions extends Omit<ApiDeps, 'refused'> {
   store: Store;
@@ -25,6 +28,8 @@ export interface HubAppOptions extends Omit<ApiDeps, 'refused'> {
   limiter: RateLimiter;
   fleet: FleetHub;
   metrics: HubMetrics;
+  /** Live video (WHEP routes); without it they answer 503 MEDIA_UNAVAILABLE. */
+  media?: MediaHub;
   /** Largest accepted request body in bytes; a larger one gets 413 PAYLOAD_TOO_LARGE unread. Default 1 MiB. */
   maxBodyBytes?: number;
 }
@@ -62,6 +67,7 @@ export function createHubApp(options: HubAppOptions): OpenAPIHono<AuthEnv> {
       'slt_... token: an API token (viewer, operator, admin), an enrollment token, or an edge credential',
   });
   registerRoutes(app, deps);
+  registerWhepRoutes(app, deps, () => options.media);
 
   app.openapi(
     createRoute({
@@ -86,11 +92,14 @@ export function createHubApp(options: HubAppOptions): OpenAPIHono<AuthEnv> {
     info: {
       title: 'Sightline hub API',
       version: VERSION,
-      description: 'Fleet, tokens, tracks and similarity search of a Sightline hub.',
+      description:
+        'Fleet, tokens, tracks, similarity search and live video (WHEP) of a Sightline hub. Live-video signalling ' +
+        'runs over WebSockets at /api/v1/media/edge and /api/v1/media/view (see docs/webrtc.md).',
     },
   });
   app.get('/api/v1/docs', (c) => c.html(apiDocsPage()));
   app.get('/', (c) => c.html(statusPage()));
+  mountViewer(app);
 
   app.notFound((c) =>
     c.json({ error: { code: 'NOT_FOUND', message: `no route ${c.req.method} ${c.req.path}` } }, 404),

@@ -12,6 +12,9 @@ export interface HubMetrics {
   pointsStored: Counter;
   batchSeconds: Histogram;
   edges: Gauge<'status'>;
+  mediaPublications: Gauge;
+  mediaViewers: Gauge<'via'>;
+  mediaWorkerRestarts: Counter;
 }
 
 /** Creates the registry; `edgeCounts` fills the per-status edge gauge at each scrape. */
@@ -76,6 +79,22 @@ export function createHubMetrics(edgeCounts: () => Promise<Record<string, number
       async collect() {
         for (const [status, n] of Object.entries(await edgeCounts())) this.set({ status }, n);
       },
+    }),
+    mediaPublications: new Gauge({
+      name: 'sightline_hub_media_publications',
+      help: 'Live video streams published by edges (WebRTC producers) now.',
+      registers,
+    }),
+    mediaViewers: new Gauge({
+      name: 'sightline_hub_media_viewers',
+      help: 'Viewer sessions now, by signalling (ws, whep).',
+      labelNames: ['via'],
+      registers,
+    }),
+    mediaWorkerRestarts: new Counter({
+      name: 'sightline_hub_media_worker_restarts_total',
+      help: 'mediasoup workers restarted after dying.',
+      registers,
     }),
   };
 }

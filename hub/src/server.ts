@@ -8,9 +8,13 @@ import { RateLimiter, type RateLimiterOptions } from './auth/rate-limiter.ts';
 import { TokenService } from './auth/token-service.ts';
 import { FleetHub } from './fleet/fleet-hub.ts';
 import { createHubMetrics } from './hub-metrics.ts';
+import { EdgeSignalling } from './media/edge-signalling.ts';
+import { MediaHub } from './media/media-hub.ts';
+import { ViewerSignalling } from './media/viewer-signalling.ts';
 import { SearchService } from './search/search-service.ts';
 import { openStore, type Store } from './store/db.ts';
 import { deleteTrackPointsBefore } from './store/track-points.ts';
+import { UpgradeDispatcher } from './upgrade-dispatcher.ts';
 import { IndexRegistry } from './uplink/index-registry.ts';
 import { Ingest } from './uplink/ingest.ts';
 import { ThumbnailStore } from './uplink/thumbnail-store.ts';
@@ -37,6 +41,26 @@ export interface HubServerOptions {
   commandTimeoutMs?: number;
   /** Track points older than this many days are deleted (checked hourly). Default $SIGHTLINE_RETENTION_DAYS or 30; 0 keeps them forever. */
   retentionDays?: number;
+  /** Live video (mediasoup SFU, WebRTC signalling, WHEP). Default: on, with the defaults of MediaHubOptions. */
+  media?: HubMediaOptions;
+}
+
+/** Live-video options of the hub (docs/webrtc.md). */
+export interface HubMediaOptions {
+  /** Whether live video runs. Default true (off anyway, saying why, when no mediasoup worker can start). */
+  enabled?: boolean;
+  /** mediasoup workers. Default os.availableParallelism(). */
+  workers?: number;
+  /** Streams per mediasoup router. Default 8. */
+  streamsPerRouter?: number;
+  /** Address the WebRTC transports listen on. Default $SIGHTLINE_MEDIA_LISTEN_IP or 127.0.0.1. */
+  listenIp?: string;
+  /** Address announced in ICE candidates (hub behind NAT). Default $SIGHTLINE_MEDIA_ANNOUNCED_IP or none. */
+  announcedAddress?: string;
+  /** Lowest UDP port for WebRTC. Default 40000. */
+  rtcMinPort?: number;
+  /** Highest UDP port for WebRTC. Default 49999. */
+  rtcMaxPort?: number;
 }
 
 export interface HubServer {
@@ -45,6 +69,8 @@ export interface HubServer {
   tokens: TokenService;
   fleet: FleetHub;
   indexes: IndexRegistry;
+  /** Live video: the SFU (available false, with unavailableReason, when mediasoup cannot run). */
+  media: MediaHub;
   dataDir: string;
   /** Deletes track points older than the retention now; returns how many went (0 when retention is off). */
   applyRetention(): Promise<number>;
@@ -104,6 +130,7 @@ export async function startHub(options: HubServerOptions = {}): Promise<HubServe
   const ingest = new Ingest({ store, thumbnails, indexes });
   const search = new SearchService({ store, indexes });
   const metrics = createHubMetrics(() => fleet.statusCounts());
+  const media = await MediaHub.start({ ...options.media, metrics });
   const app = createHubApp({
     store,
     tokens,
@@ -112,6 +139,7 @@ export async function startHub(options: HubServerOptions = {}): Promise<HubServe
     metrics,
     readThumbnail: (sha) => thumbnails.read(sha),
     search: (input) => search.search(input),
+    media,
   });
   const server = serve({ fetch: app.fetch, port, hostname: host });
   try {
@@ -126,12 +154,16 @@ export async function startHub(options: HubServerOptions = {}): Promise<HubServe
       );
     });
   } catch (err) {
+    await media.close();
     await store.close().catch(() => {});
     if (!databaseUrl) rmSync(lockPath(dataDir), { force: true });
     throw err;
   }
+  const upgrades = new UpgradeDispatcher(server as unknown as import('node:http').Server);
+  const edgeMedia = new EdgeSignalling({ upgrades, tokens, media, metrics });
+  const viewerMedia = new ViewerSignalling({ upgrades, tokens, media, metrics });
   const uplink = new UplinkServer({
-    server: server as unknown as import('node:http').Server,
+    upgrades,
     tokens,
     fleet,
     metrics,
@@ -165,6 +197,7 @@ export async function startHub(options: HubServerOptions = {}): Promise<HubServe
     tokens,
     fleet,
     indexes,
+    media,
     dataDir,
     applyRetention,
     close() {
@@ -173,6 +206,9 @@ export async function startHub(options: HubServerOptions = {}): Promise<HubServe
         clearInterval(retention);
         fleet.close();
         await uplink.close();
+        await Promise.all([edgeMedia.close(), viewerMedia.close()]);
+        await media.close();
+        upgrades.close();
         await new Promise<void>((done) => {
           server.close(() => done());
           (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();

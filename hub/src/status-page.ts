@@ -27,7 +27,7 @@ export function statusPage(): string {
 </style>
 </head>
 <body>
-<h1>Sightline hub</h1>
+<h1>Sightline hub <a href="/viewer" style="font-size:.9rem">live view</a></h1>
 <form id="login" hidden><label>Viewer token <input id="token" size="60" autocomplete="off"></label> <button>Open</button></form>
 <div id="fleet"><p class="muted">Waiting for edges…</p></div>
 <script>

@@ -12,7 +12,7 @@ const streamId = z.string().regex(ID_PATTERN, 'letters, digits, _ . - (max 64)')
 export const StreamConfig = z.strictObject({
   /** Stream id, unique on this edge. Default: cam1, cam2, ... in order. */
   id: streamId.optional(),
-  /** A file path, file:// URL, rtsp:// or rtsps:// URL, or http(s):// URL. */
+  /** A file path, file:// URL, rtsp:// or rtsps:// URL, http(s):// URL, or whip://<id> (a WHIP-published camera). */
   source: z.string().min(1),
   /** Restart a file source at its end. Default false. */
   loop: z.boolean().default(false),
@@ -190,12 +190,44 @@ export const HubLinkConfig = z.strictObject({
 });
 export type HubLinkConfig = z.infer<typeof HubLinkConfig>;
 
+export const WebrtcConfig = z.strictObject({
+  /** Publish every stream's video and per-frame metadata to the hub over WebRTC (needs `hub`; docs/webrtc.md). Default true. */
+  enabled: z.boolean().default(true),
+  /** Longest a frame's packets wait for its result before they leave with `skipped` metadata (ms). Default 500. */
+  holdMs: z.number().int().min(0).max(5000).default(500),
+  /** Most frames held per stream; beyond, the oldest leaves at once with `skipped` metadata (and is counted). Default 60. */
+  maxHeldFrames: z.number().int().min(1).max(1000).default(60),
+  /** Most RTP payload bytes per packet (larger NAL units are fragmented, FU-A). Default 1200. */
+  mtu: z.number().int().min(200).max(1400).default(1200),
+});
+export type WebrtcConfig = z.infer<typeof WebrtcConfig>;
+
+export const WhipConfig = z
+  .strictObject({
+    /** TCP port of the WHIP ingest server (POST /whip/<streamId>, docs/webrtc.md); 0 picks a free one. Default 8089. */
+    port: z.number().int().min(0).max(65535).default(8089),
+    /** Address it listens on. Default 127.0.0.1 (this host only); 0.0.0.0 to take cameras from other hosts. */
+    host: z.string().min(1).default('127.0.0.1'),
+    /** Bearer token publishers must send (at least 16 characters). Required unless allowAnonymous. */
+    token: z.string().min(16, 'at least 16 characters').optional(),
+    /** Accept publishers without a token (a trusted network only). Default false. */
+    allowAnonymous: z.boolean().default(false),
+    /** Most cameras published at once; more are refused (503). Default 8. */
+    maxSessions: z.number().int().min(1).max(256).default(8),
+  })
+  .refine((w) => w.token !== undefined || w.allowAnonymous, {
+    message: 'a token is required (or allowAnonymous: true)',
+    path: ['token'],
+  });
+export type WhipConfig = z.infer<typeof WhipConfig>;
+
 export const EdgeConfig = z.strictObject({
   /** This edge's id. Default: the host name. */
   edgeId: streamId.optional(),
   /** Directory holding model files. Default $MODELS_DIR or models/cache. */
   modelsDir: z.string().optional(),
-  streams: z.array(StreamConfig).min(1, 'at least one stream is needed'),
+  /** Streams to run. At least one, unless a hub or WHIP ingest can add them later. */
+  streams: z.array(StreamConfig).default([]),
   detector: DetectorConfig.default({ model: 'yolox_nano', confidence: 0.5, iou: 0.45 }),
   inference: InferenceConfig.default(InferenceConfig.parse({})),
   decoder: DecoderConfig.default(DecoderConfig.parse({})),
@@ -211,6 +243,10 @@ export const EdgeConfig = z.strictObject({
   thumbnails: ThumbnailConfig.default(ThumbnailConfig.parse({})),
   /** Prometheus metrics server. Default: off (no server unless metrics.port is set). */
   metrics: MetricsConfig.optional(),
+  /** Live video to the hub over WebRTC (with `hub` set). Default: on, 500 ms hold, 60 frames held, 1200-byte RTP payloads. */
+  webrtc: WebrtcConfig.optional(),
+  /** WHIP ingest: cameras published to this edge with WHIP become whip://<streamId> streams. Default: off. */
+  whip: WhipConfig.optional(),
 });
 export type EdgeConfig = z.infer<typeof EdgeConfig>;
 export type EdgeConfigInput = z.input<typeof EdgeConfig>;
@@ -228,6 +264,11 @@ export function parseEdgeConfig(input: unknown, origin = 'config'): EdgeConfig {
     throw new ConfigError(`Invalid ${origin}`, issues);
   }
   const config = result.data;
+  if (config.streams.length === 0 && !config.hub && !config.whip) {
+    throw new ConfigError(`Invalid ${origin}`, [
+      'streams: at least one stream is needed (or a hub or whip ingest that adds them)',
+    ]);
+  }
   const seen = new Set<string>();
   config.streams.forEach((s, i) => {
     s.id ??= `cam${i + 1}`;

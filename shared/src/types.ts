@@ -84,5 +84,19 @@ export interface StreamStats {
   latencyP95Ms: number;
   activeTracks: number;
   reconnects: number;
+  /** The video as published over WebRTC (once the source opened). */
+  video?: StreamVideo;
   lastError?: string;
+}
+
+/** A stream's video as the edge publishes it over WebRTC (docs/webrtc.md). */
+export interface StreamVideo {
+  /** Codec of the published packets ("h264"), or the source's codec when nothing is published yet. */
+  codec: string;
+  /** RFC 6184 profile-level-id of the published H.264 (from its SPS), e.g. "4d401f", once known. */
+  profileLevelId?: string;
+  /** The source's packets are re-encoded to H.264 (see `note`). */
+  transcoded: boolean;
+  /** Why it is re-encoded, e.g. "mpeg4 is not playable in browsers: re-encoded to H.264". */
+  note?: string;
 }

@@ -43,6 +43,18 @@ export const StreamStatusSchema = z.strictObject({
   latencyP95Ms: z.number().nonnegative(),
   activeTracks: z.number().int().nonnegative(),
   reconnects: z.number().int().nonnegative(),
+  /** The video as the edge publishes it over WebRTC (docs/webrtc.md); absent before the source opened. */
+  video: z
+    .strictObject({
+      codec: z.string().min(1).max(64),
+      profileLevelId: z
+        .string()
+        .regex(/^[0-9a-f]{6}$/)
+        .optional(),
+      transcoded: z.boolean(),
+      note: z.string().max(500).optional(),
+    })
+    .optional(),
   lastError: z.string().max(2048).optional(),
 });
 export type StreamStatus = z.infer<typeof StreamStatusSchema>;

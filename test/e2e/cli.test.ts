@@ -422,7 +422,7 @@ describe('sightline demo', () => {
       const timer = setTimeout(() => reject(new Error(`no URL after 60 s:\n${stdout}\n${stderr}`)), 60_000);
       child.stdout!.setEncoding('utf8').on('data', (s: string) => {
         stdout += s;
-        const m = /Open (http:\/\/\S+?)\/#token=(\S+) in a browser/.exec(stdout);
+        const m = /Open (http:\/\/\S+?)\/viewer#token=(\S+) in a browser/.exec(stdout);
         if (m) {
           clearTimeout(timer);
           token = m[2]!;

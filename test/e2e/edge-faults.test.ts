@@ -202,7 +202,9 @@ describe('startup faults', () => {
       (err: unknown) => {
         assert.ok(err instanceof ConfigError);
         assert.equal(err.code, 'CONFIG_INVALID');
-        assert.deepEqual(err.issues, ['streams: at least one stream is needed']);
+        assert.deepEqual(err.issues, [
+          'streams: at least one stream is needed (or a hub or whip ingest that adds them)',
+        ]);
         return true;
       },
     );

@@ -68,8 +68,8 @@ export async function runDemo(argv: string[]): Promise<number> {
     throw err;
   }
   process.stdout.write(
-    `\nSightline demo running. Open ${hub.url}/#token=${viewerToken} in a browser (Ctrl-C to stop).\n` +
-      `API docs: ${hub.url}/api/v1/docs · data in ${dataDir}\n\n`,
+    `\nSightline demo running. Open ${hub.url}/viewer#token=${viewerToken} in a browser (Ctrl-C to stop).\n` +
+      `Fleet status: ${hub.url}/ · API docs: ${hub.url}/api/v1/docs · data in ${dataDir}\n\n`,
   );
   const progress = new ProgressPrinter({ stream: process.stderr });
   const signals = handleStopSignals({ out: { write: (text) => progress.note(text) } });

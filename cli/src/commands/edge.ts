@@ -35,6 +35,8 @@ export const EDGE_USAGE = `Usage: sightline edge run [options]
   --state-dir <dir>     saved credential and outbox of unacknowledged batches (default ./edge-state)
   --edge-id <id>        this edge's id (default: the host name)
   --metrics-port <n>    serve Prometheus metrics on http://127.0.0.1:<n>/metrics
+  --whip-port <n>       take cameras published with WHIP on http://127.0.0.1:<n>/whip/<streamId>
+                        (token: whip.token in the config, or $SIGHTLINE_WHIP_TOKEN)
   --frames <n>          stop each stream after n frames (a stream that ends sooner stops there)
   --duration <s>        stop after this many seconds
   --json                print stats as JSON lines on stdout instead of progress lines
@@ -80,6 +82,7 @@ export async function edgeConfigFromArgs(
       'state-dir': { type: 'string' },
       'edge-id': { type: 'string' },
       'metrics-port': { type: 'string' },
+      'whip-port': { type: 'string' },
       duration: { type: 'string' },
       frames: { type: 'string' },
       json: { type: 'boolean', default: false },
@@ -87,8 +90,11 @@ export async function edgeConfigFromArgs(
     strict: true,
     allowPositionals: false,
   });
-  if (!values.config && !values.source?.length)
-    throw new UsageError('edge run needs at least one --source (or a --config file)', 'edge');
+  if (!values.config && !values.source?.length && !values.hub && !values['whip-port'])
+    throw new UsageError(
+      'edge run needs at least one --source (or --hub, --whip-port or a --config file)',
+      'edge',
+    );
   // Every flag value is checked before the config file is read: a bad flag is a usage error (exit 2).
   const { frames: maxFrames, sessions, threads, confidence, duration } = numberFlags(values);
   const providers = providersFlag('edge', values.providers);
@@ -97,6 +103,7 @@ export async function edgeConfigFromArgs(
   const hubToken = tokenFlag('edge', 'hub-token', values['hub-token']);
   const metricsPort =
     values['metrics-port'] === undefined ? undefined : portFlag('edge', values['metrics-port']);
+  const whipPort = values['whip-port'] === undefined ? undefined : portFlag('edge', values['whip-port']);
   if ((enrollmentToken || hubToken || values['state-dir']) && !hubUrl && !values.config) {
     throw new UsageError('--enroll-token, --hub-token and --state-dir need --hub <url>', 'edge');
   }
@@ -150,6 +157,12 @@ export async function edgeConfigFromArgs(
   if (values['edge-id']) input.edgeId = values['edge-id'];
   if (metricsPort !== undefined)
     input.metrics = { ...((base.metrics as object | undefined) ?? {}), port: metricsPort };
+  if (whipPort !== undefined) {
+    const whip = { ...((base.whip as object | undefined) ?? {}), port: whipPort } as Record<string, unknown>;
+    if (whip.token === undefined && process.env.SIGHTLINE_WHIP_TOKEN)
+      whip.token = process.env.SIGHTLINE_WHIP_TOKEN;
+    input.whip = whip;
+  }
   return { config: parseEdgeConfig(input, 'edge settings'), json: values.json ?? false, duration };
 }
 

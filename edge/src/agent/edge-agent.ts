@@ -22,6 +22,8 @@ import { type EdgeCredential, enrollEdge, loadCredential, saveCredential } from 
 import { Outbox } from '../uplink/outbox.ts';
 import { type CommandOutcome, UplinkClient } from '../uplink/uplink-client.ts';
 import { VERSION } from '../version.ts';
+import { EdgeMediaClient } from '../webrtc/media-client.ts';
+import { WhipServer } from '../webrtc/whip-server.ts';
 
 /** A config safe to show the hub: no tokens, no passwords in source URLs. */
 export function redactConfig(config: EdgeConfig): Record<string, unknown> {
@@ -42,6 +44,10 @@ export function redactConfig(config: EdgeConfig): Record<string, unknown> {
 export class EdgeAgent {
   readonly runtime: EdgeRuntime;
   readonly uplink?: UplinkClient;
+  /** Live video to the hub over WebRTC (with a hub, unless webrtc.enabled is false). */
+  readonly media?: EdgeMediaClient;
+  /** WHIP ingest server (with config.whip). */
+  readonly whip?: WhipServer;
   readonly #batcher?: UplinkBatcher;
   readonly #outbox?: Outbox;
   #closed?: Promise<void>;
@@ -51,11 +57,15 @@ export class EdgeAgent {
     uplink?: UplinkClient;
     batcher?: UplinkBatcher;
     outbox?: Outbox;
+    media?: EdgeMediaClient;
+    whip?: WhipServer;
   }) {
     this.runtime = parts.runtime;
     this.uplink = parts.uplink;
+    this.media = parts.media;
     this.#batcher = parts.batcher;
     this.#outbox = parts.outbox;
+    this.whip = parts.whip;
   }
 
   /** Gets the credential, starts the runtime, then the uplink and the metrics server. */
@@ -63,7 +73,11 @@ export class EdgeAgent {
     const runtime = new EdgeRuntime(config);
     const hub = config.hub;
     const credential = hub ? await obtainCredential(config, runtime.edgeId) : undefined;
+    const webrtc = hub && credential && (config.webrtc?.enabled ?? true);
+    // The sources must emit their packets from their first open on (and re-encode what browsers cannot play).
+    if (webrtc) runtime.enablePackets();
     let outbox: Outbox | undefined;
+    let whip: WhipServer | undefined;
     try {
       if (hub && credential) {
         outbox = Outbox.open({
@@ -73,7 +87,13 @@ export class EdgeAgent {
         });
       }
       await runtime.start();
+      // WHIP ingest: published cameras become whip://<streamId> streams of the runtime.
+      if (config.whip) {
+        whip = new WhipServer({ runtime, ...config.whip });
+        await whip.listen();
+      }
     } catch (err) {
+      await whip?.close();
       outbox?.close();
       await runtime.close();
       throw err;
@@ -138,7 +158,25 @@ export class EdgeAgent {
         () => client.stats().acked,
       );
     }
-    return new EdgeAgent({ runtime, uplink, batcher, outbox });
+    let media: EdgeMediaClient | undefined;
+    if (webrtc && hub && credential) {
+      media = new EdgeMediaClient({
+        hubUrl: hub.url,
+        token: credential.token,
+        runtime,
+        holdMs: config.webrtc?.holdMs,
+        maxHeldFrames: config.webrtc?.maxHeldFrames,
+        mtu: config.webrtc?.mtu,
+      });
+      media.start();
+      const mc = media;
+      runtime.metrics.registerGauge(
+        'sightline_edge_webrtc_connected',
+        'Whether the WebRTC media signalling socket to the hub is open (1) or not (0).',
+        () => (mc.connected ? 1 : 0),
+      );
+    }
+    return new EdgeAgent({ runtime, uplink, batcher, outbox, media, whip });
   }
 
   /**
@@ -147,6 +185,8 @@ export class EdgeAgent {
    */
   close(): Promise<void> {
     this.#closed ??= (async () => {
+      await this.whip?.close();
+      await this.media?.close();
       await this.runtime.close();
       this.#batcher?.flush();
       this.#batcher?.close();

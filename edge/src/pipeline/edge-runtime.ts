@@ -18,7 +18,7 @@ import {
   type StreamStats,
   TypedEmitter,
 } from '@sightline/shared';
-import type { DecodedFrame } from '../frame.ts';
+import type { DecodedFrame, EncodedPacket } from '../frame.ts';
 import { InferencePool, type InferResult } from '../inference/inference-pool.ts';
 import { createEdgeMetrics, type EdgeMetrics } from '../metrics/edge-metrics.ts';
 import { type MetricsServer, startMetricsServer } from '../metrics/metrics-server.ts';
@@ -26,9 +26,10 @@ import { type LoadedModel, loadModel } from '../models/load.ts';
 import type { CropSource } from '../preprocess/crop.ts';
 import { ReidStage, type ReidStats } from '../reid/reid-stage.ts';
 import { createSink, type Sink } from '../sinks/sink.ts';
-import { StreamSource } from '../sources/stream-source.ts';
+import { type StreamInfo, StreamSource } from '../sources/stream-source.ts';
 import { ThumbnailStage, type TrackThumbnail } from '../thumbnails/thumbnail-stage.ts';
 import { type Appearance, createTracker, type Tracker } from '../tracking/tracker.ts';
+import { videoFacts } from '../webrtc/video-facts.ts';
 import { type ConfigPatch, planConfigChange } from './config-change.ts';
 import { FailureLog } from './failure-log.ts';
 import { Scheduler } from './scheduler.ts';
@@ -43,12 +44,43 @@ export type EdgeRuntimeEvents = {
   thumbnail: [TrackThumbnail];
   /** applyConfig() changed the effective config: the dotted paths it changed, and the new config. */
   'config-applied': [change: { applied: string[]; config: EdgeConfig }];
+  /** A stream was removed (removeStream, or applyConfig without it); a restarted stream is not removed. */
+  'stream-removed': [streamId: string];
+  /** A stream's source opened (again after each reconnect or restart): its codec, size, extradata, transcoding. */
+  'stream-info': [streamId: string, info: StreamInfo];
+  /**
+   * A compressed packet of a stream, in decode order (only after enablePackets()). H.264 as demuxed, or re-encoded
+   * to H.264 when the source is not (see StreamInfo.transcoded); pts on the same 90 kHz clock as the frames.
+   */
+  packet: [packet: EncodedPacket];
+  /**
+   * A decoded frame will get no 'result': dropped before inference by the ring ('overflow') or the scheduler
+   * ('stale'), or its inference failed ('infer-failed').
+   */
+  'frame-dropped': [streamId: string, pts: number, reason: FrameDropReason, frame: DroppedFrame];
   /**
    * Every stream has ended or failed (none running, starting, reconnecting or stopped) and every frame in flight
    * is done. Fires again after a stream added or started later ends too.
    */
   end: [];
 };
+
+/** Why a frame got no result: see the 'frame-dropped' event. */
+export type FrameDropReason = 'overflow' | 'stale' | 'infer-failed';
+
+/** What is known of a dropped frame (as in its FrameResult had it got one). */
+export interface DroppedFrame {
+  seq: number;
+  /** Source frame size in pixels. */
+  width: number;
+  height: number;
+  /** Wall-clock ms when the decoder produced the frame. */
+  capturedAt: number;
+}
+
+function droppedFrame(f: DecodedFrame): DroppedFrame {
+  return { seq: f.seq, width: f.sourceWidth, height: f.sourceHeight, capturedAt: f.capturedAt };
+}
 
 interface StreamRuntime {
   config: StreamConfig & { id: string };
@@ -72,11 +104,16 @@ interface StreamRuntime {
   inOrder: InOrderSlot[];
   /** A frame of this stream waits for its embeddings; the frames behind it wait too. */
   embedding: boolean;
+  /** What is published of this stream's video (from its stream info and first SPS), once known. */
+  video?: NonNullable<StreamStats['video']>;
 }
 
 /** One dispatched frame: its result once back (null when inference failed), and its pixels when re-ID needs them. */
 interface InOrderSlot {
   seq: number;
+  pts: number;
+  /** For a 'frame-dropped' event should its inference fail. */
+  frame: DroppedFrame;
   done?: FrameResult | null;
   pixels?: CropSource;
   /** The thumbnail stage considers this frame (its pixels are kept for it). */
@@ -137,6 +174,8 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
   #metricsServer?: MetricsServer;
   /** The control operation running now (addStream, applyConfig, ...): they run one at a time. */
   #control: Promise<unknown> = Promise.resolve();
+  /** Sources opened from now on also emit their compressed packets ('packet' events). */
+  #packets = false;
 
   constructor(config: EdgeConfig) {
     super();
@@ -179,6 +218,26 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
   /** The metrics server's base URL (http://host:port) while it runs; undefined when metrics.port is unset. */
   get metricsUrl(): string | undefined {
     return this.#metricsServer?.url;
+  }
+
+  /**
+   * Make the streams' sources emit their compressed packets ('packet' events, re-encoded to H.264 where needed):
+   * for a WebRTC publisher. Call before start(); streams opened later (added, restarted) get them too, streams
+   * already open do once restarted. Off by default so the pipeline alone does not pay for it.
+   */
+  enablePackets(): void {
+    this.#packets = true;
+  }
+
+  /** Whether enablePackets() was called. */
+  get packetsEnabled(): boolean {
+    return this.#packets;
+  }
+
+  /** The latest stream info of a stream's source (undefined before it opened, or for an unknown id). */
+  streamInfo(id: string): StreamInfo | undefined {
+    const s = this.#streams.get(id);
+    return s && !s.retired ? s.source.info : undefined;
   }
 
   /** Thumbnail counters (encoded, skipped while busy, failed, tracks remembered). */
@@ -288,6 +347,7 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
         latencyP95Ms: s.meter.percentile(95),
         activeTracks: s.activeTracks,
         reconnects: s.reconnects,
+        ...(s.video ? { video: { ...s.video } } : {}),
         // Bounded: an FFmpeg or ORT message can be long, and status reports must stay small.
         ...(s.lastError ? { lastError: s.lastError.slice(0, 1000) } : {}),
       };
@@ -377,6 +437,7 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
       this.#thumbnails.forgetStream(id);
       this.#config = { ...this.#config, streams: this.#config.streams.filter((c) => c.id !== id) };
       this.#log.info({ stream: id }, 'stream removed');
+      this.#emitSafely('stream-removed', id);
       this.#checkEnd();
     });
   }
@@ -438,6 +499,7 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
         await this.#retire(s);
         this.#streams.delete(id);
         this.#thumbnails.forgetStream(id);
+        this.#emitSafely('stream-removed', id);
       }
       const old = this.#config;
       this.#config = next;
@@ -543,6 +605,7 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
       backend: this.config.decoder.backend,
       ffmpegPath: this.config.decoder.ffmpegPath,
       threads: this.config.decoder.threads,
+      keepPackets: this.#packets && this.config.decoder.backend === 'node-av',
       // An unpaced file waits for the pipeline instead of dropping; keep enough queued to fill a batch and
       // feed every session, and no more (more would only add queueing latency).
       window: Math.min(
@@ -570,6 +633,7 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
       ...(carry?.lastError ? { lastError: carry.lastError } : {}),
       inOrder: [],
       embedding: false,
+      ...(carry?.video ? { video: carry.video } : {}),
     };
     this.#streams.set(config.id, s);
     // A new stream may end again: let 'end' fire once more when every stream is done.
@@ -580,6 +644,17 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
       stalenessMs: config.realtime ? config.stalenessMs : Number.POSITIVE_INFINITY,
     });
     source.on('frame', (frame) => this.#onFrame(s, frame));
+    source.on('open', (info) => {
+      if (s.retired) return;
+      s.video = videoFacts(info);
+      this.#emitSafely('stream-info', config.id, info);
+    });
+    source.on('packet', (packet) => {
+      if (s.retired) return;
+      // The profile-level-id of a stream whose SPS only comes in band (re-encoded, or RTSP without extradata).
+      if (s.video && !s.video.profileLevelId && packet.keyframe) s.video = videoFacts(s.source.info!, packet);
+      this.#emitSafely('packet', packet);
+    });
     source.on('state', (state, err) => {
       if (!s.retired) this.#setState(s, state, err ? describeError(err) : undefined);
     });
@@ -607,7 +682,10 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
     s.framesDecoded++;
     s.sourceFrames++;
     const evicted = this.#scheduler!.push(frame);
-    if (evicted) s.source.release();
+    if (evicted) {
+      s.source.release();
+      this.#emitSafely('frame-dropped', s.config.id, evicted.pts, 'overflow', droppedFrame(evicted));
+    }
     const { maxFrames } = s.config;
     if (maxFrames !== undefined && s.sourceFrames >= maxFrames) {
       // The frame limit is reached: stop decoding; the frames already queued still run.
@@ -628,7 +706,10 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
     while (pool.freeSlots > 0) {
       const now = nowMs();
       const decision = scheduler.next(now);
-      for (const f of decision.stale) this.#streams.get(f.streamId)?.source.release();
+      for (const f of decision.stale) {
+        this.#streams.get(f.streamId)?.source.release();
+        this.#emitSafely('frame-dropped', f.streamId, f.pts, 'stale', droppedFrame(f));
+      }
       if (decision.stale.length) dropped = true;
       if (decision.batch.length === 0) {
         if (decision.waitMs !== undefined) this.#waitTimer = setTimeout(() => this.#pump(), decision.waitMs);
@@ -644,7 +725,7 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
     const dispatchedAt = nowMs();
     const metas = batch.map((f): FrameMeta => {
       const s = this.#streams.get(f.streamId)!;
-      const slot: InOrderSlot = { seq: f.seq };
+      const slot: InOrderSlot = { seq: f.seq, pts: f.pts, frame: droppedFrame(f) };
       if (this.#thumbnails.wants(f.seq)) slot.thumb = true;
       // The pixels go to the detector's worker; re-ID (once the tracker asks) and thumbnails cut their crops
       // from one copy.
@@ -729,7 +810,10 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
     while (!s.embedding && s.inOrder.length && s.inOrder[0]!.done !== undefined) {
       const slot = s.inOrder.shift()!;
       const result = slot.done;
-      if (!result) continue;
+      if (!result) {
+        this.#emitSafely('frame-dropped', s.config.id, slot.pts, 'infer-failed', slot.frame);
+        continue;
+      }
       const reid = this.#reid;
       const wanted = slot.pixels && reid ? s.tracker.appearanceWanted?.(result.detections) : undefined;
       const eligible = wanted && reid ? reid.eligible(result.detections, wanted) : undefined;
@@ -814,6 +898,18 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
       } catch (err) {
         this.#log.error({ stream: s.config.id, err: describeError(err) }, 'thumbnail crop failed');
       }
+    }
+  }
+
+  /** Emit an event; a listener that throws is logged, never breaks the pipeline. */
+  #emitSafely<K extends 'stream-info' | 'packet' | 'frame-dropped' | 'stream-removed'>(
+    event: K,
+    ...args: EdgeRuntimeEvents[K]
+  ): void {
+    try {
+      this.emit(event, ...args);
+    } catch (err) {
+      this.#log.error({ err: describeError(err) }, `a '${event}' listener threw`);
     }
   }
 

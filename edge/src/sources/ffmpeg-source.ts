@@ -20,6 +20,7 @@ function rate(text: unknown): number {
 }
 
 function inputArgs(req: SessionRequest): string[] {
+  if (req.options) return Object.entries(req.options).flatMap(([k, v]) => [`-${k}`, String(v)]);
   const us = String(Math.round(req.openTimeoutMs * 1000));
   if (req.rtsp) return ['-rtsp_transport', 'tcp', '-timeout', us];
   if (req.network) return ['-rw_timeout', us];

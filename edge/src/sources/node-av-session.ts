@@ -6,6 +6,7 @@ import { AV_PIX_FMT_BGR24, AVMEDIA_TYPE_VIDEO, SWS_BILINEAR } from 'node-av/cons
 import { avGetCodecName, avGetCodecString, type Frame, type Packet, SoftwareScaleContext } from 'node-av/lib';
 import { classifyOpenError, ffmpegCode } from './ffmpeg-errors.ts';
 import { fitInside, type Size } from './fit.ts';
+import { H264Transcoder, transcodeReason } from './h264-transcoder.ts';
 import {
   type BackendMessage,
   CONTROL,
@@ -52,6 +53,7 @@ function to90k(ts: bigint, tb: { num: number; den: number }): number {
 }
 
 function openOptions(req: SessionRequest): Record<string, string | number> {
+  if (req.options) return { ...req.options }; // whip:// (SDP over local UDP) brings its own
   const us = Math.round(req.openTimeoutMs * 1000);
   // A short probe: frames read while probing reach the consumer late, in a burst.
   if (req.rtsp) return { rtsp_transport: 'tcp', timeout: us, analyzeduration: 500_000 };
@@ -74,6 +76,8 @@ export class NodeAvSession {
   #frameTicks = 0;
   #anchor: { wall: number; pts: number } | undefined;
   #warnedAt = 0;
+  /** Re-encodes decoded frames to H.264 when packets are wanted but the source's are not publishable as they are. */
+  #transcoder: H264Transcoder | undefined;
 
   /** `posted` is how many frames this worker has posted before (the control block counts releases since the worker started). */
   constructor(req: SessionRequest, control: Int32Array, post: Post, posted = 0) {
@@ -115,6 +119,8 @@ export class NodeAvSession {
       this.#sws?.freeContext();
       this.#sws = undefined;
       this.#swsKey = '';
+      this.#transcoder?.close();
+      this.#transcoder = undefined;
     }
     this.#post(outcome);
   }
@@ -164,6 +170,14 @@ export class NodeAvSession {
       const fps = rate.den > 0 && rate.num > 0 ? rate.num / rate.den : 0;
       if (fps > 0) this.#frameTicks = Math.round(PTS_CLOCK_HZ / fps);
       const out = fitInside({ width: par.width, height: par.height }, req.fit);
+      const hasBFrames = par.videoDelay > 0;
+      // Packets a browser cannot play (another codec, or B-frames that WebRTC cannot carry) are re-encoded.
+      const transcode = req.keepPackets ? transcodeReason(codec, hasBFrames) : undefined;
+      if (transcode && !this.#transcoder) this.#transcoder = new H264Transcoder({ fps });
+      if (!transcode) {
+        this.#transcoder?.close();
+        this.#transcoder = undefined;
+      }
       if (announce || req.network) {
         const profiles = codec === 'h264' ? H264_PROFILES : codec === 'hevc' ? HEVC_PROFILES : {};
         const profileId = (par.profile as number) >= 0 ? (par.profile as number) : undefined;
@@ -178,10 +192,11 @@ export class NodeAvSession {
           profileId,
           level: par.level > 0 ? par.level : undefined,
           extradata: new Uint8Array(par.extradata ?? new Uint8Array(0)),
-          hasBFrames: par.videoDelay > 0,
+          hasBFrames,
           outputWidth: out.width,
           outputHeight: out.height,
           backend: 'node-av',
+          ...(transcode ? { transcoded: { from: codec, reason: transcode } } : {}),
         };
         this.#post({ type: 'info', info });
       }
@@ -197,7 +212,8 @@ export class NodeAvSession {
         if (packet) {
           const raw = packet.dts !== NOPTS ? packet.dts : packet.pts;
           if (base === undefined && raw !== NOPTS) base = to90k(raw, tb);
-          if (req.keepPackets) lastPacketPts = this.#postPacket(packet, codec, tb, base ?? 0, lastPacketPts);
+          if (req.keepPackets && !transcode)
+            lastPacketPts = this.#postPacket(packet, codec, tb, base ?? 0, lastPacketPts);
         }
         let frames: number;
         try {
@@ -251,6 +267,27 @@ export class NodeAvSession {
     const dts = packet.dts !== NOPTS ? to90k(packet.dts, tb) - base + this.#loopOffset : pts;
     this.#post({ type: 'packet', codec, pts, dts, keyframe: packet.isKeyframe, data }, [data]);
     return pts;
+  }
+
+  /** Re-encode one decoded frame and post its H.264 packets (before the frame, so they wait for its result). */
+  #transcode(frame: Frame, pts: number): void {
+    const transcoder = this.#transcoder!;
+    try {
+      for (const p of transcoder.encode(frame, pts)) {
+        this.#post({ type: 'packet', codec: 'h264', ...p }, [p.data]);
+      }
+    } catch (err) {
+      // No packets from here on (the publisher times those frames out); decoding and inference go on.
+      this.#transcoder = undefined;
+      transcoder.close();
+      this.#post({
+        type: 'warning',
+        error: {
+          code: 'DECODE_FAILED',
+          message: `Re-encoding ${this.#req.display} to H.264 failed; no more packets: ${(err as Error).message}`,
+        },
+      });
+    }
   }
 
   /** Feed one packet (null = flush) and post every frame it yields; returns how many. */
@@ -323,6 +360,7 @@ export class NodeAvSession {
       }
     }
     if (this.#stopped()) return;
+    if (this.#transcoder) this.#transcode(frame, pts);
     this.#lastPts = pts;
     this.#posted++;
     this.#post(

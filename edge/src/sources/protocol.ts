@@ -21,6 +21,8 @@ export interface SessionRequest {
   keepPackets: boolean;
   openTimeoutMs: number;
   threads: number;
+  /** Extra FFmpeg input options; when given they replace the defaults for network sources (whip: SDP over UDP). */
+  options?: Record<string, string | number>;
 }
 
 /** Stream facts announced once per (re)connection. */
@@ -49,6 +51,11 @@ export interface StreamInfo {
   outputHeight: number;
   /** Which backend decodes. */
   backend: 'node-av' | 'ffmpeg';
+  /**
+   * Set when packets are wanted (keepPackets) but the source's cannot be sent as they are (not H.264, or H.264 with
+   * B-frames): the decoded frames are re-encoded to H.264 (no B-frames, SPS/PPS in band) and those packets are emitted.
+   */
+  transcoded?: { from: string; reason: string };
 }
 
 export interface FrameMessage {

@@ -49,3 +49,27 @@ test('rejects unsupported schemes and malformed URLs with SOURCE_INVALID naming 
     message: /received 42 of type number/,
   });
 });
+
+test('whip://<id> opens the SDP file of the live WHIP session for id, and fails plainly without one', async () => {
+  const { registerWhipInput } = await import('./whip-inputs.ts');
+  assert.throws(
+    () => parseSourceUrl('whip://cam-x'),
+    (err: unknown) =>
+      err instanceof SourceError &&
+      err.code === 'SOURCE_INVALID' &&
+      /No WHIP session publishes whip:\/\/cam-x/.test(err.message),
+  );
+  assert.throws(() => parseSourceUrl('whip://bad id'), /Invalid WHIP source/);
+  const unregister = registerWhipInput('cam-x', '/tmp/cam-x.sdp');
+  try {
+    const p = parseSourceUrl('whip://cam-x');
+    assert.equal(p.kind, 'whip');
+    assert.equal(p.input, '/tmp/cam-x.sdp');
+    assert.equal(p.display, 'whip://cam-x');
+    assert.equal(p.network, true);
+    assert.match(String(p.options?.protocol_whitelist), /rtp/);
+  } finally {
+    unregister();
+  }
+  assert.throws(() => parseSourceUrl('whip://cam-x'), /No WHIP session/);
+});

@@ -1,9 +1,13 @@
-/** Classify a stream source string (path, file://, rtsp(s)://, http(s)://) into what FFmpeg opens. */
+/** Classify a stream source string (path, file://, rtsp(s)://, http(s)://, whip://) into what FFmpeg opens. */
 import { fileURLToPath } from 'node:url';
-import { SourceError } from '@sightline/shared';
+import { ID_PATTERN, SourceError } from '@sightline/shared';
+import { WHIP_INPUT_OPTIONS, whipInputPath } from './whip-inputs.ts';
 
-/** file: local path; rtsp: always-live camera; http: a remote file or stream fetched over HTTP(S). */
-export type SourceKind = 'file' | 'rtsp' | 'http';
+/**
+ * file: local path; rtsp: always-live camera; http: a remote file or stream fetched over HTTP(S); whip: a camera
+ * published to this edge's WHIP server (always live; its RTP arrives on a local UDP port described by an SDP).
+ */
+export type SourceKind = 'file' | 'rtsp' | 'http' | 'whip';
 
 export interface ParsedSource {
   kind: SourceKind;
@@ -13,6 +17,8 @@ export interface ParsedSource {
   display: string;
   /** Reached over the network (reconnects on failure). */
   network: boolean;
+  /** Extra FFmpeg input options (whip: the SDP demuxer's protocol whitelist and buffers). */
+  options?: Record<string, string | number>;
 }
 
 const SCHEME = /^([a-z][a-z0-9+.-]*):\/\//i;
@@ -33,6 +39,7 @@ export function parseSourceUrl(url: string): ParsedSource {
   const m = SCHEME.exec(url);
   if (!m) return { kind: 'file', input: url, display, network: false };
   const scheme = m[1]!.toLowerCase();
+  if (scheme === 'whip') return parseWhip(url, display);
   if (scheme === 'file') {
     try {
       return { kind: 'file', input: fileURLToPath(url), display, network: false };
@@ -51,7 +58,7 @@ export function parseSourceUrl(url: string): ParsedSource {
   if (!kind) {
     throw new SourceError(
       'SOURCE_INVALID',
-      `Unsupported URL scheme "${scheme}:" in ${display}; use a file path, file://, rtsp://, rtsps://, http:// or https://`,
+      `Unsupported URL scheme "${scheme}:" in ${display}; use a file path, file://, rtsp://, rtsps://, http://, https:// or whip://`,
     );
   }
   let parsed: URL;
@@ -64,4 +71,23 @@ export function parseSourceUrl(url: string): ParsedSource {
   }
   if (!parsed.hostname) throw new SourceError('SOURCE_INVALID', `Invalid URL ${display}: no host`);
   return { kind, input: url, display, network: true };
+}
+
+/** whip://<streamId>: the SDP file of the RTP that the live WHIP session for streamId forwards. */
+function parseWhip(url: string, display: string): ParsedSource {
+  const id = url.slice(url.indexOf('://') + 3);
+  if (!ID_PATTERN.test(id)) {
+    throw new SourceError(
+      'SOURCE_INVALID',
+      `Invalid WHIP source ${display}: expected whip://<streamId> (letters, digits, _ . -, max 64)`,
+    );
+  }
+  const input = whipInputPath(id);
+  if (input === undefined) {
+    throw new SourceError(
+      'SOURCE_INVALID',
+      `No WHIP session publishes ${display}: publish it with POST /whip/${id} on this edge's WHIP server`,
+    );
+  }
+  return { kind: 'whip', input, display, network: true, options: { ...WHIP_INPUT_OPTIONS } };
 }

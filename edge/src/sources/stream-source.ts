@@ -25,7 +25,7 @@ export type SourceState = 'starting' | 'running' | 'reconnecting' | 'ended' | 'f
 export interface StreamSourceOptions {
   /** Stream id put on every frame and packet. Required. */
   streamId: string;
-  /** A file path, file:// URL, rtsp:// or rtsps:// URL (always live), or http(s):// URL. Required. */
+  /** A file path, file:// URL, rtsp:// or rtsps:// URL (always live), http(s):// URL, or whip://<id> (live). Required. */
   url: string;
   /** Files and HTTP: start again at the end, keeping seq and pts increasing. Default false. */
   loop?: boolean;
@@ -190,12 +190,12 @@ export class StreamSource extends TypedEmitter<StreamSourceEvents> {
     }
     const p = this.#parsed;
     if (p) {
-      const live = p.kind === 'rtsp';
+      const live = p.kind === 'rtsp' || p.kind === 'whip';
       this.#request = {
         input: p.input,
         display: p.display,
         network: p.network,
-        rtsp: live,
+        rtsp: p.kind === 'rtsp',
         loop: loop && !live,
         realtime: realtime && !live,
         window: live || realtime ? 0 : window,
@@ -203,6 +203,7 @@ export class StreamSource extends TypedEmitter<StreamSourceEvents> {
         keepPackets,
         openTimeoutMs,
         threads,
+        ...(p.options ? { options: p.options } : {}),
       };
     }
   }

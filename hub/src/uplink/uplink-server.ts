@@ -7,7 +7,7 @@
  * naming the problem (with the batch's seq when it had one) and the connection stays up: one bad message never
  * costs the others.
  */
-import type { IncomingMessage, Server } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { decode, encode } from '@msgpack/msgpack';
 import {
@@ -24,12 +24,14 @@ import { type WebSocket, WebSocketServer } from 'ws';
 import type { TokenService } from '../auth/token-service.ts';
 import type { EdgeConnection, FleetHub } from '../fleet/fleet-hub.ts';
 import type { HubMetrics } from '../hub-metrics.ts';
+import { edgeCredential, type UpgradeDispatcher } from '../upgrade-dispatcher.ts';
 
 /** Stores one batch; resolves once it is durable. */
 export type BatchStore = (edgeId: string, batch: Batch) => Promise<{ points: number }>;
 
 export interface UplinkServerOptions {
-  server: Server;
+  /** Where the hub's WebSocket upgrades are routed; the uplink registers its path there. */
+  upgrades: UpgradeDispatcher;
   tokens: TokenService;
   fleet: FleetHub;
   storeBatch: BatchStore;
@@ -40,54 +42,28 @@ export class UplinkServer {
   readonly #wss: WebSocketServer;
   readonly #opts: UplinkServerOptions;
   readonly #log = childLogger('uplink');
-  readonly #onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  readonly #unregister: () => void;
 
   constructor(options: UplinkServerOptions) {
     this.#opts = options;
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: UPLINK_MAX_FRAME_BYTES });
-    this.#onUpgrade = (req, socket, head) => void this.#upgrade(req, socket, head);
-    options.server.on('upgrade', this.#onUpgrade);
+    this.#unregister = options.upgrades.handle(UPLINK_PATH, (req, socket, head) =>
+      this.#upgrade(req, socket, head),
+    );
   }
 
   /** Closes every uplink connection (edges reconnect to the next hub) and stops accepting new ones. */
   async close(): Promise<void> {
-    this.#opts.server.off('upgrade', this.#onUpgrade);
+    this.#unregister();
     for (const ws of this.#wss.clients) ws.close(1001, 'hub shutting down');
     await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
     for (const ws of this.#wss.clients) ws.terminate();
   }
 
   async #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    const path = new URL(req.url ?? '/', 'http://hub').pathname;
-    if (path !== UPLINK_PATH) return refuse(socket, 404, 'NOT_FOUND', `no WebSocket endpoint at ${path}`);
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
-    if (!m)
-      return refuse(
-        socket,
-        401,
-        'UNAUTHORIZED',
-        'the uplink needs an edge credential (Authorization: Bearer)',
-      );
-    let verdict: Awaited<ReturnType<TokenService['verify']>>;
-    try {
-      verdict = await this.#opts.tokens.verify(m[1]!);
-    } catch (err) {
-      return refuse(socket, 503, 'STORE_UNAVAILABLE', describeError(err));
-    }
-    if (typeof verdict === 'string') {
-      this.#opts.metrics?.authRefused.inc({ reason: verdict });
-      return refuse(socket, 401, 'UNAUTHORIZED', `credential refused (${verdict})`);
-    }
-    if (verdict.role !== 'edge' || !verdict.edgeId) {
-      this.#opts.metrics?.authRefused.inc({ reason: 'role' });
-      return refuse(
-        socket,
-        403,
-        'FORBIDDEN',
-        `the uplink needs an edge credential; this token has ${verdict.role}`,
-      );
-    }
-    const edgeId = verdict.edgeId;
+    const cred = await edgeCredential(req, socket, this.#opts.tokens, 'the uplink', this.#opts.metrics);
+    if (!cred) return;
+    const edgeId = cred.edgeId;
     this.#wss.handleUpgrade(req, socket, head, (ws) => this.#serve(ws, edgeId));
   }
 
@@ -210,14 +186,4 @@ export class UplinkServer {
       return content;
     }
   }
-}
-
-function refuse(socket: Duplex, status: number, code: string, message: string): void {
-  const body = JSON.stringify({ error: { code, message } });
-  const reason = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' }[
-    status
-  ];
-  socket.end(
-    `HTTP/1.1 ${status} ${reason ?? 'Error'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-  );
 }

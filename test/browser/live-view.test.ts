@@ -1,0 +1,287 @@
+/**
+ * The live viewer end to end in a real browser (Debian's chromium driven by playwright-core): a hub with its
+ * mediasoup SFU, an enrolled edge publishing vtest_h264.mp4 with werift, and /viewer in chromium.
+ *
+ * - frames advance and overlays are drawn on the canvas;
+ * - over 100 consecutive displayed frames, the boxes drawn are the edge's tracks of exactly that frame: the
+ *   displayed frame's RTP timestamp (requestVideoFrameCallback) minus the publish's RTP offset gives its pts,
+ *   and the ids drawn must equal the ids the edge runtime produced for that pts (0 mismatches);
+ * - latency from edge frame arrival to browser display (same clock), p50 / p95 over 300 frames;
+ * - a screenshot is saved to test/artifacts/live-view.png;
+ * - the hub restarts during playback: the edge republishes and the viewer shows frames again within 10 s;
+ * - no token / a wrong token / an edge token cannot subscribe; malformed signalling gets errors, the hub lives.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { EdgeAgent } from '@sightline/edge';
+import { type HubServer, startHub } from '@sightline/hub';
+import { type FrameResult, parseEdgeConfig } from '@sightline/shared';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import WebSocket from 'ws';
+import { modelsDir } from '../e2e/helpers.ts';
+import { findMediasoupWorker } from '../helpers/mediasoup.ts';
+import { media } from '../helpers/wait.ts';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARTIFACTS = resolve(import.meta.dirname, '..', 'artifacts');
+const KEY = 'lobby-edge/entrance';
+
+interface FrameRecord {
+  rtp?: number;
+  metaRtp: number | null;
+  seq?: number;
+  pts?: number;
+  ids: number[];
+  skipped?: boolean;
+  latencyMs?: number;
+  displayEpoch: number;
+  presented: number;
+}
+
+declare global {
+  interface Window {
+    sightlineViewer: { frames(key: string): FrameRecord[]; keys(): string[] };
+  }
+}
+
+interface SignalMessage {
+  type: string;
+  code?: string;
+  message?: string;
+}
+
+const skip = !existsSync(CHROMIUM)
+  ? `no ${CHROMIUM}`
+  : !findMediasoupWorker()
+    ? 'no mediasoup-worker (node scripts/build-mediasoup-worker.mjs)'
+    : false;
+
+describe('live viewer in a browser', { skip }, () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'sightline-live-hub-'));
+  const stateDir = mkdtempSync(join(tmpdir(), 'sightline-live-edge-'));
+  const profile = mkdtempSync(join(tmpdir(), 'sightline-live-chromium-'));
+  let hub: HubServer;
+  let port: number;
+  let agent: EdgeAgent;
+  let browser: BrowserContext;
+  let viewer: string;
+  /** pts -> track ids the edge produced for that frame. */
+  const edgeTracks = new Map<number, number[]>();
+
+  const hubOptions = () => ({ port, dataDir, databaseUrl: '', heartbeatMs: 500 });
+
+  before(async () => {
+    port = 0;
+    hub = await startHub(hubOptions());
+    port = Number(new URL(hub.url).port);
+    viewer = (await hub.tokens.create({ role: 'viewer' })).token;
+    const enrollmentToken = (await hub.tokens.create({ role: 'enroll' })).token;
+    agent = await EdgeAgent.start(
+      parseEdgeConfig({
+        edgeId: 'lobby-edge',
+        modelsDir: modelsDir(),
+        streams: [{ id: 'entrance', source: media('vtest_h264.mp4'), loop: true, realtime: true }],
+        inference: { sessions: 1 },
+        hub: { url: hub.url, enrollmentToken, stateDir, flushMs: 200 },
+      }),
+    );
+    agent.runtime.on('result', (r: FrameResult) => {
+      edgeTracks.set(
+        r.pts,
+        r.tracks.map((t) => t.trackId),
+      );
+      if (edgeTracks.size > 5000) edgeTracks.delete(edgeTracks.keys().next().value!);
+    });
+    browser = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      viewport: { width: 1280, height: 720 },
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--no-first-run',
+        '--autoplay-policy=no-user-gesture-required',
+      ],
+    });
+  });
+  after(async () => {
+    await browser?.close();
+    await agent?.close();
+    await hub?.close();
+    for (const d of [dataDir, stateDir, profile]) rmSync(d, { recursive: true, force: true });
+  });
+
+  const frames = (page: Page) =>
+    page.evaluate((key) => window.sightlineViewer.frames(key) as FrameRecord[], KEY);
+
+  async function waitForFrames(page: Page, n: number, timeout: number): Promise<void> {
+    await page.waitForFunction(
+      ([key, count]) =>
+        window.sightlineViewer.frames(key).filter((f: FrameRecord) => f.metaRtp !== null).length >= count,
+      [KEY, n] as const,
+      { timeout, polling: 250 },
+    );
+  }
+
+  test('plays the stream with each frame drawn with its own tracks; latency over 300 frames', async () => {
+    const page = await browser.newPage();
+    const consoleErrors: string[] = [];
+    page.on('pageerror', (e) => consoleErrors.push(e.message));
+    await page.goto(`${hub.url}/viewer#token=${viewer}`);
+    await page.locator(`section.tile[data-key="${KEY}"]`).waitFor({ timeout: 30_000 });
+    await waitForFrames(page, 320, 90_000);
+    const all = await frames(page);
+    const withMeta = all.filter((f) => f.metaRtp !== null);
+
+    // Frames advance: presented frame counts increase, RTP timestamps move forward.
+    const last = withMeta.slice(-300);
+    for (let i = 1; i < last.length; i++) {
+      assert.ok(last[i]!.presented > last[i - 1]!.presented, 'presentedFrames increases');
+    }
+    assert.notEqual(last[0]!.rtp, last.at(-1)!.rtp);
+
+    // Each displayed frame's RTP timestamp maps to a pts with one offset per publish; the ids drawn are the
+    // edge's tracks of that pts.
+    const window100 = last.slice(-100);
+    const first = window100.find((f) => f.pts !== undefined && f.rtp !== undefined)!;
+    const offset = (first.rtp! - first.pts!) >>> 0;
+    let mismatched = 0;
+    let compared = 0;
+    let drawnFrames = 0;
+    for (const f of window100) {
+      const pts = (f.rtp! - offset) >>> 0;
+      const expected = edgeTracks.get(pts);
+      if (f.skipped) continue;
+      compared++;
+      if (f.ids.length) drawnFrames++;
+      const same =
+        expected !== undefined &&
+        expected.length === f.ids.length &&
+        [...expected].sort().join() === [...f.ids].sort().join();
+      if (!same) mismatched++;
+    }
+    assert.ok(compared >= 90, `compared ${compared} of 100 frames (the rest were skipped by the edge)`);
+    assert.equal(mismatched, 0, 'every displayed frame is drawn with its own tracks');
+    assert.ok(drawnFrames >= 50, `boxes drawn on ${drawnFrames} of ${compared} frames`);
+
+    // Overlays really are on the canvas.
+    const inked = await page.evaluate((key) => {
+      const c = document.querySelector(`section.tile[data-key="${key}"] canvas`) as HTMLCanvasElement;
+      const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+      let n = 0;
+      for (let i = 3; i < d.length; i += 4) if (d[i]! > 0) n++;
+      return n;
+    }, KEY);
+    assert.ok(inked > 500, `overlay pixels drawn: ${inked}`);
+
+    const lat = last
+      .map((f) => f.latencyMs)
+      .filter((x): x is number => typeof x === 'number')
+      .sort((a, b) => a - b);
+    const p50 = lat[Math.floor(lat.length * 0.5)]!;
+    const p95 = lat[Math.floor(lat.length * 0.95)]!;
+    console.log(
+      `# live view latency over ${lat.length} frames: p50 ${p50.toFixed(1)} ms, p95 ${p95.toFixed(1)} ms`,
+    );
+    assert.ok(lat.length >= 290, `latency measured on ${lat.length} frames`);
+    assert.ok(p50 > 0, 'display comes after arrival');
+    assert.ok(p95 < 1000, `p95 latency ${p95.toFixed(0)} ms`);
+
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'live-view.png') });
+
+    // Layers toggle: with every layer off, nothing is drawn.
+    for (const name of ['boxes', 'labels', 'ids', 'trails', 'masks']) {
+      await page.uncheck(`#layers input[name="${name}"]`);
+    }
+    await page.waitForTimeout(500);
+    const inkedOff = await page.evaluate((key) => {
+      const c = document.querySelector(`section.tile[data-key="${key}"] canvas`) as HTMLCanvasElement;
+      const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+      let n = 0;
+      for (let i = 3; i < d.length; i += 4) if (d[i]! > 0) n++;
+      return n;
+    }, KEY);
+    assert.equal(inkedOff, 0, 'no overlay with every layer off');
+    assert.deepEqual(consoleErrors, []);
+    await page.close();
+  });
+
+  test('the hub restarts during playback: the edge republishes, the viewer recovers within 10 s', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${hub.url}/viewer#token=${viewer}`);
+    await waitForFrames(page, 20, 60_000);
+    await hub.close();
+    hub = await startHub(hubOptions());
+    const restartedAt = Date.now();
+    const before = (await frames(page)).length;
+    await page.waitForFunction(
+      ([key, n]) => window.sightlineViewer.frames(key).length > n + 10,
+      [KEY, before] as const,
+      { timeout: 10_000, polling: 100 },
+    );
+    const recoveredMs = Date.now() - restartedAt;
+    console.log(`# viewer recovered ${recoveredMs} ms after the hub restarted`);
+    assert.ok(recoveredMs < 10_000);
+    assert.equal(agent.runtime.closed, false, 'the edge kept running');
+    await page.close();
+  });
+
+  test('no token, a wrong token or an edge token cannot subscribe; malformed messages get errors', async () => {
+    const url = `${hub.url.replace('http', 'ws')}/api/v1/media/view`;
+    const closeOf = (ws: WebSocket) =>
+      new Promise<{ code: number; messages: SignalMessage[] }>((resolve) => {
+        const messages: SignalMessage[] = [];
+        ws.on('message', (d) => messages.push(JSON.parse(String(d))));
+        ws.on('close', (code) => resolve({ code, messages }));
+      });
+
+    const wrong = new WebSocket(url);
+    const wrongClosed = closeOf(wrong);
+    wrong.on('open', () =>
+      wrong.send(JSON.stringify({ type: 'auth', token: `slt_0123456789abcdef_${'A'.repeat(43)}` })),
+    );
+    const w = await wrongClosed;
+    assert.equal(w.code, 4401);
+    assert.ok(!w.messages.some((m) => m.type === 'streams'), 'no stream list for a wrong token');
+
+    const silent = new WebSocket(url);
+    const silentClosed = closeOf(silent);
+    silent.on('open', () => silent.send(JSON.stringify({ type: 'watch', key: KEY })));
+    const s = await silentClosed;
+    assert.ok([4401, 4400].includes(s.code), `watch before auth closes the socket (${s.code})`);
+
+    const ok = new WebSocket(url);
+    const replies: SignalMessage[] = [];
+    ok.on('message', (d) => replies.push(JSON.parse(String(d))));
+    await new Promise((r) => ok.on('open', r));
+    ok.send(JSON.stringify({ type: 'auth', token: viewer }));
+    ok.send('not json {');
+    ok.send(JSON.stringify({ type: 'nonsense' }));
+    ok.send(JSON.stringify({ type: 'watch' }));
+    ok.send(JSON.stringify({ type: 'watch', key: 'nobody/nothing' }));
+    ok.send(JSON.stringify({ type: 'answer', key: KEY, sdp: 'v=garbage' }));
+    const deadline = Date.now() + 5000;
+    while (replies.filter((m) => m.type === 'error').length < 5 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const errors = replies.filter((m) => m.type === 'error');
+    assert.ok(errors.length >= 5, `errors: ${JSON.stringify(errors)}`);
+    assert.ok(errors.some((e) => e.code === 'STREAM_UNKNOWN'));
+    assert.equal(ok.readyState, WebSocket.OPEN, 'the socket stays open after malformed messages');
+    ok.close();
+    const health = await fetch(`${hub.url}/health`);
+    assert.equal(health.status, 200, 'the hub is alive');
+
+    // The page with a wrong token asks for another.
+    const page = await browser.newPage();
+    await page.goto(`${hub.url}/viewer#token=slt_0123456789abcdef_${'B'.repeat(43)}`);
+    await page.locator('#login').waitFor({ state: 'visible', timeout: 10_000 });
+    await page.close();
+  });
+});

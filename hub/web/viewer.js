@@ -33,6 +33,8 @@ window.sightlineViewer = {
   keys: () => [...tiles.keys()],
   frames: (key) => tiles.get(key)?.frames ?? [],
   stats: (key) => tiles.get(key)?.stats,
+  /** The metadata last drawn on a stream (its boxes are what a click hits). */
+  lastDrawn: (key) => tiles.get(key)?.lastDrawn,
   connected: () => ws?.readyState === WebSocket.OPEN,
   errors: [],
 };

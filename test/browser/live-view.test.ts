@@ -43,7 +43,13 @@ interface FrameRecord {
 
 declare global {
   interface Window {
-    sightlineViewer: { frames(key: string): FrameRecord[]; keys(): string[] };
+    sightlineViewer: {
+      frames(key: string): FrameRecord[];
+      keys(): string[];
+      lastDrawn(
+        key: string,
+      ): { w: number; h: number; tracks: { id: number; l: string; b: number[] }[] } | undefined;
+    };
   }
 }
 
@@ -194,6 +200,41 @@ describe('live viewer in a browser', { skip }, () => {
 
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, 'live-view.png') });
+
+    // A click on a box opens the track: its stored thumbnail, and the similar-tracks search answers.
+    const target = await page.evaluate((key) => {
+      const meta = window.sightlineViewer.lastDrawn(key)!;
+      const t = [...meta.tracks].sort(
+        (a, b) => (b.b[2]! - b.b[0]!) * (b.b[3]! - b.b[1]!) - (a.b[2]! - a.b[0]!) * (a.b[3]! - a.b[1]!),
+      )[0]!;
+      const c = document.querySelector(`section.tile[data-key="${key}"] canvas`) as HTMLCanvasElement;
+      const r = c.getBoundingClientRect();
+      const scale = Math.min(r.width / c.width, r.height / c.height);
+      const x =
+        r.left + (r.width - c.width * scale) / 2 + ((t.b[0]! + t.b[2]!) / 2) * (c.width / meta.w) * scale;
+      const y =
+        r.top + (r.height - c.height * scale) / 2 + ((t.b[1]! + t.b[3]!) / 2) * (c.height / meta.h) * scale;
+      return { x, y, id: t.id };
+    }, KEY);
+    await page.mouse.click(target.x, target.y);
+    await page.locator('#track').waitFor({ state: 'visible', timeout: 5000 });
+    assert.match((await page.locator('#track-title').textContent()) ?? '', /#\d+/);
+    await page.waitForFunction(
+      () => {
+        const img = document.querySelector('#track-body img') as HTMLImageElement | null;
+        const similar = document.querySelector('#track-body .similar');
+        return (
+          !!img &&
+          img.complete &&
+          img.naturalWidth > 0 &&
+          !!similar &&
+          !/Searching/.test(similar.textContent ?? '')
+        );
+      },
+      undefined,
+      { timeout: 15_000 },
+    );
+    await page.screenshot({ path: join(ARTIFACTS, 'live-view-track.png') });
 
     // Layers toggle: with every layer off, nothing is drawn.
     for (const name of ['boxes', 'labels', 'ids', 'trails', 'masks']) {

@@ -12,20 +12,20 @@
  * - no token / a wrong token / an edge token cannot subscribe; malformed signalling gets errors, the hub lives.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { EdgeAgent } from '@sightline/edge';
 import { type HubServer, startHub } from '@sightline/hub';
 import { type FrameResult, parseEdgeConfig } from '@sightline/shared';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import WebSocket from 'ws';
 import { modelsDir } from '../e2e/helpers.ts';
+import { launchChromium, noChromium } from '../helpers/browser.ts';
 import { findMediasoupWorker } from '../helpers/mediasoup.ts';
 import { media } from '../helpers/wait.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = resolve(import.meta.dirname, '..', 'artifacts');
 const KEY = 'lobby-edge/entrance';
 
@@ -59,8 +59,8 @@ interface SignalMessage {
   message?: string;
 }
 
-const skip = !existsSync(CHROMIUM)
-  ? `no ${CHROMIUM}`
+const skip = noChromium
+  ? noChromium
   : !findMediasoupWorker()
     ? 'no mediasoup-worker (node scripts/build-mediasoup-worker.mjs)'
     : false;
@@ -101,19 +101,9 @@ describe('live viewer in a browser', { skip }, () => {
       );
       if (edgeTracks.size > 5000) edgeTracks.delete(edgeTracks.keys().next().value!);
     });
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1280, height: 720 },
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-        '--autoplay-policy=no-user-gesture-required',
-      ],
-    });
+    browser = await launchChromium(profile, { width: 1280, height: 720 }, [
+      '--autoplay-policy=no-user-gesture-required',
+    ]);
   });
   after(async () => {
     await browser?.close();
@@ -124,6 +114,16 @@ describe('live viewer in a browser', { skip }, () => {
 
   const frames = (page: Page) =>
     page.evaluate((key) => window.sightlineViewer.frames(key) as FrameRecord[], KEY);
+
+  /** Pixels of the stream's overlay canvas that hold any drawing. */
+  const inkedPixels = (page: Page) =>
+    page.evaluate((key) => {
+      const c = document.querySelector(`section.tile[data-key="${key}"] canvas`) as HTMLCanvasElement;
+      const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+      let n = 0;
+      for (let i = 3; i < d.length; i += 4) if (d[i]! > 0) n++;
+      return n;
+    }, KEY);
 
   async function waitForFrames(page: Page, n: number, timeout: number): Promise<void> {
     await page.waitForFunction(
@@ -176,13 +176,7 @@ describe('live viewer in a browser', { skip }, () => {
     assert.ok(drawnFrames >= 50, `boxes drawn on ${drawnFrames} of ${compared} frames`);
 
     // Overlays really are on the canvas.
-    const inked = await page.evaluate((key) => {
-      const c = document.querySelector(`section.tile[data-key="${key}"] canvas`) as HTMLCanvasElement;
-      const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
-      let n = 0;
-      for (let i = 3; i < d.length; i += 4) if (d[i]! > 0) n++;
-      return n;
-    }, KEY);
+    const inked = await inkedPixels(page);
     assert.ok(inked > 500, `overlay pixels drawn: ${inked}`);
 
     const lat = last
@@ -241,13 +235,7 @@ describe('live viewer in a browser', { skip }, () => {
       await page.uncheck(`#layers input[name="${name}"]`);
     }
     await page.waitForTimeout(500);
-    const inkedOff = await page.evaluate((key) => {
-      const c = document.querySelector(`section.tile[data-key="${key}"] canvas`) as HTMLCanvasElement;
-      const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
-      let n = 0;
-      for (let i = 3; i < d.length; i += 4) if (d[i]! > 0) n++;
-      return n;
-    }, KEY);
+    const inkedOff = await inkedPixels(page);
     assert.equal(inkedOff, 0, 'no overlay with every layer off');
     assert.deepEqual(consoleErrors, []);
     await page.close();

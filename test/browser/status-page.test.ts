@@ -4,21 +4,21 @@
  * gets a clear message. Saves a screenshot to test/artifacts/status-page.png.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { EdgeAgent } from '@sightline/edge';
 import { type HubServer, startHub } from '@sightline/hub';
 import { parseEdgeConfig } from '@sightline/shared';
-import { type BrowserContext, chromium } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { modelsDir } from '../e2e/helpers.ts';
+import { launchChromium, noChromium } from '../helpers/browser.ts';
 import { media } from '../helpers/wait.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = resolve(import.meta.dirname, '..', 'artifacts');
 
-describe('status page in a browser', { skip: existsSync(CHROMIUM) ? false : `no ${CHROMIUM}` }, () => {
+describe('status page in a browser', { skip: noChromium }, () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'sightline-ui-hub-'));
   const stateDir = mkdtempSync(join(tmpdir(), 'sightline-ui-edge-'));
   const profile = mkdtempSync(join(tmpdir(), 'sightline-ui-chromium-'));
@@ -40,19 +40,7 @@ describe('status page in a browser', { skip: existsSync(CHROMIUM) ? false : `no 
         hub: { url: hub.url, enrollmentToken, stateDir, flushMs: 200 },
       }),
     );
-    // A fresh profile per run (playwright passes it as --user-data-dir).
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1280, height: 480 },
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium(profile, { width: 1280, height: 480 });
   });
   after(async () => {
     await browser?.close();

@@ -23,6 +23,7 @@ import {
 } from '@sightline/shared';
 import WebSocket from 'ws';
 import { Backoff, type BackoffOptions } from '../sources/backoff.ts';
+import { closeSocket } from './close-socket.ts';
 import type { Outbox, OutboxEntry } from './outbox.ts';
 
 /** What `onCommand` answers. */
@@ -166,20 +167,7 @@ export class UplinkClient extends TypedEmitter<UplinkClientEvents> {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#reconnectTimer);
-    const ws = this.#ws;
-    if (!ws || ws.readyState === WebSocket.CLOSED) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        ws.terminate();
-        resolve();
-      }, 2000);
-      ws.once('close', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
-      else ws.close(1000, 'edge shutting down');
-    });
+    await closeSocket(this.#ws, 'edge shutting down');
   }
 
   stats(): UplinkStats {

@@ -11,6 +11,7 @@ import type { EncodedPacket } from '../frame.ts';
 import type { DroppedFrame, EdgeRuntime } from '../pipeline/edge-runtime.ts';
 import { Backoff, type BackoffOptions } from '../sources/backoff.ts';
 import type { StreamInfo } from '../sources/protocol.ts';
+import { closeSocket } from '../uplink/close-socket.ts';
 import {
   PublishError,
   type PublishedVideo,
@@ -170,20 +171,7 @@ export class EdgeMediaClient {
     }
     for (const id of this.#publishers.keys()) this.#sendJson({ type: 'unpublish', streamId: id });
     await this.#closePublishers('edge shutting down');
-    const ws = this.#ws;
-    if (!ws || ws.readyState === WebSocket.CLOSED) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        ws.terminate();
-        resolve();
-      }, 2000);
-      ws.once('close', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
-      else ws.close(1000, 'edge shutting down');
-    });
+    await closeSocket(this.#ws, 'edge shutting down');
   }
 
   stats(): MediaClientStats {

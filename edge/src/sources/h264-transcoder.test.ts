@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { AV_LOG_FATAL } from 'node-av/constants';
@@ -94,4 +97,49 @@ test('an H.264 MP4 without B-frames passes its own packets through', {
   const packets = messages.filter((m) => m.type === 'packet');
   assert.ok(packets.length >= 5);
   assert.equal(packets[0]!.codec, 'h264');
+});
+
+/** Debian's ffmpeg CLI (from .ci/apt-packages.txt) makes the B-frame clip; without it the test says so. */
+const ffmpeg = spawnSync('ffmpeg', ['-version']).status === 0 ? 'ffmpeg' : undefined;
+
+test('an H.264 source with B-frames is re-encoded without them, and says so', {
+  skip: !dir ? 'SIGHTLINE_MEDIA_DIR is not set' : !ffmpeg ? 'no ffmpeg CLI to make a B-frame clip' : false,
+}, async () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'sightline-bframes-'));
+  try {
+    const clip = join(tmp, 'bframes.mp4');
+    const made = spawnSync('ffmpeg', [
+      ...['-v', 'error', '-i', join(dir ?? '', 'vtest_h264.mp4'), '-t', '3', '-an'],
+      ...[
+        '-c:v',
+        'libx264',
+        '-preset',
+        'ultrafast',
+        '-bf',
+        '2',
+        '-g',
+        '20',
+        '-x264-params',
+        'b-adapt=0',
+        clip,
+      ],
+    ]);
+    assert.equal(made.status, 0, String(made.stderr));
+    const messages = await run(request(clip, true), 20);
+    const info = messages.find((m) => m.type === 'info');
+    assert.ok(info && info.type === 'info');
+    assert.equal(info.info.codec, 'h264');
+    assert.equal(info.info.hasBFrames, true, 'the clip really has B-frames');
+    assert.deepEqual(info.info.transcoded, {
+      from: 'h264',
+      reason: 'source has B-frames: re-encoded without them',
+    });
+    const packets = messages.filter((m) => m.type === 'packet');
+    assert.ok(packets.length >= 19, `${packets.length} packets`);
+    // Re-encoded without B-frames: decode order is presentation order, pts strictly increasing.
+    for (const p of packets) assert.equal(p.dts, p.pts);
+    for (let i = 1; i < packets.length; i++) assert.ok(packets[i]!.pts > packets[i - 1]!.pts);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
 });

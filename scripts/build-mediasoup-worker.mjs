@@ -14,7 +14,8 @@
 //   4. a build from source against Debian's libraries, with the meson subproject shims and compat headers in
 //      deploy/mediasoup/ (see deploy/mediasoup/README.md). Needs the Debian packages listed below.
 //
-// Flags: --force (ignore the cache), --from-source (skip 2 and 3), --keep-build (keep the build folder).
+// Flags: --force (ignore the cache), --from-source (skip 2 and 3), --keep-build (keep the build folder),
+//        --optional (exit 0 when no worker can be had: npm start then runs the demo without live video).
 // Env: MEDIASOUP_WORKER_CACHE, MEDIASOUP_SKIP_WORKER_PREBUILT_DOWNLOAD,
 //      MEDIASOUP_WORKER_PREBUILT_DOWNLOAD_BASE_URL (as in mediasoup), MESON_ARGS (extra `meson setup` args,
 //      as in mediasoup, e.g. -Dms_disable_liburing=true), MEDIASOUP_WORKER_BUILD_JOBS (default: CPU count).
@@ -64,9 +65,13 @@ const APT_PACKAGES = {
 const MIN_MESON = '1.0.0';
 
 const log = (msg) => process.stderr.write(`build-mediasoup-worker: ${msg}\n`);
+// --optional (npm start): a worker that cannot be had is a warning, not an error; the hub then runs without live video.
+const optional = args.has('--optional');
 const fail = (msg) => {
   log(msg);
-  process.exit(1);
+  if (optional)
+    log('no mediasoup-worker: the hub will run without live video (see deploy/mediasoup/README.md)');
+  process.exit(optional ? 0 : 1);
 };
 
 function findMediasoup() {
@@ -364,4 +369,5 @@ async function main() {
   console.log(path);
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await main();
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href)
+  await main().catch((err) => fail(err instanceof Error ? err.message : String(err)));

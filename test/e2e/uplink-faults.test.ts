@@ -58,13 +58,17 @@ for (const backend of backends) {
               maxFrames: frames,
             })),
             hub: { url: hubUrl, stateDir, flushMs: 200, ...(enroll ? { enrollmentToken: enroll } : {}) },
+            webrtc: { enabled: false }, // this test is about the uplink; live video would only add load
           });
         const count = (a: EdgeAgent) => a.runtime.on('result', (r) => (produced += pointsOf(r)));
 
         // Run 1: connected, then the hub goes away under it.
         agent = await EdgeAgent.start(config(1000, enrollmentToken));
         count(agent);
-        await sleep(3000);
+        // Wait for the first stored points (seconds on a loaded box), then the hub goes away.
+        for (let waited = 0; waited < 15_000 && (await storedPoints(hub)) === 0; waited += 250)
+          await sleep(250);
+        await sleep(1000);
         const beforeOutage = await storedPoints(hub);
         assert.ok(beforeOutage > 0, 'points reached the hub before the outage');
         await hub.close();

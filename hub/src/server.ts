@@ -9,7 +9,7 @@ import { TokenService } from './auth/token-service.ts';
 import { FleetHub } from './fleet/fleet-hub.ts';
 import { createHubMetrics } from './hub-metrics.ts';
 import { EdgeSignalling } from './media/edge-signalling.ts';
-import { MediaHub } from './media/media-hub.ts';
+import { MediaHub, type MediaHubOptions } from './media/media-hub.ts';
 import { ViewerSignalling } from './media/viewer-signalling.ts';
 import { SearchService } from './search/search-service.ts';
 import { openStore, type Store } from './store/db.ts';
@@ -45,23 +45,8 @@ export interface HubServerOptions {
   media?: HubMediaOptions;
 }
 
-/** Live-video options of the hub (docs/webrtc.md). */
-export interface HubMediaOptions {
-  /** Whether live video runs. Default true (off anyway, saying why, when no mediasoup worker can start). */
-  enabled?: boolean;
-  /** mediasoup workers. Default os.availableParallelism(). */
-  workers?: number;
-  /** Streams per mediasoup router. Default 8. */
-  streamsPerRouter?: number;
-  /** Address the WebRTC transports listen on. Default $SIGHTLINE_MEDIA_LISTEN_IP or 127.0.0.1. */
-  listenIp?: string;
-  /** Address announced in ICE candidates (hub behind NAT). Default $SIGHTLINE_MEDIA_ANNOUNCED_IP or none. */
-  announcedAddress?: string;
-  /** Lowest UDP port for WebRTC. Default 40000. */
-  rtcMinPort?: number;
-  /** Highest UDP port for WebRTC. Default 49999. */
-  rtcMaxPort?: number;
-}
+/** Live-video options of the hub (docs/webrtc.md): MediaHub's, less the metrics the hub passes itself. */
+export type HubMediaOptions = Omit<MediaHubOptions, 'metrics'>;
 
 export interface HubServer {
   url: string;

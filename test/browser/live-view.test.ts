@@ -8,6 +8,7 @@
  *   and the ids drawn must equal the ids the edge runtime produced for that pts (0 mismatches);
  * - latency from edge frame arrival to browser display (same clock), p50 / p95 over 300 frames;
  * - a screenshot is saved to test/artifacts/live-view.png;
+ * - WHEP: chromium plays the stream from /api/v1/whep (the hub pipes it to a router with chromium's payload type);
  * - the hub restarts during playback: the edge republishes and the viewer shows frames again within 10 s;
  * - no token / a wrong token / an edge token cannot subscribe; malformed signalling gets errors, the hub lives.
  */
@@ -242,6 +243,86 @@ describe('live viewer in a browser', { skip }, () => {
     const inkedOff = await inkedPixels(page);
     assert.equal(inkedOff, 0, 'no overlay with every layer off');
     assert.deepEqual(consoleErrors, []);
+    await page.close();
+  });
+
+  test('WHEP: chromium plays the stream from /api/v1/whep with a viewer token, and DELETE ends it', async () => {
+    const deadline = Date.now() + 30_000;
+    while (!hub.media.streams().some((x) => x.key === KEY)) {
+      assert.ok(Date.now() < deadline, 'the edge published the stream');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const page = await browser.newPage();
+    await page.goto(`${hub.url}/health`); // same origin for fetch
+    const result = await page.evaluate(
+      async ({ key, token }) => {
+        const pc = new RTCPeerConnection();
+        pc.addTransceiver('video', { direction: 'recvonly' });
+        const video = document.createElement('video');
+        video.muted = true;
+        document.body.append(video);
+        pc.ontrack = (ev) => {
+          video.srcObject = new MediaStream([ev.track]);
+          void video.play();
+        };
+        await pc.setLocalDescription(await pc.createOffer());
+        const started = performance.now();
+        const res = await fetch(`/api/v1/whep/${key}`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/sdp' },
+          body: pc.localDescription!.sdp,
+        });
+        if (res.status !== 201) return { status: res.status, body: await res.text() };
+        const location = res.headers.get('location');
+        await pc.setRemoteDescription({ type: 'answer', sdp: await res.text() });
+        // Poll (no named functions in here: tsx's __name helper does not exist in the page).
+        for (let i = 0; i < 150 && video.getVideoPlaybackQuality().totalVideoFrames < 10; i++) {
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        const frames = Math.min(10, video.getVideoPlaybackQuality().totalVideoFrames);
+        const connection = pc.connectionState;
+        const inbound: Record<string, unknown>[] = [];
+        (await pc.getStats()).forEach((s) => {
+          if (s.type === 'inbound-rtp') inbound.push(s);
+        });
+        const seconds = (performance.now() - started) / 1000;
+        const del = await fetch(location!, {
+          method: 'DELETE',
+          headers: { authorization: `Bearer ${token}` },
+        });
+        pc.close();
+        return {
+          status: 201,
+          location,
+          frames,
+          width: video.videoWidth,
+          deleted: del.status,
+          connection,
+          seconds,
+          inbound: inbound.map((s) => ({
+            packetsReceived: s.packetsReceived,
+            packetsLost: s.packetsLost,
+            framesDecoded: s.framesDecoded,
+            keyFramesDecoded: s.keyFramesDecoded,
+            pliCount: s.pliCount,
+            nackCount: s.nackCount,
+          })),
+        };
+      },
+      { key: KEY, token: viewer },
+    );
+    assert.equal(result.status, 201, JSON.stringify(result));
+    assert.match(result.location ?? '', /^\/api\/v1\/whep\/sessions\//);
+    assert.equal(
+      result.frames,
+      10,
+      `chromium decoded frames from the WHEP session: ${JSON.stringify(result)}`,
+    );
+    assert.equal(result.width, 768);
+    // A keyframe every 2 s in the source: the player shows its first frames within a GOP or two, not after ~15 s
+    // of lost keyframes (the pipe between routers once dropped every keyframe's burst of packets).
+    assert.ok((result.seconds ?? 99) < 8, `10 frames took ${result.seconds} s: ${JSON.stringify(result)}`);
+    assert.ok([200, 204].includes(result.deleted ?? 0), `DELETE answered ${result.deleted}`);
     await page.close();
   });
 

@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { childLogger, describeError } from '@sightline/shared';
 import type { types as T } from 'mediasoup';
 import type { HubMetrics } from '../hub-metrics.ts';
@@ -20,6 +21,34 @@ import {
   writeWhepAnswer,
 } from './sdp-bridge.ts';
 import { loadMediasoup, MEDIA_CODECS, WorkerPool } from './worker-pool.ts';
+
+/** UDP socket buffers of the transports (send and receive), bytes. */
+const DEFAULT_SOCKET_BUFFER = 2 * 1024 * 1024;
+
+/**
+ * Why the kernel will not give the transports `bytes` of UDP buffer (net.core.rmem_max / wmem_max are lower),
+ * with the fix; undefined when it will or the limits cannot be read (not Linux).
+ */
+export function socketBufferCap(
+  bytes: number,
+  read = (f: string) => readFileSync(f, 'utf8'),
+): string | undefined {
+  const low: string[] = [];
+  for (const name of ['rmem_max', 'wmem_max']) {
+    let limit: number;
+    try {
+      limit = Number.parseInt(read(`/proc/sys/net/core/${name}`), 10);
+    } catch {
+      return undefined;
+    }
+    if (Number.isFinite(limit) && limit < bytes) low.push(`net.core.${name}=${limit}`);
+  }
+  if (!low.length) return undefined;
+  return (
+    `the kernel caps UDP socket buffers below the ${bytes} bytes live video asks for (${low.join(', ')}): ` +
+    `keyframe bursts may be lost; raise them with sysctl -w net.core.rmem_max=${bytes} net.core.wmem_max=${bytes}`
+  );
+}
 
 /** The stream id of the `meta` data channel on both legs (negotiated, like mediasoup-client does it). */
 export const META_STREAM_ID = 0;
@@ -71,6 +100,12 @@ export interface MediaHubOptions {
   rtcMinPort?: number;
   /** Highest UDP port of the transports. Default 49999. */
   rtcMaxPort?: number;
+  /**
+   * UDP send and receive buffer of every transport socket, bytes (the kernel caps it at net.core.rmem_max /
+   * wmem_max). A keyframe leaves as a burst of tens of packets; the OS default (often 208 KiB) dropped them.
+   * Default 2 MiB.
+   */
+  socketBufferBytes?: number;
   /** Prometheus gauges (publications, viewers, worker restarts). Optional. */
   metrics?: HubMetrics;
 }
@@ -116,6 +151,7 @@ export class MediaHub extends EventEmitter<MediaHubEvents> {
   readonly #chains = new Map<string, Promise<unknown>>();
   readonly #log = childLogger('media');
   readonly #listenInfo: T.TransportListenInfo;
+  readonly #buffers: { sendBufferSize: number; recvBufferSize: number };
   /** Why live video is off (undefined when it is on). */
   readonly unavailableReason?: string;
   #closed = false;
@@ -126,11 +162,14 @@ export class MediaHub extends EventEmitter<MediaHubEvents> {
     this.#pool = pool;
     this.unavailableReason = reason;
     const announced = options.announcedAddress ?? process.env.SIGHTLINE_MEDIA_ANNOUNCED_IP;
+    const buffer = options.socketBufferBytes ?? DEFAULT_SOCKET_BUFFER;
+    this.#buffers = { sendBufferSize: buffer, recvBufferSize: buffer };
     this.#listenInfo = {
       protocol: 'udp',
       ip: options.listenIp ?? process.env.SIGHTLINE_MEDIA_LISTEN_IP ?? '127.0.0.1',
       ...(announced ? { announcedAddress: announced } : {}),
       portRange: { min: options.rtcMinPort ?? 40000, max: options.rtcMaxPort ?? 49999 },
+      ...this.#buffers,
     };
     pool?.on('lost', (keys) => {
       for (const key of keys) {
@@ -157,6 +196,8 @@ export class MediaHub extends EventEmitter<MediaHubEvents> {
         streamsPerRouter: options.streamsPerRouter,
       });
       log.info({ workers: pool.pids, version: ms.version }, 'live video on (mediasoup)');
+      const capped = socketBufferCap(options.socketBufferBytes ?? DEFAULT_SOCKET_BUFFER);
+      if (capped) log.warn(capped);
       return new MediaHub(options, pool);
     } catch (err) {
       const reason = describeError(err);
@@ -505,7 +546,9 @@ export class MediaHub extends EventEmitter<MediaHubEvents> {
     let producerId = entry.piped.get(pub.producer.id);
     if (!producerId) {
       // A pipe by hand: router.pipeToRouter() keeps the producer id, which clashes when both routers share a worker.
-      const listenInfo: T.TransportListenInfo = { protocol: 'udp', ip: '127.0.0.1' };
+      // Both ends live in one worker: a keyframe's burst must fit the receiving socket's buffer before the worker
+      // reads it (with the OS default, every keyframe lost ~30 packets and a player never decoded a frame).
+      const listenInfo: T.TransportListenInfo = { protocol: 'udp', ip: '127.0.0.1', ...this.#buffers };
       const out = await pub.router.createPipeTransport({ listenInfo });
       const into = await entry.router.createPipeTransport({ listenInfo });
       try {

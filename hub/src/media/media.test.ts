@@ -450,11 +450,21 @@ describe('live video through the hub', { skip, timeout: 180_000 }, () => {
         );
         if (!dtlsBroken) {
           await pc.setRemoteDescription({ type: 'answer', sdp: answer });
-          await until(() => got.length > 10, 15_000, `WHEP RTP (offered PT ${pt})`);
+          // Past a few keyframes (a GOP is 20 frames, an IDR ~30 packets sent back to back).
+          await until(() => got.length > 250, 15_000, `WHEP RTP (offered PT ${pt})`);
           assert.ok(
             got.every((p) => p === answeredPt),
             `RTP PT ${got[0]} is the answered ${answeredPt}`,
           );
+          // What the session's consumer gets from its producer (over the pipe when the payload type differs) lost
+          // nothing: that pipe's socket once dropped every keyframe's burst of packets, so no player decoded a frame.
+          const session = hub.media.session(location.split('/').pop()!)!;
+          const inbound = (await session.consumer.getStats()).find((x) => x.type === 'inbound-rtp');
+          assert.ok(
+            inbound && inbound.packetCount > 250,
+            `the consumer's source counted ${inbound?.packetCount}`,
+          );
+          assert.equal(inbound.packetsLost, 0, `packets lost before the consumer (PT ${pt})`);
         }
         const del = await fetch(hub.url + location, { method: 'DELETE', headers: auth });
         assert.equal(del.status, 204);

@@ -233,6 +233,49 @@ describe('file source (node-av worker)', () => {
     }
   });
 
+  test('requestKeyframe: a re-encoded stream makes an IDR now (at most twice a second); a passthrough one cannot', async () => {
+    const avi = new StreamSource({
+      streamId: 'kf',
+      url: media('vtest.avi'),
+      realtime: true,
+      keepPackets: true,
+      fit: { width: 64, height: 64 },
+    });
+    const mp4 = new StreamSource({ streamId: 'kf2', url: H264(), realtime: true, keepPackets: true });
+    const packets: EncodedPacket[] = [];
+    avi.on('packet', (p) => packets.push(p));
+    try {
+      avi.start();
+      mp4.start();
+      await collectFrames(avi, 5, 20_000);
+      await collectFrames(mp4, 2, 20_000);
+      assert.equal(mp4.requestKeyframe(), false, 'packets as the camera sent them: no IDR on demand');
+      const before = packets.length;
+      const now = Date.now();
+      assert.equal(avi.requestKeyframe(now), true);
+      assert.equal(
+        avi.requestKeyframe(now + 100),
+        false,
+        'a second request within 500 ms is folded into the first',
+      );
+      await waitFor(
+        avi,
+        'frame',
+        () => (packets.length >= before + 3 ? true : undefined),
+        5000,
+        'three more packets',
+      );
+      // 10 fps, GOP 2 s: no keyframe of its own this early; the one asked for comes within a frame or two.
+      const keyframes = packets.slice(before).filter((p) => p.keyframe);
+      assert.equal(keyframes.length, 1, `keyframes after the request: ${keyframes.length}`);
+      assert.ok(keyframes[0]!.pts - packets[before]!.pts <= 2 * 9000, 'an IDR within two frames');
+      assert.equal(avi.requestKeyframe(now + 600), true);
+    } finally {
+      await avi.close();
+      await mp4.close();
+    }
+  });
+
   test('close() is idempotent and stops frames', async () => {
     const source = new StreamSource({ streamId: 'close', url: H264(), realtime: true });
     source.start();

@@ -240,6 +240,15 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
     return s && !s.retired ? s.source.info : undefined;
   }
 
+  /**
+   * A viewer of stream `id` needs a keyframe (a PLI reached its publisher): a re-encoded stream makes one now
+   * (at most twice a second); one sent as the camera encoded it answers at its next keyframe. True when passed on.
+   */
+  requestKeyframe(id: string): boolean {
+    const s = this.#streams.get(id);
+    return !!s && !s.retired && s.source.requestKeyframe();
+  }
+
   /** Thumbnail counters (encoded, skipped while busy, failed, tracks remembered). */
   thumbnailStats(): ReturnType<ThumbnailStage['stats']> {
     return this.#thumbnails.stats();

@@ -247,16 +247,15 @@ export function preprocessInto(
 
   if (!nhwc) {
     const plane = W * H;
-    if (!covers) for (let c = 0; c < 3; c++) out.fill(pads[c]!, offset + c * plane, offset + (c + 1) * plane);
-    for (let y = 0; y < wh; y++) {
-      let s = (srcY + y) * srcStride + srcX * 3;
-      let o = offset + (p.destY + y) * W + p.destX;
-      const end = o + ww;
-      for (; o < end; o++, s += 3) {
-        out[o] = l0[src[s + b0]!]!;
-        out[o + plane] = l1[src[s + b1]!]!;
-        out[o + 2 * plane] = l2[src[s + b2]!]!;
-      }
+    if (!covers) for (let c = 0; c < 3; c++) fillBorder(out, offset + c * plane, W, H, p, pads[c]!);
+    // Whole rows on both sides (a decoder-scaled letterbox): one flat run instead of one run per row.
+    const flat = srcX === 0 && srcStride === ww * 3 && p.destX === 0 && ww === W;
+    const rows = flat ? 1 : wh;
+    const run = flat ? ww * wh : ww;
+    for (let y = 0; y < rows; y++) {
+      const s = (srcY + y) * srcStride + srcX * 3;
+      const o = offset + (p.destY + y) * W + p.destX;
+      planarRun(src, s, out, o, run, plane, l0, l1, l2, b0, b1, b2);
     }
   } else {
     if (!covers) {
@@ -278,6 +277,50 @@ export function preprocessInto(
     }
   }
   return toGeometry(p);
+}
+
+/** `n` packed pixels from `src[s]` into three planes `plane` apart from `out[o]`, each byte through its channel's table. */
+function planarRun(
+  src: Uint8Array,
+  s: number,
+  out: Float32Array,
+  o: number,
+  n: number,
+  plane: number,
+  l0: Float32Array,
+  l1: Float32Array,
+  l2: Float32Array,
+  b0: number,
+  b1: number,
+  b2: number,
+): void {
+  const p2 = 2 * plane;
+  for (const end = o + n; o < end; o++, s += 3) {
+    out[o] = l0[src[s + b0]!]!;
+    out[o + plane] = l1[src[s + b1]!]!;
+    out[o + p2] = l2[src[s + b2]!]!;
+  }
+}
+
+/** Fill the part of one W x H plane at `offset` that the placement's window does not cover. */
+function fillBorder(
+  out: Float32Array,
+  offset: number,
+  W: number,
+  H: number,
+  p: Placement,
+  value: number,
+): void {
+  const top = p.destY;
+  const bottom = p.destY + p.windowHeight;
+  out.fill(value, offset, offset + top * W);
+  out.fill(value, offset + bottom * W, offset + H * W);
+  if (p.destX === 0 && p.windowWidth === W) return;
+  for (let y = top; y < bottom; y++) {
+    const row = offset + y * W;
+    out.fill(value, row, row + p.destX);
+    out.fill(value, row + p.destX + p.windowWidth, row + W);
+  }
 }
 
 const lutCache = new WeakMap<PreprocessSpec, Float32Array[]>();

@@ -87,6 +87,36 @@ test('an msmpeg4v3 AVI with keepPackets yields H.264 packets with SPS/PPS in ban
   for (const p of packets) assert.equal(p.dts, p.pts);
 });
 
+test('a keyframe asked for mid-GOP (CONTROL.keyframe) makes the next re-encoded frame an IDR with SPS/PPS', {
+  skip: dir ? false : 'SIGHTLINE_MEDIA_DIR is not set',
+}, async () => {
+  const control = new Int32Array(new SharedArrayBuffer(CONTROL.length * 4));
+  const messages: BackendMessage[] = [];
+  let frames = 0;
+  let askedAfter = -1;
+  await new NodeAvSession(request(join(dir ?? '', 'vtest.avi'), true), control, (m) => {
+    messages.push(m);
+    if (m.type !== 'frame') return;
+    frames++;
+    if (frames === 8) {
+      askedAfter = messages.filter((x) => x.type === 'packet').length;
+      Atomics.add(control, CONTROL.keyframe, 1);
+    }
+    if (frames >= 16) Atomics.store(control, CONTROL.stop, 1);
+  }).run();
+  const packets = messages.filter((m) => m.type === 'packet');
+  // vtest.avi is 10 fps with a 2 s GOP: the only keyframes in 16 frames are the first and the one asked for.
+  const keyframes = packets.flatMap((p, i) => (p.keyframe ? [i] : []));
+  assert.deepEqual(keyframes, [0, askedAfter], `keyframes at ${keyframes}, asked after packet ${askedAfter}`);
+  const nals = splitNalUnits(new Uint8Array(packets[askedAfter]!.data));
+  for (const type of [NAL.SPS, NAL.PPS, NAL.IDR]) {
+    assert.ok(
+      nals.some((n) => nalType(n) === type),
+      `NAL type ${type} in the forced keyframe`,
+    );
+  }
+});
+
 test('an H.264 MP4 without B-frames passes its own packets through', {
   skip: dir ? false : 'SIGHTLINE_MEDIA_DIR is not set',
 }, async () => {

@@ -1,11 +1,6 @@
 /** Re-encodes decoded frames to browser-playable H.264 (libx264, no B-frames, SPS/PPS in band) inside a decode worker. */
 import { Encoder } from 'node-av/api';
-import {
-  AV_OPT_SEARCH_CHILDREN,
-  AV_OPT_TYPE_STRING,
-  AV_PICTURE_TYPE_NONE,
-  FF_ENCODER_LIBX264,
-} from 'node-av/constants';
+import { AV_OPT_SEARCH_CHILDREN, AV_OPT_TYPE_STRING, FF_ENCODER_LIBX264 } from 'node-av/constants';
 import { type Frame, Rational } from 'node-av/lib';
 
 /** Why a stream's packets must be re-encoded before WebRTC can carry them, or undefined when they can go as they are. */
@@ -46,12 +41,21 @@ export class H264Transcoder {
     this.#options = options;
   }
 
-  /** Encode one frame shown at `pts` (90 kHz); returns the packets it completes (normally exactly one). */
-  encode(frame: Frame, pts: number): TranscodedPacket[] {
+  /**
+   * Encode one frame shown at `pts` (90 kHz); returns the packets it completes (normally exactly one).
+   * `keyframe`: make this frame an IDR (a viewer asked for one); otherwise the GOP decides (node-av's Encoder
+   * ignores the source's picture types).
+   */
+  encode(frame: Frame, pts: number, keyframe = false): TranscodedPacket[] {
+    if (keyframe && this.#encoder && this.#pending.length === 0) {
+      // node-av's Encoder clears frame.pictType before encoding, so a forced I frame cannot be asked for; a fresh
+      // encoder starts with an IDR (and SPS/PPS). Nothing is buffered inside it (zerolatency, no B-frames).
+      this.#encoder.close();
+      this.#encoder = undefined;
+    }
     this.#encoder ??= this.#open();
     this.#pending.push(pts);
     frame.pts = BigInt(pts);
-    frame.pictType = AV_PICTURE_TYPE_NONE; // the GOP decides keyframes, not the source's I frames
     this.#encoder.encodeSync(frame);
     const out: TranscodedPacket[] = [];
     for (;;) {

@@ -78,6 +78,8 @@ export class NodeAvSession {
   #warnedAt = 0;
   /** Re-encodes decoded frames to H.264 when packets are wanted but the source's are not publishable as they are. */
   #transcoder: H264Transcoder | undefined;
+  /** CONTROL.keyframe as last seen: a change asks for an IDR. */
+  #keyframesAsked = 0;
 
   /** `posted` is how many frames this worker has posted before (the control block counts releases since the worker started). */
   constructor(req: SessionRequest, control: Int32Array, post: Post, posted = 0) {
@@ -272,8 +274,11 @@ export class NodeAvSession {
   /** Re-encode one decoded frame and post its H.264 packets (before the frame, so they wait for its result). */
   #transcode(frame: Frame, pts: number): void {
     const transcoder = this.#transcoder!;
+    const asked = Atomics.load(this.#control, CONTROL.keyframe);
+    const keyframe = asked !== this.#keyframesAsked;
+    this.#keyframesAsked = asked;
     try {
-      for (const p of transcoder.encode(frame, pts)) {
+      for (const p of transcoder.encode(frame, pts, keyframe)) {
         this.#post({ type: 'packet', codec: 'h264', ...p }, [p.data]);
       }
     } catch (err) {

@@ -104,8 +104,10 @@ export const CONTROL = {
   released: 0,
   /** Non-zero: stop the current session as soon as possible. */
   stop: 1,
+  /** Keyframes asked for (main increments; a re-encoding session makes its next frame an IDR when it changes). */
+  keyframe: 2,
   /** Number of Int32 slots. */
-  length: 2,
+  length: 3,
 } as const;
 
 /** A decode backend as the StreamSource drives it; it reports through the onMessage callback it was built with. */
@@ -114,6 +116,8 @@ export interface Backend {
   open(request: SessionRequest): void;
   /** The consumer is done with `count` more frames (opens the backpressure window). */
   release(count: number): void;
+  /** A viewer needs a keyframe: a session that re-encodes makes its next frame one (others cannot). */
+  requestKeyframe?(): void;
   /** Stop everything; safe to call twice. */
   close(): Promise<void>;
 }

@@ -17,6 +17,9 @@ import type { Backend, BackendMessage, ErrorInfo, SessionRequest, StreamInfo } f
 import { type ParsedSource, parseSourceUrl, redactUrl } from './source-url.ts';
 import { WorkerBackend } from './worker-backend.ts';
 
+/** Shortest time between two keyframes forced on a re-encoded stream (a burst of viewers' PLIs makes one). */
+export const KEYFRAME_INTERVAL_MS = 500;
+
 export type { StreamInfo } from './protocol.ts';
 
 /** Lifecycle of a source; 'ended' and 'failed' are final. */
@@ -122,6 +125,7 @@ export class StreamSource extends TypedEmitter<StreamSourceEvents> {
   #closed = false;
   #retryTimer: NodeJS.Timeout | undefined;
   #info: StreamInfo | undefined;
+  #lastKeyframeRequest = Number.NEGATIVE_INFINITY;
   // Counters and clocks.
   #seq = 0;
   #packets = 0;
@@ -238,6 +242,19 @@ export class StreamSource extends TypedEmitter<StreamSourceEvents> {
     if (n === 0) return;
     this.#inFlight -= n;
     this.#backend?.release(n);
+  }
+
+  /**
+   * A viewer needs a keyframe (an RTCP PLI reached the publisher). A re-encoded stream makes its next frame an
+   * IDR, at most once per KEYFRAME_INTERVAL_MS; a stream whose packets go out as the camera sent them answers at
+   * its next keyframe, so this does nothing. True when the request was passed on.
+   */
+  requestKeyframe(now = Date.now()): boolean {
+    if (!this.#info?.transcoded || !this.#backend?.requestKeyframe) return false;
+    if (now - this.#lastKeyframeRequest < KEYFRAME_INTERVAL_MS) return false;
+    this.#lastKeyframeRequest = now;
+    this.#backend.requestKeyframe();
+    return true;
   }
 
   stats(): StreamSourceStats {

@@ -34,6 +34,10 @@ export class WorkerBackend implements Backend {
     Atomics.notify(this.#control, CONTROL.released);
   }
 
+  requestKeyframe(): void {
+    Atomics.add(this.#control, CONTROL.keyframe, 1);
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

@@ -23,6 +23,11 @@ class FakeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
   streamInfo(id: string): StreamInfo | undefined {
     return this.infos.get(id);
   }
+  readonly keyframeRequests: string[] = [];
+  requestKeyframe(id: string): boolean {
+    this.keyframeRequests.push(id);
+    return true;
+  }
 }
 
 function mp4Info(): StreamInfo {
@@ -157,6 +162,12 @@ test('publishes with the docs/webrtc.md message, republishes after a reconnect, 
     await until('connected', 10_000, () =>
       client.publisher('cam1')?.state === 'connected' ? true : undefined,
     );
+    // A PLI from the hub reaches the runtime as a keyframe request for the stream (a re-encoded one makes an IDR).
+    const ssrc = Number(/a=ssrc:(\d+)/.exec(sdp)![1]);
+    await peers[0]!.getTransceivers()[0]!.receiver.sendRtcpPLI(ssrc);
+    await until('a keyframe request', 5000, () => (runtime.keyframeRequests.length ? true : undefined));
+    assert.deepEqual(runtime.keyframeRequests, ['cam1']);
+    assert.equal(client.publisher('cam1')?.stats().keyframeRequests, 1);
     // The hub drops the socket: peer connections go, the client reconnects and publishes again.
     for (const ws of wss.clients) ws.terminate();
     await until('republish', 10_000, () =>

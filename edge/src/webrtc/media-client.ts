@@ -34,7 +34,8 @@ export function mediaUrl(hubUrl: string): string {
 }
 
 /** What the client needs of the runtime (an EdgeRuntime; a stand-in in tests). */
-export type MediaRuntime = Pick<EdgeRuntime, 'on' | 'off' | 'stats' | 'streamInfo'>;
+export type MediaRuntime = Pick<EdgeRuntime, 'on' | 'off' | 'stats' | 'streamInfo'> &
+  Partial<Pick<EdgeRuntime, 'requestKeyframe'>>;
 
 export interface EdgeMediaClientOptions {
   /** Hub base URL, e.g. https://hub.example:8443 (ws:// and wss:// work too). Required. */
@@ -355,6 +356,7 @@ export class EdgeMediaClient {
       return;
     }
     this.#publishers.set(streamId, pub);
+    pub.on('keyframe-request', () => this.#o.runtime.requestKeyframe?.(streamId));
     pub.start().then(
       () => {
         if (this.#publishers.get(streamId) === pub)

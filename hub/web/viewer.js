@@ -372,11 +372,16 @@ class Tile {
     this.ctx.fillStyle = COLOURS[m.id % COLOURS.length];
     const alpha = this.ctx.globalAlpha;
     this.ctx.globalAlpha = alpha * 0.4;
+    // Each inside run as horizontal spans, one per grid row it touches.
     let i = 0;
     m.counts.forEach((run, k) => {
-      if (k % 2 === 1)
-        for (let j = i; j < i + run; j++)
-          this.ctx.fillRect(x1 * sx + (j % m.w) * cw, y1 * sy + Math.floor(j / m.w) * ch, cw + 0.5, ch + 0.5);
+      for (let j = i, left = k % 2 === 1 ? run : 0; left > 0; ) {
+        const col = j % m.w;
+        const len = Math.min(left, m.w - col);
+        this.ctx.fillRect(x1 * sx + col * cw, y1 * sy + Math.floor(j / m.w) * ch, len * cw + 0.5, ch + 0.5);
+        j += len;
+        left -= len;
+      }
       i += run;
     });
     this.ctx.globalAlpha = alpha;

@@ -3,6 +3,17 @@
 /** Axis-aligned box in source-frame pixels: [x1, y1, x2, y2]. */
 export type Box = [number, number, number, number];
 
+/**
+ * A binary instance mask: a `w` x `h` grid laid over `box` (source pixels; the grid's cells, which may reach a
+ * little past the object's box), as row-major run lengths alternating outside / inside, starting outside.
+ */
+export interface Mask {
+  box: Box;
+  w: number;
+  h: number;
+  counts: number[];
+}
+
 /** One object found by a detector, in source-frame pixels. */
 export interface Detection {
   box: Box;
@@ -10,6 +21,8 @@ export interface Detection {
   score: number;
   classId: number;
   label: string;
+  /** Its pixels, from a segmentation model (yolov8-seg); absent for box-only detectors. */
+  mask?: Mask;
 }
 
 /** Lifecycle of a track: tentative until confirmed by hits, lost while coasting, removed after maxAge. */
@@ -32,6 +45,8 @@ export interface Track {
   timeSinceUpdate: number;
   /** Appearance embedding (L2-normalised gallery mean), when an embedding model runs. */
   embedding?: Float32Array;
+  /** The matched detection's mask on this frame, when a segmentation model runs. */
+  mask?: Mask;
 }
 
 /** Milliseconds spent per stage for one frame. */

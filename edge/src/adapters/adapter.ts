@@ -7,7 +7,7 @@ import { YoloxAdapter } from './yolox.ts';
 
 export type { DecodeOptions, DetectionAdapter, OutputMap, OutputTensor } from './types.ts';
 
-/** A detection decoder for `entry` (adapter "yolox" or "yolov8") using `labels` for class names. */
+/** A detection decoder for `entry` (adapter "yolox", "yolov8" or "yolov8-seg") using `labels` for class names. */
 export function createDetectionAdapter(
   entry: Pick<ModelEntry, 'id' | 'adapter' | 'outputs'>,
   labels: readonly string[],
@@ -16,11 +16,12 @@ export function createDetectionAdapter(
     case 'yolox':
       return new YoloxAdapter(entry, labels);
     case 'yolov8':
+    case 'yolov8-seg':
       return new Yolov8Adapter(entry, labels);
     default:
       throw new ModelError(
         'MODEL_INVALID',
-        `Model ${entry.id} uses adapter "${entry.adapter}", which is not a detection adapter (yolox, yolov8)`,
+        `Model ${entry.id} uses adapter "${entry.adapter}", which is not a detection adapter (yolox, yolov8, yolov8-seg)`,
       );
   }
 }

@@ -147,4 +147,37 @@ describe('golden detections (DATA.md)', {
       'yolov8 dog',
     );
   });
+
+  // DATA.md: YOLOv8n-seg on bus.jpg (Ultralytics defaults) finds bus 0.875 and people 0.853 / 0.743 / 0.727, and
+  // each mask fills 27-66 % of its box.
+  test('yolov8n_seg_int8_320 on bus.jpg: detections and an instance mask for each', async () => {
+    const got = await detect('yolov8n_seg_int8_320', 'bus.jpg', 0.25, 0.7);
+    assertMatches(
+      got,
+      [
+        { label: 'bus', score: 0.875 },
+        { label: 'person', score: 0.853 },
+        { label: 'person', score: 0.743 },
+        { label: 'person', score: 0.727 },
+      ],
+      'yolov8-seg bus',
+    );
+    for (const d of got) {
+      const m = d.mask;
+      assert.ok(m, `${d.label} ${d.score.toFixed(3)} has a mask`);
+      assert.equal(
+        m.counts.reduce((a, b) => a + b, 0),
+        m.w * m.h,
+        'the runs cover the grid exactly',
+      );
+      // The grid is the box's prototype cells (4 model pixels each, 320/810 source pixels per model pixel).
+      const cell = 4 / (320 / 1080);
+      for (const k of [0, 1, 2, 3] as const) {
+        assert.ok(Math.abs(m.box[k] - d.box[k]) <= cell + 0.5, `mask box ${m.box} around ${d.box}`);
+      }
+      const inside = m.counts.reduce((a, run, i) => (i % 2 ? a + run : a), 0);
+      const fill = inside / (m.w * m.h);
+      assert.ok(fill >= 0.2 && fill <= 0.75, `${d.label} mask fills ${(fill * 100).toFixed(0)} % of its box`);
+    }
+  });
 });

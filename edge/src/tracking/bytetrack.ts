@@ -129,6 +129,7 @@ export class ByteTracker implements Tracker {
         lastFrame: frame,
         hits: 0,
         lastBox: d.box,
+        lastMask: d.mask,
       };
       confirmOnHit(t, this.#config.minHits, () => this.#nextId++);
       born.push(t);
@@ -163,6 +164,7 @@ export class ByteTracker implements Tracker {
     t.state = 'tracked';
     t.score = d.score;
     t.lastBox = d.box;
+    t.lastMask = d.mask;
     t.lastFrame = frame;
     confirmOnHit(t, this.#config.minHits, () => this.#nextId++);
   }

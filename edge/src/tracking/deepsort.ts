@@ -190,6 +190,7 @@ export class DeepSortTracker implements Tracker {
         embeddedFrame: 0,
         lastSeen: c.xyah,
         lastBox: c.det.box,
+        lastMask: c.det.mask,
       };
       this.#addEmbedding(t, c.embedding, frame);
       confirmOnHit(t, this.#config.minHits, () => this.#nextId++);
@@ -300,6 +301,7 @@ export class DeepSortTracker implements Tracker {
     this.#kf.update(t.kf, c.xyah);
     t.lastSeen = c.xyah;
     t.lastBox = c.det.box;
+    t.lastMask = c.det.mask;
     t.score = c.det.score;
     t.lastFrame = frame;
     this.#addEmbedding(t, c.embedding, frame);

@@ -1,5 +1,5 @@
 /** What the trackers share besides the Kalman filter and the solver: input checks, confirmation, reporting. */
-import { type Box, ConfigError, type Detection, type Track } from '@sightline/shared';
+import { type Box, ConfigError, type Detection, type Mask, type Track } from '@sightline/shared';
 import type { z } from 'zod';
 import type { KalmanState } from './kalman.ts';
 import { xyahToBox } from './kalman.ts';
@@ -20,6 +20,8 @@ export interface TrackCore {
   hits: number;
   /** The box of the detection matched last. */
   lastBox: Box;
+  /** That detection's mask, when the model makes masks. */
+  lastMask?: Mask;
 }
 
 /** Parse tracker settings with `schema`; a bad field throws ConfigError ("Invalid <name> config", one line each). */
@@ -66,6 +68,7 @@ export function confirmOnHit(t: TrackCore, minHits: number, nextId: () => number
 export function reportTrack(t: TrackCore, frame: number): Track {
   const since = frame - t.lastFrame;
   return {
+    ...(since === 0 && t.lastMask ? { mask: t.lastMask } : {}),
     trackId: t.id,
     box: since === 0 ? t.lastBox : xyahToBox(t.kf.mean),
     score: t.score,

@@ -54,12 +54,14 @@ async function answerWith(
   return pc.localDescription!.sdp;
 }
 
-function runtimeFor(source: string): EdgeRuntime {
+function runtimeFor(source: string, model?: string): EdgeRuntime {
   return new EdgeRuntime(
     parseEdgeConfig({
       edgeId: 'webrtc-test',
       streams: [{ id: 'cam1', source, realtime: true, loop: true }],
-      inference: { sessions: 1 },
+      ...(model ? { detector: { model } } : {}),
+      // The segmentation model takes ~130 ms a frame here: two sessions keep up with 10 fps.
+      inference: { sessions: model ? 2 : 1 },
       thumbnails: { enabled: false },
     }),
   );
@@ -119,8 +121,8 @@ function accessUnits(
 }
 
 /** Publishes cam1 of a runtime to a loopback werift receiver; returns what arrived, in arrival order. */
-async function loopback(source: string, frames: number) {
-  const runtime = runtimeFor(source);
+async function loopback(source: string, frames: number, model?: string, holdMs?: number) {
+  const runtime = runtimeFor(source, model);
   runtime.enablePackets();
   const receiver = receiverPc();
   const events: (
@@ -156,6 +158,7 @@ async function loopback(source: string, frames: number) {
     publisher = new StreamPublisher({
       streamId: id,
       info,
+      holdMs,
       signal: (sdp) => answerWith(receiver, sdp, onChannel),
     });
     published = publisher.start();
@@ -255,6 +258,33 @@ test('loopback: an msmpeg4v3 AVI is re-encoded to H.264 and published', {
   assert.ok(first, 'a keyframe arrived');
   assert.deepEqual(first.map(nalType).slice(0, 2), [NAL.SPS, NAL.PPS]);
   assert.ok(first.map(nalType).includes(NAL.IDR));
+});
+
+test("loopback: with a segmentation model the meta carries each track's instance mask", {
+  skip,
+  timeout: 60_000,
+}, async () => {
+  // 6 s of video, frames held up to 2 s for their results (a slow model on a busy CPU).
+  const { events } = await loopback(join(dir ?? '', 'vtest_h264.mp4'), 60, 'yolov8n_seg_int8_320', 2000);
+  const metas = events.flatMap((e) => (e.kind === 'meta' && !e.meta.skipped ? [e.meta] : []));
+  const withMasks = metas.filter((m) => m.masks?.length);
+  assert.ok(withMasks.length > 0, `metas with masks: ${withMasks.length} of ${metas.length}`);
+  for (const m of withMasks) {
+    for (const mask of m.masks!) {
+      const track = m.tracks.find((t) => t.id === mask.id);
+      assert.ok(track, `mask ${mask.id} belongs to a track of the frame`);
+      assert.deepEqual(Object.keys(mask).sort(), ['box', 'counts', 'h', 'id', 'w']);
+      assert.equal(
+        mask.counts.reduce((a, b) => a + b, 0),
+        mask.w * mask.h,
+        'the runs cover the grid',
+      );
+      // The grid is the prototype cells under the track's box: 4 model pixels = 4 * 768/320 source pixels.
+      for (const k of [0, 1, 2, 3] as const)
+        assert.ok(Math.abs(mask.box[k] - track.b[k]) <= 10, 'mask over its box');
+      assert.ok(mask.counts.length >= 2, 'some cells are inside');
+    }
+  }
 });
 
 function fakeInfo(codec: string): StreamInfo {

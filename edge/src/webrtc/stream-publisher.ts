@@ -58,6 +58,8 @@ export interface FrameMeta {
   /** Epoch ms the frame left the edge. */
   sent: number;
   tracks: { id: number; c: number; l: string; s: number; b: [number, number, number, number] }[];
+  /** Instance masks of the tracks that have one (a segmentation model): see Mask in @sightline/shared. */
+  masks?: { id: number; box: [number, number, number, number]; w: number; h: number; counts: number[] }[];
   skipped: boolean;
 }
 
@@ -481,6 +483,8 @@ export class StreamPublisher extends TypedEmitter<StreamPublisherEvents> {
     let meta: FrameMeta;
     if (outcome.kind === 'result') {
       const r = outcome.result;
+      const tracks = r.tracks.filter(this.#trackFilter);
+      const masks = tracks.flatMap((t) => (t.mask ? [{ id: t.trackId, ...t.mask }] : []));
       meta = {
         v: 1,
         rtp,
@@ -490,13 +494,14 @@ export class StreamPublisher extends TypedEmitter<StreamPublisherEvents> {
         h: r.height,
         t: round1(r.capturedAt),
         sent: round1(nowMs()),
-        tracks: r.tracks.filter(this.#trackFilter).map((t) => ({
+        tracks: tracks.map((t) => ({
           id: t.trackId,
           c: t.classId,
           l: t.label,
           s: Math.round(t.score * 100) / 100,
           b: [round1(t.box[0]), round1(t.box[1]), round1(t.box[2]), round1(t.box[3])],
         })),
+        ...(masks.length ? { masks } : {}),
         skipped: false,
       };
     } else {

@@ -170,7 +170,7 @@ describe('golden detections (DATA.md)', {
         m.w * m.h,
         'the runs cover the grid exactly',
       );
-      // The grid is the box's prototype cells (4 model pixels each, 320/810 source pixels per model pixel).
+      // The grid is the box's prototype cells (4 model pixels each; 1080/320 source pixels per model pixel).
       const cell = 4 / (320 / 1080);
       for (const k of [0, 1, 2, 3] as const) {
         assert.ok(Math.abs(m.box[k] - d.box[k]) <= cell + 0.5, `mask box ${m.box} around ${d.box}`);

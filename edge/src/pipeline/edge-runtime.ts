@@ -46,6 +46,11 @@ export type EdgeRuntimeEvents = {
   'config-applied': [change: { applied: string[]; config: EdgeConfig }];
   /** A stream was removed (removeStream, or applyConfig without it); a restarted stream is not removed. */
   'stream-removed': [streamId: string];
+  /**
+   * A viewer needs a keyframe of a stream whose packets go out as its source encoded them: whoever can ask that
+   * source (the WHIP server asks the publishing browser or camera with an RTCP PLI) does.
+   */
+  'keyframe-wanted': [streamId: string];
   /** A stream's source opened (again after each reconnect or restart): its codec, size, extradata, transcoding. */
   'stream-info': [streamId: string, info: StreamInfo];
   /**
@@ -242,11 +247,17 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
 
   /**
    * A viewer of stream `id` needs a keyframe (a PLI reached its publisher): a re-encoded stream makes one now
-   * (at most twice a second); one sent as the camera encoded it answers at its next keyframe. True when passed on.
+   * (at most twice a second); for a `whip://` stream, 'keyframe-wanted' lets the WHIP server ask its publisher; a
+   * file or RTSP camera answers at its next keyframe. True when passed on.
    */
   requestKeyframe(id: string): boolean {
     const s = this.#streams.get(id);
-    return !!s && !s.retired && s.source.requestKeyframe();
+    if (!s || s.retired) return false;
+    if (s.source.requestKeyframe()) return true;
+    // Only a WHIP publisher can be asked (RTSP and files have no back channel for it).
+    if (!s.config.source.startsWith('whip://') || this.listenerCount('keyframe-wanted') === 0) return false;
+    this.#emitSafely('keyframe-wanted', id);
+    return true;
   }
 
   /** Thumbnail counters (encoded, skipped while busy, failed, tracks remembered). */
@@ -911,7 +922,7 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
   }
 
   /** Emit an event; a listener that throws is logged, never breaks the pipeline. */
-  #emitSafely<K extends 'stream-info' | 'packet' | 'frame-dropped' | 'stream-removed'>(
+  #emitSafely<K extends 'stream-info' | 'packet' | 'frame-dropped' | 'stream-removed' | 'keyframe-wanted'>(
     event: K,
     ...args: EdgeRuntimeEvents[K]
   ): void {

@@ -36,6 +36,8 @@ export class H264Transcoder {
   #encoder: Encoder | undefined;
   /** pts of the frames fed and not yet out (packets come out in input order: there are no B-frames). */
   readonly #pending: number[] = [];
+  /** A keyframe was asked for and not made yet. */
+  #keyframeWanted = false;
 
   constructor(options: H264TranscoderOptions) {
     this.#options = options;
@@ -47,11 +49,14 @@ export class H264Transcoder {
    * ignores the source's picture types).
    */
   encode(frame: Frame, pts: number, keyframe = false): TranscodedPacket[] {
-    if (keyframe && this.#encoder && this.#pending.length === 0) {
+    this.#keyframeWanted ||= keyframe;
+    if (this.#keyframeWanted && this.#pending.length === 0) {
       // node-av's Encoder clears frame.pictType before encoding, so a forced I frame cannot be asked for; a fresh
-      // encoder starts with an IDR (and SPS/PPS). Nothing is buffered inside it (zerolatency, no B-frames).
-      this.#encoder.close();
+      // encoder starts with an IDR (and SPS/PPS). Nothing is buffered inside it (zerolatency, no B-frames); were
+      // a frame still inside, the request waits for the next frame rather than being lost.
+      this.#encoder?.close();
       this.#encoder = undefined;
+      this.#keyframeWanted = false;
     }
     this.#encoder ??= this.#open();
     this.#pending.push(pts);

@@ -279,6 +279,13 @@ describe('WhipServer', () => {
           `${lat.sort((a, b) => a - b)[lat.length >> 1]?.toFixed(1)} ms`,
       );
 
+      // A viewer of the stream needs a keyframe (its PLI reached the runtime): the server asks the publisher.
+      const sawBefore = pub.plis;
+      await sleep(600); // past the server's own PLI spacing
+      assert.equal(runtime.requestKeyframe('cam-whip'), true, 'a WHIP stream passes keyframe requests on');
+      await waitFor('the publisher to see the PLI', 5000, () => (pub.plis > sawBefore ? true : undefined));
+      assert.equal(runtime.requestKeyframe('file'), false, 'a file answers at its next keyframe only');
+
       // A second publisher for the same stream id is refused while the first is live.
       const dup = new TestPublisher();
       try {

@@ -26,6 +26,9 @@ export interface WhipRuntime {
   removeStream(id: string): Promise<void>;
   /** Used to ask for keyframes until the stream decodes; without it keyframes are asked for until one passes. */
   stats?(): readonly { streamId: string; framesDecoded: number }[];
+  /** 'keyframe-wanted' (a viewer of a WHIP stream joined): the server asks the publisher for a keyframe. */
+  on?(event: 'keyframe-wanted', listener: (streamId: string) => void): unknown;
+  off?(event: 'keyframe-wanted', listener: (streamId: string) => void): unknown;
 }
 
 export interface WhipServerOptions {
@@ -208,6 +211,7 @@ export class WhipServer {
   /** Listen; resolves with the bound port. */
   async listen(): Promise<number> {
     if (this.#server) return this.port;
+    this.#runtime.on?.('keyframe-wanted', this.#onKeyframeWanted);
     const server = createServer((req, res) => void this.#handle(req, res));
     this.#server = server;
     server.listen(this.#wantPort, this.#host);
@@ -244,6 +248,7 @@ export class WhipServer {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#runtime.off?.('keyframe-wanted', this.#onKeyframeWanted);
     const server = this.#server;
     await Promise.allSettled([...this.#byId.values()].map((s) => this.#end(s, 'server closing')));
     if (server) {
@@ -536,6 +541,19 @@ export class WhipServer {
     s.packets++;
     s.socket.send(packet, s.port, '127.0.0.1');
   }
+
+  /** A viewer of a WHIP stream needs a keyframe: ask its publisher (at most twice a second). */
+  readonly #onKeyframeWanted = (streamId: string): void => {
+    for (const s of this.#byId.values()) {
+      if (s.streamId !== streamId || s.state === 'ending' || s.mediaSsrc === undefined || !s.transceiver)
+        continue;
+      const now = Date.now();
+      if (now - s.pliAt < 500) continue;
+      s.pliAt = now;
+      s.plis++;
+      void s.transceiver.receiver.sendRtcpPLI(s.mediaSsrc).catch(() => {});
+    }
+  };
 
   /** Ask for a keyframe (RTCP PLI) while media flows but the stream has decoded nothing for a while. */
   #checkKeyframes(s: Session): void {

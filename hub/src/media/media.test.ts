@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { WebSocket } from 'ws';
 import { type HubServer, startHub } from '../server.ts';
 import { EDGE_ERRORS_FOR_TESTS } from './media.test-fixtures.ts';
+import { socketBufferCap } from './media-hub.ts';
 import {
   type AccessUnit,
   FakeEdgePeer,
@@ -467,7 +468,10 @@ describe('live video through the hub', { skip, timeout: 180_000 }, () => {
             inbound && inbound.packetCount > 250,
             `the consumer's source counted ${inbound?.packetCount}`,
           );
-          assert.equal(inbound.packetsLost, 0, `packets lost before the consumer (PT ${pt})`);
+          // Only where the kernel grants the buffers the hub asks for (net.core.rmem_max / wmem_max).
+          const capped = socketBufferCap(2 * 1024 * 1024);
+          if (capped) t.diagnostic(`packet loss not checked: ${capped} (lost ${inbound.packetsLost})`);
+          else assert.equal(inbound.packetsLost, 0, `packets lost before the consumer (PT ${pt})`);
         }
         const del = await fetch(hub.url + location, { method: 'DELETE', headers: auth });
         assert.equal(del.status, 204);

@@ -23,8 +23,7 @@ import { type FrameResult, parseEdgeConfig } from '@sightline/shared';
 import type { BrowserContext, Page } from 'playwright-core';
 import WebSocket from 'ws';
 import { modelsDir } from '../e2e/helpers.ts';
-import { launchChromium, noChromium } from '../helpers/browser.ts';
-import { findMediasoupWorker } from '../helpers/mediasoup.ts';
+import { inkedPixels, launchChromium, noLiveVideo } from '../helpers/browser.ts';
 import { media } from '../helpers/wait.ts';
 
 const ARTIFACTS = resolve(import.meta.dirname, '..', 'artifacts');
@@ -60,11 +59,7 @@ interface SignalMessage {
   message?: string;
 }
 
-const skip = noChromium
-  ? noChromium
-  : !findMediasoupWorker()
-    ? 'no mediasoup-worker (node scripts/build-mediasoup-worker.mjs)'
-    : false;
+const skip = noLiveVideo;
 
 describe('live viewer in a browser', { skip }, () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'sightline-live-hub-'));
@@ -117,16 +112,6 @@ describe('live viewer in a browser', { skip }, () => {
 
   const frames = (page: Page) =>
     page.evaluate((key) => window.sightlineViewer.frames(key) as FrameRecord[], KEY);
-
-  /** Pixels of the stream's overlay canvas that hold any drawing. */
-  const inkedPixels = (page: Page) =>
-    page.evaluate((key) => {
-      const c = document.querySelector(`section.tile[data-key="${key}"] canvas`) as HTMLCanvasElement;
-      const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
-      let n = 0;
-      for (let i = 3; i < d.length; i += 4) if (d[i]! > 0) n++;
-      return n;
-    }, KEY);
 
   async function waitForFrames(page: Page, n: number, timeout: number): Promise<void> {
     await page.waitForFunction(
@@ -181,7 +166,7 @@ describe('live viewer in a browser', { skip }, () => {
     assert.ok(drawnFrames >= 40, `boxes drawn on ${drawnFrames} of ${compared} frames`);
 
     // Overlays really are on the canvas.
-    const inked = await inkedPixels(page);
+    const inked = await inkedPixels(page, KEY);
     assert.ok(inked > 500, `overlay pixels drawn: ${inked}`);
 
     const lat = last
@@ -240,7 +225,7 @@ describe('live viewer in a browser', { skip }, () => {
       await page.uncheck(`#layers input[name="${name}"]`);
     }
     await page.waitForTimeout(500);
-    const inkedOff = await inkedPixels(page);
+    const inkedOff = await inkedPixels(page, KEY);
     assert.equal(inkedOff, 0, 'no overlay with every layer off');
     assert.deepEqual(consoleErrors, []);
     await page.close();

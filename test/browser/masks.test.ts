@@ -12,10 +12,9 @@ import { after, before, describe, test } from 'node:test';
 import { EdgeAgent } from '@sightline/edge';
 import { type HubServer, startHub } from '@sightline/hub';
 import { parseEdgeConfig } from '@sightline/shared';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { modelsDir } from '../e2e/helpers.ts';
-import { launchChromium, noChromium } from '../helpers/browser.ts';
-import { findMediasoupWorker } from '../helpers/mediasoup.ts';
+import { inkedPixels, launchChromium, noLiveVideo } from '../helpers/browser.ts';
 import { media } from '../helpers/wait.ts';
 
 const ARTIFACTS = resolve(import.meta.dirname, '..', 'artifacts');
@@ -28,11 +27,7 @@ interface DrawnMeta {
   masks?: { id: number; box: number[]; w: number; h: number; counts: number[] }[];
 }
 
-const skip = noChromium
-  ? noChromium
-  : !findMediasoupWorker()
-    ? 'no mediasoup-worker (node scripts/build-mediasoup-worker.mjs)'
-    : false;
+const skip = noLiveVideo;
 
 describe('instance masks in the live viewer', { skip }, () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'sightline-masks-hub-'));
@@ -70,15 +65,6 @@ describe('instance masks in the live viewer', { skip }, () => {
     for (const d of [dataDir, stateDir, profile]) rmSync(d, { recursive: true, force: true });
   });
 
-  const inkedPixels = (page: Page) =>
-    page.evaluate((key) => {
-      const c = document.querySelector(`section.tile[data-key="${key}"] canvas`) as HTMLCanvasElement;
-      const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
-      let n = 0;
-      for (let i = 3; i < d.length; i += 4) if (d[i]! > 0) n++;
-      return n;
-    }, KEY);
-
   test("each track's mask arrives with its frame and the masks layer fills it", async () => {
     const page = await browser.newPage();
     const errors: string[] = [];
@@ -115,11 +101,11 @@ describe('instance masks in the live viewer', { skip }, () => {
     for (const name of ['boxes', 'labels', 'ids', 'trails'])
       await page.uncheck(`#layers input[name="${name}"]`);
     await page.waitForTimeout(500);
-    const masksOnly = await inkedPixels(page);
+    const masksOnly = await inkedPixels(page, KEY);
     assert.ok(masksOnly > 1000, `mask pixels drawn: ${masksOnly}`);
     await page.uncheck('#layers input[name="masks"]');
     await page.waitForTimeout(500);
-    assert.equal(await inkedPixels(page), 0, 'no overlay with every layer off');
+    assert.equal(await inkedPixels(page, KEY), 0, 'no overlay with every layer off');
     console.log(
       `# masks: ${meta.masks!.length} on the frame checked, ${masksOnly} pixels with only the masks layer`,
     );

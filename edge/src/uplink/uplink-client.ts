@@ -23,7 +23,7 @@ import {
 } from '@sightline/shared';
 import WebSocket from 'ws';
 import { Backoff, type BackoffOptions } from '../sources/backoff.ts';
-import { closeSocket } from './close-socket.ts';
+import { closeSocket, openHubSocket } from './hub-socket.ts';
 import type { Outbox, OutboxEntry } from './outbox.ts';
 
 /** What `onCommand` answers. */
@@ -182,26 +182,16 @@ export class UplinkClient extends TypedEmitter<UplinkClientEvents> {
 
   #connect(): void {
     if (this.#closed) return;
-    const ws = new WebSocket(this.url, {
-      headers: { authorization: `Bearer ${this.#o.token}` },
-      maxPayload: UPLINK_MAX_FRAME_BYTES,
-      handshakeTimeout: this.#o.helloTimeoutMs ?? 10_000,
-    });
+    const { ws, fail } = openHubSocket(
+      this.url,
+      this.#o.token,
+      { maxPayload: UPLINK_MAX_FRAME_BYTES, handshakeTimeoutMs: this.#o.helloTimeoutMs ?? 10_000 },
+      (socket, reason, status) => this.#onClose(socket, reason, status),
+    );
     this.#ws = ws;
-    let failure: string | undefined;
-    let status: number | undefined;
-    ws.on('unexpected-response', (_req, res) => {
-      status = res.statusCode;
-      failure = `hub answered the upgrade with HTTP ${res.statusCode}`;
-      res.resume();
-      ws.terminate();
-    });
     ws.on('open', () => {
       this.#lastHeard = Date.now();
-      this.#helloTimer = setTimeout(() => {
-        failure = 'no welcome from the hub';
-        ws.terminate();
-      }, this.#o.helloTimeoutMs ?? 10_000);
+      this.#helloTimer = setTimeout(() => fail('no welcome from the hub'), this.#o.helloTimeoutMs ?? 10_000);
       try {
         this.#sendMessage(ws, {
           t: 'hello',
@@ -211,20 +201,12 @@ export class UplinkClient extends TypedEmitter<UplinkClientEvents> {
           ...this.#o.hello(),
         });
       } catch (err) {
-        failure = `cannot send hello: ${describeError(err)}`;
-        ws.terminate();
+        fail(`cannot send hello: ${describeError(err)}`);
       }
     });
     ws.on('message', (data, isBinary) => this.#onFrame(ws, data, isBinary));
     ws.on('pong', () => {
       this.#lastHeard = Date.now();
-    });
-    ws.on('error', (err) => {
-      failure ??= describeError(err);
-    });
-    ws.on('close', (code, reasonBuf) => {
-      const reason = reasonBuf.toString();
-      this.#onClose(ws, failure ?? `closed (${code}${reason ? ` ${reason}` : ''})`, status);
     });
   }
 

@@ -11,7 +11,7 @@ import type { EncodedPacket } from '../frame.ts';
 import type { DroppedFrame, EdgeRuntime } from '../pipeline/edge-runtime.ts';
 import { Backoff, type BackoffOptions } from '../sources/backoff.ts';
 import type { StreamInfo } from '../sources/protocol.ts';
-import { closeSocket } from '../uplink/close-socket.ts';
+import { closeSocket, openHubSocket } from '../uplink/hub-socket.ts';
 import {
   PublishError,
   type PublishedVideo,
@@ -190,20 +190,13 @@ export class EdgeMediaClient {
 
   #connect(): void {
     if (this.#closed) return;
-    const ws = new WebSocket(this.url, {
-      headers: { authorization: `Bearer ${this.#o.token}` },
-      handshakeTimeout: 10_000,
-      maxPayload: 1 << 20,
-    });
+    const { ws } = openHubSocket(
+      this.url,
+      this.#o.token,
+      { maxPayload: 1 << 20, handshakeTimeoutMs: 10_000 },
+      (socket, reason, status) => this.#onClose(socket, reason, status),
+    );
     this.#ws = ws;
-    let status: number | undefined;
-    let failure: string | undefined;
-    ws.on('unexpected-response', (_req, res) => {
-      status = res.statusCode;
-      failure = `hub answered the upgrade with HTTP ${res.statusCode}`;
-      res.resume();
-      ws.terminate();
-    });
     ws.on('open', () => {
       if (ws !== this.#ws) return;
       this.#open = true;
@@ -215,12 +208,6 @@ export class EdgeMediaClient {
       for (const id of this.#infos.keys()) this.#publish(id);
     });
     ws.on('message', (data, isBinary) => this.#onMessage(ws, data, isBinary));
-    ws.on('error', (err) => {
-      failure ??= describeError(err);
-    });
-    ws.on('close', (code, reason) => {
-      this.#onClose(ws, failure ?? `closed (${code}${reason.length ? ` ${reason.toString()}` : ''})`, status);
-    });
   }
 
   #onClose(ws: WebSocket, reason: string, status: number | undefined): void {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { edgeConfigFromArgs } from './commands/edge.ts';
+import { retentionFlag } from './commands/hub.ts';
 import { durationFlag, portFlag, providersFlag } from './flags.ts';
 import { UsageError } from './usage-error.ts';
 
@@ -69,6 +70,24 @@ test('port, duration and providers flags of the other commands', () => {
   }
   assert.throws(() => durationFlag('demo', '0'), /--duration expects a number of seconds > 0/);
   assert.throws(() => providersFlag('models', 'tensorrt,'), /--providers expects .*, got "tensorrt,"/);
+});
+
+test('hub --retention-days: a number of days 0..36500, else a usage error naming the value', () => {
+  assert.equal(retentionFlag(undefined), undefined);
+  assert.equal(retentionFlag('0'), 0);
+  assert.equal(retentionFlag('7'), 7);
+  assert.equal(retentionFlag('0.5'), 0.5);
+  for (const bad of ['-1', 'abc', '', '36501', 'Infinity']) {
+    assert.throws(
+      () => retentionFlag(bad),
+      (err: unknown) =>
+        err instanceof UsageError &&
+        err.command === 'hub' &&
+        err.message ===
+          `--retention-days expects a number of days 0..36500 (0 keeps track points forever), got "${bad}"`,
+      bad,
+    );
+  }
 });
 
 test('edge run --whip-port: WHIP ingest on that port, token from $SIGHTLINE_WHIP_TOKEN', async () => {

@@ -1,5 +1,5 @@
 /** Live per-stream progress: redrawn lines on a terminal, periodic plain lines otherwise, JSON lines with --json. */
-import type { StreamStats } from '@sightline/shared';
+import { type StreamStats, setLogWriter } from '@sightline/shared';
 
 export function formatStreamLine(s: StreamStats): string {
   const dropped = s.droppedOverflow + s.droppedStale;
@@ -29,7 +29,10 @@ export interface ProgressOptions {
 }
 
 export class ProgressPrinter {
+  /** Progress lines on the terminal now, below everything else (0 when none, or not on a terminal). */
   #lines = 0;
+  /** The progress lines last drawn, to draw again below a notice or a log line. */
+  #last: string[] = [];
   #timer?: NodeJS.Timeout;
   readonly #options: ProgressOptions;
   readonly #tty: boolean;
@@ -43,6 +46,8 @@ export class ProgressPrinter {
     const interval = this.#options.intervalMs ?? (this.#tty || this.#options.json ? 1000 : 5000);
     this.#timer = setInterval(() => this.print(snapshot()), interval);
     this.#timer.unref();
+    // On a terminal, log lines go above the progress lines instead of into them.
+    if (this.#tty) setLogWriter((text) => this.note(text));
   }
 
   print(stats: StreamStats[]): void {
@@ -55,15 +60,31 @@ export class ProgressPrinter {
     if (this.#tty && this.#lines) out.write(`\x1b[${this.#lines}F\x1b[J`);
     out.write(`${lines.join('\n')}\n`);
     this.#lines = this.#tty ? lines.length : 0;
+    this.#last = this.#tty ? lines : [];
   }
 
-  /** Write a notice to stderr between updates; the next update prints below it instead of redrawing over it. */
+  /**
+   * Write a notice (or a log line) to stderr. On a terminal it takes the place of the progress lines, which are
+   * drawn again below it; otherwise it is written as it is.
+   */
   note(text: string): void {
+    if (this.#tty && this.#lines) {
+      // The progress stream is the terminal (stderr): one write, so nothing lands between erase and redraw.
+      this.#options.stream.write(`\x1b[${this.#lines}F\x1b[J${text}${this.#last.join('\n')}\n`);
+      return;
+    }
     process.stderr.write(text);
-    this.#lines = 0;
   }
 
+  /** Stop the periodic updates; log lines still go above the last progress lines until release(). */
   stop(): void {
     clearInterval(this.#timer);
+  }
+
+  /** Leave the terminal to others: log lines go straight to stderr again, below the progress lines. */
+  release(): void {
+    this.stop();
+    if (this.#tty) setLogWriter(undefined);
+    this.#lines = 0;
   }
 }

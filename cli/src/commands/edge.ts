@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { EdgeAgent } from '@sightline/edge';
 import {
+  childLogger,
   DetectorConfig,
   type EdgeConfig,
   type EdgeConfigInput,
@@ -11,6 +12,7 @@ import {
   StreamConfig,
 } from '@sightline/shared';
 import { durationFlag, hubUrlFlag, numberFlag, portFlag, providersFlag, tokenFlag } from '../flags.ts';
+import { LOG_USAGE } from '../logging.ts';
 import { ProgressPrinter } from '../progress.ts';
 import { handleStopSignals } from '../stop-signals.ts';
 import { UsageError } from '../usage-error.ts';
@@ -40,7 +42,7 @@ export const EDGE_USAGE = `Usage: sightline edge run [options]
   --frames <n>          stop each stream after n frames (a stream that ends sooner stops there)
   --duration <s>        stop after this many seconds
   --json                print stats as JSON lines on stdout instead of progress lines
-`;
+${LOG_USAGE}`;
 
 /** The number flags of `edge run`, checked against the config fields they set (bad values exit 2). */
 function numberFlags(
@@ -169,6 +171,7 @@ export async function edgeConfigFromArgs(
 /** Run an edge until its sources end, --duration passes, or SIGINT/SIGTERM. Returns the exit code. */
 export async function runEdge(argv: string[]): Promise<number> {
   const { config, json, duration } = await edgeConfigFromArgs(argv);
+  childLogger('cli').debug({ config }, 'edge config');
   const progress = new ProgressPrinter({ stream: json ? process.stdout : process.stderr, json });
   const signals = handleStopSignals({ out: { write: (text) => progress.note(text) } });
   let agent: EdgeAgent;
@@ -193,6 +196,7 @@ export async function runEdge(argv: string[]): Promise<number> {
   signals.dispose();
   const stats = runtime.stats();
   progress.print(stats);
+  progress.release();
   if (!json) process.stderr.write(`edge stopped: ${why}\n`);
   const failed = stats.filter((s) => s.state === 'failed');
   for (const s of failed)

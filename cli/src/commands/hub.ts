@@ -1,28 +1,44 @@
 /** `sightline hub`: start the hub; `sightline hub token ...`: manage API and enrollment tokens offline. */
-import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openStore, runningHubPid, startHub, TokenService } from '@sightline/hub';
-import { SightlineError } from '@sightline/shared';
-import { portFlag } from '../flags.ts';
+import { childLogger, describeError, SightlineError } from '@sightline/shared';
+import { dataDirOf, reportNewDataDir, requireDataDir } from '../data-dir.ts';
+import { numberFlag, portFlag } from '../flags.ts';
+import { LOG_USAGE } from '../logging.ts';
 import { handleStopSignals } from '../stop-signals.ts';
 import { UsageError } from '../usage-error.ts';
 
-export const HUB_USAGE = `Usage: sightline hub [--port 8080] [--host 127.0.0.1] [--data-dir ./data] [--retention-days 30]
-       sightline hub token create --role <viewer|operator|admin|enroll> [--name <label>] [--edge <id>] [--data-dir ./data]
-       sightline hub token list [--data-dir ./data]
+export const HUB_TOKEN_USAGE = `Usage: sightline hub token create --role <viewer|operator|admin|enroll> [--name <label>] [--edge <id>] [--data-dir ./data]
+       sightline hub token list [--json] [--data-dir ./data]
        sightline hub token revoke <token id> [--data-dir ./data]
 
-  --port <n>        TCP port (default $SIGHTLINE_HUB_PORT or 8080; 0 picks a free one)
-  --host <addr>     interface to bind (default $SIGHTLINE_HUB_HOST or 127.0.0.1)
-  --data-dir <dir>  database (PGlite), thumbnails and indexes (default $SIGHTLINE_DATA_DIR or ./data)
-  --retention-days <n>  delete track points older than n days, checked hourly; 0 keeps them (default $SIGHTLINE_RETENTION_DAYS or 30)
+  --role <role>     create: viewer, operator, admin, or enroll (lets one edge enroll)
+  --name <label>    create: a label for people (default: the role)
+  --edge <id>       create, enroll tokens: the edge id it may enroll as (default: any)
+  --data-dir <dir>  the hub's data dir (default $SIGHTLINE_DATA_DIR or ./data). "create" makes a new one when
+                    missing (and says so); "list" and "revoke" refuse a missing one (exit 1)
+  --json            list: print {"tokens": [{id, name, role, edgeId?, createdAt, revokedAt?, usedAt?,
+                    expiresAt?, lastUsed?}, ...]}, newest first, as GET /api/v1/tokens does
 
-The store is PGlite in the data dir unless DATABASE_URL names a PostgreSQL database.
 "token create" prints the new token on its own last line (shown once; only a hash is kept). With PGlite it
 needs the hub stopped (one process per data dir); a running hub takes POST /api/v1/tokens with an admin token.
 An "enroll" token lets one edge enroll (sightline edge run --hub <url> --enroll-token <token>); --edge pins
 the edge id it may enroll as.
 `;
+
+export const HUB_USAGE = `Usage: sightline hub [--port 8080] [--host 127.0.0.1] [--data-dir ./data] [--retention-days 30]
+       sightline hub token create | list | revoke ...   (sightline help hub token)
+
+  --port <n>        TCP port (default $SIGHTLINE_HUB_PORT or 8080; 0 picks a free one)
+  --host <addr>     interface to bind (default $SIGHTLINE_HUB_HOST or 127.0.0.1)
+  --data-dir <dir>  database (PGlite), thumbnails and indexes (default $SIGHTLINE_DATA_DIR or ./data); created
+                    when missing (and said so on stderr)
+  --retention-days <n>  delete track points older than n days, at start and hourly; 0 keeps them
+                    (default $SIGHTLINE_RETENTION_DAYS or 30)
+${LOG_USAGE}
+The store is PGlite in the data dir unless DATABASE_URL names a PostgreSQL database.
+
+${HUB_TOKEN_USAGE}`;
 
 const ROLES = ['viewer', 'operator', 'admin', 'enroll'] as const;
 
@@ -39,12 +55,21 @@ export async function runHub(argv: string[]): Promise<number> {
     },
   });
   if (positionals.length) throw new UsageError(`unknown hub subcommand "${positionals[0]}"`, 'hub');
-  const hub = await startHub({
-    port: portFlag('hub', values.port),
-    host: values.host,
-    dataDir: values['data-dir'],
+  const port = portFlag('hub', values.port);
+  const retentionDays = retentionFlag(values['retention-days']);
+  const dataDir = dataDirOf(values['data-dir']);
+  const reportNew = reportNewDataDir(dataDir);
+  const hub = await startHub({ port, host: values.host, dataDir, retentionDays });
+  reportNew();
+  const kept = retentionDaysOf(retentionDays);
+  process.stdout.write(
+    `Sightline hub listening on ${hub.url} (data in ${hub.dataDir}, ${hub.store.kind}; ` +
+      `${kept ? `track points kept ${kept} days` : 'track points kept forever'})\n`,
+  );
+  // The hub applies the retention hourly; once now too, so a hub restarted more often still applies it.
+  const retained = hub.applyRetention().catch((err) => {
+    childLogger('hub').warn({ err: describeError(err) }, 'retention failed');
   });
-  process.stdout.write(`Sightline hub listening on ${hub.url} (data in ${hub.dataDir}, ${hub.store.kind})\n`);
   if (!(await hub.tokens.list()).some((t) => t.role === 'admin' && !t.revokedAt)) {
     process.stdout.write(
       'No admin token yet: stop the hub and run "sightline hub token create --role admin" (or set one up with DATABASE_URL).\n',
@@ -52,12 +77,33 @@ export async function runHub(argv: string[]): Promise<number> {
   }
   const signals = handleStopSignals();
   await signals.requested;
+  await retained;
   await hub.close();
   signals.dispose();
   return 0;
 }
 
-async function runToken(argv: string[]): Promise<number> {
+/** Longest retention accepted: 100 years (more would put the cut-off before the epoch arithmetic holds). */
+const MAX_RETENTION_DAYS = 36_500;
+
+/** --retention-days: a number of days >= 0 (0 keeps track points forever). */
+export function retentionFlag(value: string | undefined): number | undefined {
+  return numberFlag(
+    'hub',
+    'retention-days',
+    value,
+    `a number of days 0..${MAX_RETENTION_DAYS} (0 keeps track points forever)`,
+    (n) => n >= 0 && n <= MAX_RETENTION_DAYS,
+  );
+}
+
+/** The retention the hub applies: the flag, else $SIGHTLINE_RETENTION_DAYS, else 30 (as startHub decides). */
+function retentionDaysOf(flag: number | undefined): number {
+  return flag ?? Number(process.env.SIGHTLINE_RETENTION_DAYS ?? 30);
+}
+
+/** `sightline hub token create | list | revoke`: argv starts with the subcommand. */
+export async function runToken(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -66,26 +112,34 @@ async function runToken(argv: string[]): Promise<number> {
       name: { type: 'string' },
       edge: { type: 'string' },
       'data-dir': { type: 'string' },
+      json: { type: 'boolean', default: false },
     },
   });
   const [sub, ...args] = positionals;
   if (sub !== 'create' && sub !== 'list' && sub !== 'revoke') {
-    throw new UsageError(`expected "hub token create | list | revoke", got "${sub ?? ''}"`, 'hub');
+    throw new UsageError(`expected "hub token create | list | revoke", got "${sub ?? ''}"`, 'hub token');
   }
   const role = values.role;
   if (sub === 'create' && !ROLES.includes(role as (typeof ROLES)[number])) {
-    throw new UsageError(`--role expects one of ${ROLES.join(', ')}, got "${role ?? ''}"`, 'hub');
+    throw new UsageError(`--role expects one of ${ROLES.join(', ')}, got "${role ?? ''}"`, 'hub token');
   }
   if (sub === 'revoke' && !/^[0-9a-f]{16}$/.test(args[0] ?? '')) {
     throw new UsageError(
       `"hub token revoke" expects a token id (16 hex digits), got "${args[0] ?? ''}"`,
-      'hub',
+      'hub token',
     );
   }
+  if (values.json && sub !== 'list') throw new UsageError('--json goes with "hub token list"', 'hub token');
   if (values.edge !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(values.edge)) {
-    throw new UsageError(`--edge expects an edge id (letters, digits, _ . -), got "${values.edge}"`, 'hub');
+    throw new UsageError(
+      `--edge expects an edge id (letters, digits, _ . -), got "${values.edge}"`,
+      'hub token',
+    );
   }
-  const dataDir = resolve(values['data-dir'] ?? process.env.SIGHTLINE_DATA_DIR ?? './data');
+  const dataDir = dataDirOf(values['data-dir']);
+  // list and revoke read a data dir: a mistyped --data-dir must not create an empty database.
+  if (sub !== 'create') requireDataDir(dataDir);
+  const reportNew = reportNewDataDir(dataDir);
   if (!process.env.DATABASE_URL) {
     const pid = runningHubPid(dataDir);
     if (pid !== undefined) {
@@ -96,10 +150,16 @@ async function runToken(argv: string[]): Promise<number> {
     }
   }
   const store = await openStore({ dataDir });
+  reportNew();
   try {
     const tokens = new TokenService(store);
     if (sub === 'list') {
-      for (const t of await tokens.list()) {
+      const listed = await tokens.list();
+      if (values.json) {
+        process.stdout.write(`${JSON.stringify({ tokens: listed }, null, 2)}\n`);
+        return 0;
+      }
+      for (const t of listed) {
         const state = t.revokedAt ? 'revoked' : t.usedAt ? 'used' : 'active';
         process.stdout.write(
           `${t.id}  ${t.role.padEnd(8)} ${state.padEnd(7)} ${t.createdAt}  ${t.name}${t.edgeId ? ` (edge ${t.edgeId})` : ''}\n`,

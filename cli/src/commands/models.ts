@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { fetchModels, listModels, loadModel, prepareModel, verifyModels } from '@sightline/edge';
 import { InferenceConfig } from '@sightline/shared';
 import { providersFlag } from '../flags.ts';
+import { LOG_USAGE } from '../logging.ts';
 
 export const MODELS_USAGE = `Usage: sightline models <list|verify|fetch|prepare> [ids...] [options]
 
@@ -11,12 +12,17 @@ export const MODELS_USAGE = `Usage: sightline models <list|verify|fetch|prepare>
   fetch [ids...]            download missing or wrong files from their upstream URL and verify them
   prepare [id]              build TensorRT engines ahead of time (or warm the CPU session)
 
-  --json                    (list) print JSON
+  --json                    (list, verify, fetch) print JSON instead of text (shapes below)
   --media                   (verify, fetch) include the sample videos
   --force                   (fetch) download again even when the file verifies
   --providers <list>        (prepare) e.g. tensorrt,cuda,cpu (default tensorrt,cuda,cpu)
-
+${LOG_USAGE}
 Files live in $MODELS_DIR (default models/cache) and $SIGHTLINE_MEDIA_DIR (default media/cache).
+
+JSON output (stdout; download progress stays on stderr):
+  list     [{id, kind, task, file, bytes, licence, url, path, status, message?}, ...]
+  verify   {"results": [{id, path, status: verified|missing|corrupt|unreadable, message?}, ...], "failures": n}
+  fetch    {"results": [{id, path, action: present|fetched|failed, error?}, ...], "failures": n}
 `;
 
 export async function runModels(argv: string[]): Promise<number> {
@@ -37,9 +43,12 @@ export async function runModels(argv: string[]): Promise<number> {
       await listModels({ json: values.json });
       return 0;
     case 'verify':
-      return (await verifyModels({ ids, media: values.media })).failures ? 1 : 0;
+      return (await verifyModels({ ids, media: values.media, json: values.json })).failures ? 1 : 0;
     case 'fetch':
-      return (await fetchModels({ ids, media: values.media, force: values.force })).failures ? 1 : 0;
+      return (await fetchModels({ ids, media: values.media, force: values.force, json: values.json }))
+        .failures
+        ? 1
+        : 0;
     case 'prepare': {
       const providers = providersFlag('models', values.providers ?? 'tensorrt,cuda,cpu');
       const model = await loadModel(positionals[0] ?? 'yolox_nano');

@@ -147,10 +147,19 @@ export async function listModels(options: CommandOptions & { json?: boolean } = 
   return rows;
 }
 
-/** `models verify`: check size and sha256 of the selected files; prints one line each and a summary. */
+/** What `models verify --json` and `models fetch --json` print: every row, and how many failed. */
+export interface CommandReport<Row> {
+  results: Row[];
+  failures: number;
+}
+
+/**
+ * `models verify`: check size and sha256 of the selected files; prints one line each and a summary, or with
+ * `json` one JSON object `{ results: VerifyRow[], failures }` (nothing else).
+ */
 export async function verifyModels(
-  options: CommandOptions & SelectOptions = {},
-): Promise<{ results: VerifyRow[]; failures: number }> {
+  options: CommandOptions & SelectOptions & { json?: boolean } = {},
+): Promise<CommandReport<VerifyRow>> {
   const out = options.out ?? process.stdout;
   const manifest = await manifestOf(options);
   const items = pick(manifest, options);
@@ -165,9 +174,15 @@ export async function verifyModels(
       ...(check.message ? { message: check.message } : {}),
     });
     const label = check.status === 'verified' ? 'ok' : check.status.toUpperCase();
-    out.write(`${label.padEnd(10)} ${item.entry.id.padEnd(width)}  ${check.message ?? item.path}\n`);
+    if (!options.json) {
+      out.write(`${label.padEnd(10)} ${item.entry.id.padEnd(width)}  ${check.message ?? item.path}\n`);
+    }
   }
   const failures = results.filter((r) => r.status !== 'verified').length;
+  if (options.json) {
+    out.write(`${JSON.stringify({ results, failures }, null, 2)}\n`);
+    return { results, failures };
+  }
   out.write(
     failures
       ? `${failures} of ${results.length} file(s) failed verification.\n`
@@ -176,10 +191,16 @@ export async function verifyModels(
   return { results, failures };
 }
 
-/** `models fetch`: download the selected files that are missing or corrupt (all with force); keeps going past failures. */
+/**
+ * `models fetch`: download the selected files that are missing or corrupt (all with force); keeps going past
+ * failures. Prints one line per file and a summary, or with `json` one JSON object `{ results: FetchRow[],
+ * failures }` (download progress still goes to `progress`, stderr by default).
+ */
 export async function fetchModels(
-  options: CommandOptions & SelectOptions & Omit<FetchOptions, 'url'> & { force?: boolean } = {},
-): Promise<{ results: FetchRow[]; failures: number }> {
+  options: CommandOptions &
+    SelectOptions &
+    Omit<FetchOptions, 'url'> & { force?: boolean; json?: boolean } = {},
+): Promise<CommandReport<FetchRow>> {
   const out = options.out ?? process.stdout;
   const manifest = await manifestOf(options);
   const items = pick(manifest, options);
@@ -195,14 +216,18 @@ export async function fetchModels(
       });
       const action = done!.action;
       results.push({ id: item.entry.id, path: item.path, action });
-      out.write(`${action.padEnd(8)} ${item.entry.id}  ${item.path}\n`);
+      if (!options.json) out.write(`${action.padEnd(8)} ${item.entry.id}  ${item.path}\n`);
     } catch (err) {
       if (!(err instanceof ModelError)) throw err;
       results.push({ id: item.entry.id, path: item.path, action: 'failed', error: describeError(err) });
-      out.write(`failed   ${item.entry.id}  ${describeError(err)}\n`);
+      if (!options.json) out.write(`failed   ${item.entry.id}  ${describeError(err)}\n`);
     }
   }
   const failures = results.filter((r) => r.action === 'failed').length;
+  if (options.json) {
+    out.write(`${JSON.stringify({ results, failures }, null, 2)}\n`);
+    return { results, failures };
+  }
   const fetched = results.filter((r) => r.action === 'fetched').length;
   out.write(
     `${fetched} fetched, ${results.length - fetched - failures} already present, ${failures} failed.\n`,

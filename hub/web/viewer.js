@@ -472,6 +472,20 @@ async function api(path, init = {}) {
   return body;
 }
 
+/** A failed request, shown as an error (not as a grey note that looks like a result). */
+const errorNote = (err) => `<p class="error" role="alert">${esc(err.message)}</p>`;
+
+/** One similar track: its thumbnail, where it was seen (stream, edge), its label, when, and the similarity. */
+function similarFigure(r) {
+  const when = r.lastSeen && Date.parse(r.lastSeen) > 0 ? new Date(r.lastSeen).toLocaleTimeString() : '';
+  const img = r.thumbnail
+    ? `<img alt="track ${esc(r.trackId)} on ${esc(r.streamId)}" src="${esc(thumb(r.thumbnail))}">`
+    : '<div class="no-thumb">no thumbnail</div>';
+  return `<figure data-track="${esc(r.id)}">${img}<figcaption><span class="stream">${esc(r.streamId)}</span>
+    <span class="muted">${esc(r.edgeId)} · #${esc(r.trackId)}${r.label ? ` ${esc(r.label)}` : ''}${when ? ` · ${esc(when)}` : ''}</span>
+    <span class="score">${(r.score * 100).toFixed(0)}% similar</span></figcaption></figure>`;
+}
+
 const thumb = (url) =>
   url ? `${url}${url.includes('?') ? '&' : '?'}access_token=${encodeURIComponent(token)}` : '';
 
@@ -499,18 +513,13 @@ async function showTrack(info, t) {
         body: JSON.stringify({ track: track.id, k: 9 }),
       });
       body.querySelector('.similar').innerHTML = found.results.length
-        ? found.results
-            .map(
-              (r) =>
-                `<figure>${r.thumbnail ? `<img alt="" src="${esc(thumb(r.thumbnail))}">` : ''}<figcaption>${esc(r.id)}<br>${r.score.toFixed(3)}</figcaption></figure>`,
-            )
-            .join('')
+        ? found.results.map(similarFigure).join('')
         : '<span class="muted">No similar tracks.</span>';
     } catch (err) {
-      body.querySelector('.similar').innerHTML = `<span class="muted">${esc(err.message)}</span>`;
+      body.querySelector('.similar').innerHTML = errorNote(err);
     }
   } catch (err) {
-    body.innerHTML = `<p class="muted">${esc(err.message)}</p>`;
+    body.innerHTML = errorNote(err);
   }
 }
 

@@ -86,8 +86,12 @@ export const Manifest = z.strictObject({
   version: z.literal(1),
   /** Model used when none is named. */
   defaultModel: z.string(),
-  /** Sample video used by the demo. */
+  /** Sample video: what `edge run` examples and tests use first, and the demo's first stream. */
   defaultMedia: z.string(),
+  /** The demo's streams (media ids), so that "where else was this person seen" spans streams. Default [defaultMedia]. */
+  demoMedia: z.array(z.string()).min(1).optional(),
+  /** Re-ID model the demo computes appearance embeddings with (search by person). Default none. */
+  demoReidModel: z.string().optional(),
   models: z.array(ModelEntry).min(1),
   /** Label lists and other model-side files. */
   files: z.array(AssetEntry).default([]),

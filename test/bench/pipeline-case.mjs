@@ -1,6 +1,7 @@
 // Benchmark child: one pipeline case on the compiled packages (plain JS, no tsx, as `sightline` runs), so
 // its peak RSS is the product's own. Prints the result as one JSON line on stdout.
-//   node test/bench/pipeline-case.mjs --streams N --seconds S [--paced] [--soak] --media FILE
+// cpuCores is the process's CPU time (every thread: decode, inference, re-ID, main) over the wall time.
+//   node test/bench/pipeline-case.mjs --streams N --seconds S [--paced] [--soak] --media FILE[,FILE...]
 //        [--model yolox_nano] [--sessions 2] [--threads 1] [--tracker bytetrack] [--warmup 3]
 import { parseArgs } from 'node:util';
 import { EdgeRuntime } from '@sightline/edge';
@@ -21,12 +22,14 @@ const { values } = parseArgs({
   },
 });
 const streams = Number(values.streams);
+const mediaFiles = values.media.split(',');
 const seconds = Number(values.seconds);
 const config = parseEdgeConfig({
   edgeId: 'bench',
+  // Several media files: stream i plays file i modulo their count.
   streams: Array.from({ length: streams }, (_, i) => ({
     id: `s${i + 1}`,
-    source: values.media,
+    source: mediaFiles[i % mediaFiles.length],
     loop: true,
     realtime: values.paced,
   })),
@@ -57,6 +60,7 @@ await new Promise((r) => setTimeout(r, Number(values.warmup) * 1000));
 const before = runtime.stats();
 measuring = true;
 const t0 = performance.now();
+const cpu0 = process.cpuUsage();
 const timeline = [];
 if (values.soak) {
   for (let m = 1; m <= Math.round(seconds / 60); m++) {
@@ -81,6 +85,7 @@ if (values.soak) {
 }
 measuring = false;
 const elapsed = (performance.now() - t0) / 1000;
+const cpu = process.cpuUsage(cpu0);
 const after = runtime.stats();
 clearInterval(rssTimer);
 await runtime.close();
@@ -105,6 +110,7 @@ process.stdout.write(
     p50: pct(sorted, 0.5),
     p95: pct(sorted, 0.95),
     peakRssMb: peakRss / 2 ** 20,
+    cpuCores: (cpu.user + cpu.system) / 1e6 / elapsed,
     stageMs,
     reid: runtime.reidStats(),
     ...(values.soak ? { rssTimeline: timeline } : {}),

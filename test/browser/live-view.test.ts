@@ -8,6 +8,7 @@
  *   and the ids drawn must equal the ids the edge runtime produced for that pts (0 mismatches);
  * - latency from edge frame arrival to browser display (same clock), p50 / p95 over 300 frames;
  * - a screenshot is saved to test/artifacts/live-view.png;
+ * - a click on a box opens the track's thumbnail; its search fails here (no embeddings) and says so as an error;
  * - WHEP: chromium plays the stream from /api/v1/whep (the hub pipes it to a router with chromium's payload type);
  * - the hub restarts during playback: the edge republishes and the viewer shows frames again within 10 s;
  * - no token / a wrong token / an edge token cannot subscribe; malformed signalling gets errors, the hub lives.
@@ -218,6 +219,12 @@ describe('live viewer in a browser', { skip }, () => {
       undefined,
       { timeout: 15_000 },
     );
+    // This edge tracks with ByteTrack and computes no embeddings: the hub's refusal is shown as an error (red,
+    // role=alert), not as a grey note that reads like a result. The demo's search working is test/browser/demo-search.
+    const refusal = page.locator('#track-body .similar .error[role="alert"]');
+    assert.equal(await refusal.count(), 1, 'the search error is shown as an error');
+    assert.match((await refusal.textContent()) ?? '', /has no \S+ embeddings to search with/);
+    assert.equal(await page.locator('#track-body .similar figure').count(), 0);
     await page.screenshot({ path: join(ARTIFACTS, 'live-view-track.png') });
 
     // Layers toggle: with every layer off, nothing is drawn.

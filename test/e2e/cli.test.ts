@@ -408,9 +408,9 @@ describe('sightline hub', () => {
 });
 
 describe('sightline demo', () => {
-  test('--port 0 --duration 10 prints the real URL with a viewer token, the hub lists the enrolled demo-edge counting up, exits 0', async () => {
+  test('--port 0 --duration 20 prints the real URL with a viewer token, the hub lists the enrolled demo-edge with both sample streams counting up, exits 0', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'sightline-demo-'));
-    const child = start(['demo', '--port', '0', '--duration', '10', '--data-dir', dataDir]);
+    const child = start(['demo', '--port', '0', '--duration', '20', '--data-dir', dataDir]);
     let stdout = '';
     let stderr = '';
     child.stderr!.setEncoding('utf8').on('data', (s: string) => {
@@ -436,30 +436,32 @@ describe('sightline demo', () => {
     const port = Number(new URL(url).port);
     assert.ok(port > 0, `the printed URL ${url} has the real port`);
 
-    async function inferred(): Promise<number | undefined> {
+    async function inferred(streamId: string): Promise<number | undefined> {
       const res = await fetch(`${url}/api/v1/edges`, { headers: { authorization: `Bearer ${token}` } });
       assert.equal(res.status, 200);
       const body = (await res.json()) as {
         edges: { edgeId: string; status: string; streams: (StreamStats & { tracksStored: number })[] }[];
       };
       const edge = body.edges.find((e) => e.edgeId === 'demo-edge');
-      const stream = edge?.streams.find((s) => s.streamId === 'sample');
+      const stream = edge?.streams.find((s) => s.streamId === streamId);
       return stream && edge?.status === 'online' ? stream.framesInferred : undefined;
     }
-    async function poll(check: (n: number) => boolean, ms: number): Promise<number> {
+    async function poll(streamId: string, check: (n: number) => boolean, ms: number): Promise<number> {
       const deadline = Date.now() + ms;
       for (;;) {
-        const n = await inferred();
+        const n = await inferred(streamId);
         if (n !== undefined && check(n)) return n;
         if (Date.now() > deadline)
-          throw new Error(`hub status did not show the stream progressing (last ${n})`);
+          throw new Error(`hub status did not show ${streamId} progressing (last ${n})`);
         await new Promise((r) => setTimeout(r, 200));
       }
     }
-    // The edge's heartbeat carries its counters; the count grows between two of them.
-    const first = await poll((n) => n > 0, 8000);
-    const second = await poll((n) => n > first, 8000);
-    assert.ok(second > first);
+    // The edge's heartbeat carries its counters; each sample stream's count grows between two of them.
+    for (const streamId of ['vtest', 'one-by-one-person-detection']) {
+      const first = await poll(streamId, (n) => n > 0, 12_000);
+      const second = await poll(streamId, (n) => n > first, 8000);
+      assert.ok(second > first);
+    }
     assert.equal((await fetch(`${url}/api/v1/edges`)).status, 401, 'the API needs the token');
     const code = await exited;
     assert.equal(code, 0, stderr);

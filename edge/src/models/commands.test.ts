@@ -90,6 +90,32 @@ describe('models commands on the shared files', () => {
     }
   });
 
+  test('verifyModels json: one JSON object with every row and the failure count, and no text lines', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'verify-json-'));
+    try {
+      await writeFile(join(dir, 'yolox_nano.onnx'), 'not a model');
+      const { out, text } = output();
+      const result = await verifyModels({
+        out,
+        json: true,
+        modelsDir: dir,
+        ids: ['yolox_nano', 'super_resolution'],
+      });
+      const printed = JSON.parse(text()) as { results: { id: string; status: string }[]; failures: number };
+      assert.deepEqual(printed, JSON.parse(JSON.stringify(result)));
+      assert.equal(printed.failures, 2);
+      assert.deepEqual(
+        printed.results.map((r) => [r.id, r.status]),
+        [
+          ['yolox_nano', 'corrupt'],
+          ['super_resolution', 'missing'],
+        ],
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   test('unknown ids fail before anything runs', async () => {
     const { out } = output();
     await assert.rejects(verifyModels({ out, ids: ['yolox_nano', 'nope'] }), (err: unknown) => {
@@ -156,7 +182,9 @@ describe('fetchModels and ensureDemoAssets from a local mirror', () => {
     const raw = JSON.parse(await readFile(defaultManifestPath, 'utf8'));
     raw.models = raw.models
       .filter((m: { id: string }) =>
-        ['super_resolution', 'mobilenetv2_int8', 'deeplabv3_mnv2_pascal_257'].includes(m.id),
+        ['super_resolution', 'mobilenetv2_int8', 'deeplabv3_mnv2_pascal_257', 'osnet_x0_25_msmt17'].includes(
+          m.id,
+        ),
       )
       .map((m: { id: string; file: string }) => ({
         ...m,
@@ -164,10 +192,12 @@ describe('fetchModels and ensureDemoAssets from a local mirror', () => {
       }));
     raw.files = raw.files.map((f: { file: string }) => ({ ...f, url: base + f.file }));
     raw.media = raw.media
-      .filter((m: { id: string }) => m.id === 'dog')
+      .filter((m: { id: string }) => m.id === 'dog' || m.id === 'bus')
       .map((m: { file: string }) => ({ ...m, url: base + m.file }));
     raw.defaultModel = 'mobilenetv2_int8';
     raw.defaultMedia = 'dog';
+    raw.demoMedia = ['dog', 'bus'];
+    raw.demoReidModel = 'osnet_x0_25_msmt17';
     dir = await mkdtemp(join(tmpdir(), 'fetch-cmd-'));
     manifestPath = join(dir, 'manifest.json');
     await writeFile(manifestPath, JSON.stringify(raw));
@@ -187,6 +217,7 @@ describe('fetchModels and ensureDemoAssets from a local mirror', () => {
     assert.deepEqual(
       first.results.map((r) => [r.id, r.action]),
       [
+        ['osnet_x0_25_msmt17', 'fetched'],
         ['mobilenetv2_int8', 'fetched'],
         ['super_resolution', 'fetched'],
         ['deeplabv3_mnv2_pascal_257', 'failed'],
@@ -195,10 +226,11 @@ describe('fetchModels and ensureDemoAssets from a local mirror', () => {
     );
     assert.equal(first.failures, 1);
     assert.match(text(), /^failed\s+deeplabv3_mnv2_pascal_257\s+FETCH_FAILED: .*broken\.onnx: HTTP 500/m);
-    assert.match(text(), /3 fetched, 0 already present, 1 failed\./);
+    assert.match(text(), /4 fetched, 0 already present, 1 failed\./);
     assert.deepEqual((await readdir(cache)).sort(), [
       'imagenet_classes.txt',
       'mobilenetv2_int8.onnx',
+      'osnet_x0_25_msmt17.onnx',
       'super_resolution.onnx',
     ]);
 
@@ -226,9 +258,34 @@ describe('fetchModels and ensureDemoAssets from a local mirror', () => {
       ['fetched'],
     );
     assert.equal(hits.filter((h) => h === 'super_resolution.onnx').length, 2);
+
+    const json = output();
+    const report = await fetchModels({
+      out: json.out,
+      manifest,
+      modelsDir: cache,
+      progress: false,
+      json: true,
+      ids: ['super_resolution', 'deeplabv3_mnv2_pascal_257'],
+    });
+    const printed = JSON.parse(json.text()) as {
+      results: { id: string; path: string; action: string; error?: string }[];
+      failures: number;
+    };
+    assert.deepEqual(printed, JSON.parse(JSON.stringify(report)));
+    assert.equal(printed.failures, 1);
+    assert.deepEqual(
+      printed.results.map((r) => [r.id, r.action]),
+      [
+        ['super_resolution', 'present'],
+        ['deeplabv3_mnv2_pascal_257', 'failed'],
+      ],
+    );
+    assert.equal(printed.results[0]!.path, join(cache, 'super_resolution.onnx'));
+    assert.match(printed.results[1]!.error ?? '', /HTTP 500/);
   });
 
-  test('ensureDemoAssets fetches the default model, its labels and the default media once', async () => {
+  test('ensureDemoAssets fetches the default model, its labels, the re-ID model and the demo media once', async () => {
     const models = join(dir, 'demo-models');
     const media = join(dir, 'demo-media');
     hits = [];
@@ -239,10 +296,20 @@ describe('fetchModels and ensureDemoAssets from a local mirror', () => {
       progress: false,
     });
     assert.equal(first.modelId, 'mobilenetv2_int8');
-    assert.equal(first.mediaPath, join(media, 'dog.jpg'));
+    assert.equal(first.reidModelId, 'osnet_x0_25_msmt17');
+    assert.deepEqual(first.media, [
+      { id: 'dog', path: join(media, 'dog.jpg') },
+      { id: 'bus', path: join(media, 'bus.jpg') },
+    ]);
     assert.deepEqual(
-      first.results.map((r) => r.action),
-      ['fetched', 'fetched', 'fetched'],
+      first.results.map((r) => [r.id, r.action]),
+      [
+        ['mobilenetv2_int8', 'fetched'],
+        ['imagenet_classes', 'fetched'],
+        ['osnet_x0_25_msmt17', 'fetched'],
+        ['dog', 'fetched'],
+        ['bus', 'fetched'],
+      ],
     );
     const second = await ensureDemoAssets({
       manifestPath,
@@ -252,17 +319,18 @@ describe('fetchModels and ensureDemoAssets from a local mirror', () => {
     });
     assert.deepEqual(
       second.results.map((r) => r.action),
-      ['present', 'present', 'present'],
+      ['present', 'present', 'present', 'present', 'present'],
     );
-    assert.equal(hits.length, 3);
+    assert.equal(hits.length, 5);
     const none = await ensureDemoAssets({
       manifestPath,
       model: 'super_resolution',
       media: false,
+      reidModel: false,
       modelsDir: models,
       progress: false,
     });
-    assert.equal(none.mediaPath, undefined);
+    assert.deepEqual(none.media, []);
     assert.deepEqual(
       none.results.map((r) => r.id),
       ['super_resolution'],

@@ -1,4 +1,7 @@
-/** Make sure the demo's model, its labels and its sample video are on disk, downloading what is missing. */
+/**
+ * Make sure the demo's files are on disk, downloading what is missing: the detector and its labels, the re-ID model
+ * (appearance embeddings for "find this person") and the sample videos, one stream each.
+ */
 import { type EnsureResult, ensureAvailable } from './fetch.ts';
 import {
   type CatalogueDirs,
@@ -14,8 +17,10 @@ import type { ProgressStream } from './progress.ts';
 export interface DemoAssetsOptions extends CatalogueDirs {
   /** Model id. Default the manifest's defaultModel. */
   model?: string;
-  /** Media id, or false for none (the user gave a source). Default the manifest's defaultMedia. */
-  media?: string | false;
+  /** Media ids, or false for none (the user gave sources). Default the manifest's demoMedia (else defaultMedia). */
+  media?: string | readonly string[] | false;
+  /** Re-ID model id, or false for none. Default the manifest's demoReidModel (none when it names none). */
+  reidModel?: string | false;
   /** Manifest file. Default <repo>/models/manifest.json. */
   manifestPath?: string;
   /** Where download progress goes; false for none. Default process.stderr. */
@@ -28,9 +33,10 @@ export interface DemoAssetsOptions extends CatalogueDirs {
 export interface DemoAssets {
   modelId: string;
   modelPath: string;
-  /** Undefined when media was false. */
-  mediaId?: string;
-  mediaPath?: string;
+  /** Re-ID model id, when one was asked for. */
+  reidModelId?: string;
+  /** The sample videos in order; empty when media was false. */
+  media: { id: string; path: string }[];
   /** One entry per file: present or fetched. */
   results: EnsureResult[];
 }
@@ -41,18 +47,26 @@ export async function ensureDemoAssets(options: DemoAssetsOptions = {}): Promise
   const dirs: CatalogueDirs = { modelsDir: options.modelsDir, mediaDir: options.mediaDir };
   const modelId = options.model ?? manifest.defaultModel;
   const items = itemsForModel(manifest, modelId, dirs);
-  const mediaId = options.media === false ? undefined : (options.media ?? manifest.defaultMedia);
-  let mediaItem: CatalogueItem | undefined;
-  if (mediaId !== undefined) {
-    const entry = findMedia(manifest, mediaId);
-    mediaItem = { kind: 'media', entry, path: mediaPath(entry, dirs.mediaDir) };
-  }
-  if (mediaItem) items.push(mediaItem);
+  const modelPath = items[0]!.path;
+  const reidModelId = options.reidModel === false ? undefined : (options.reidModel ?? manifest.demoReidModel);
+  if (reidModelId !== undefined) items.push(...itemsForModel(manifest, reidModelId, dirs));
+  const mediaIds =
+    options.media === false
+      ? []
+      : typeof options.media === 'string'
+        ? [options.media]
+        : (options.media ?? manifest.demoMedia ?? [manifest.defaultMedia]);
+  const mediaItems: CatalogueItem[] = mediaIds.map((id) => {
+    const entry = findMedia(manifest, id);
+    return { kind: 'media', entry, path: mediaPath(entry, dirs.mediaDir) };
+  });
+  items.push(...mediaItems);
   const results = await ensureAvailable(items, { progress: options.progress, timeoutMs: options.timeoutMs });
   return {
     modelId,
-    modelPath: items[0]!.path,
-    ...(mediaItem ? { mediaId, mediaPath: mediaItem.path } : {}),
+    modelPath,
+    ...(reidModelId !== undefined ? { reidModelId } : {}),
+    media: mediaItems.map((m) => ({ id: m.entry.id, path: m.path })),
     results,
   };
 }

@@ -69,6 +69,8 @@ describe('models/manifest.json', () => {
     ]);
     assert.equal(manifest.defaultModel, 'yolox_nano');
     assert.equal(findMedia(manifest, manifest.defaultMedia).file, 'vtest.avi');
+    assert.deepEqual(manifest.demoMedia, ['vtest', 'one-by-one-person-detection']);
+    assert.equal(manifest.demoReidModel, 'osnet_x0_25_msmt17');
     assert.ok(manifest.files.some((f) => f.file === 'imagenet_classes.txt'));
     assert.ok(manifest.media.some((f) => f.file === 'one-by-one-person-detection.mp4'));
     for (const entry of [...manifest.models, ...manifest.files, ...manifest.media]) {
@@ -203,6 +205,17 @@ describe('malformed manifests', () => {
       JSON.stringify(raw),
       'MODEL_INVALID',
       /models\[2\]\.preprocess\.layout:[\s\S]*models\[3\]: .*colour/,
+    );
+  });
+
+  test('rejects demo media and a demo re-ID model the catalogue does not hold', async () => {
+    const raw = await rawManifest();
+    raw.demoMedia = ['vtest', 'nope'];
+    raw.demoReidModel = 'yolox_nano';
+    rejectsWith(
+      JSON.stringify(raw),
+      'MODEL_INVALID',
+      /demoMedia\[1\]: "nope" is not a media id[\s\S]*demoReidModel: "yolox_nano" is not a re-ID model id/,
     );
   });
 

@@ -100,6 +100,17 @@ function checkReferences(manifest: Manifest): string[] {
       `defaultMedia: "${manifest.defaultMedia}" is not a media id (known: ${mediaIds.join(', ') || 'none'})`,
     );
   }
+  (manifest.demoMedia ?? []).forEach((id, i) => {
+    if (!mediaIds.includes(id)) {
+      problems.push(`demoMedia[${i}]: "${id}" is not a media id (known: ${mediaIds.join(', ') || 'none'})`);
+    }
+  });
+  const reidIds = manifest.models.filter((m) => m.task === 'reid').map((m) => m.id);
+  if (manifest.demoReidModel !== undefined && !reidIds.includes(manifest.demoReidModel)) {
+    problems.push(
+      `demoReidModel: "${manifest.demoReidModel}" is not a re-ID model id (known: ${reidIds.join(', ') || 'none'})`,
+    );
+  }
   const fileIds = manifest.files.map((f) => f.id);
   manifest.models.forEach((model, i) => {
     if (model.labels !== undefined && !(model.labels in builtinLabels) && !fileIds.includes(model.labels)) {

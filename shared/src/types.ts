@@ -101,6 +101,8 @@ export interface StreamStats {
   reconnects: number;
   /** The video as published over WebRTC (once the source opened). */
   video?: StreamVideo;
+  /** The decoder in use, e.g. "h264 (software)" or "h264 (cuda)" (decoder.hwaccel), once the source opened. */
+  decoder?: string;
   lastError?: string;
 }
 

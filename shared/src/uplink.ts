@@ -55,6 +55,8 @@ export const StreamStatusSchema = z.strictObject({
       note: z.string().max(500).optional(),
     })
     .optional(),
+  /** The decoder in use, e.g. "h264 (software)" or "h264 (cuda)" (decoder.hwaccel); absent before the source opened. */
+  decoder: z.string().max(128).optional(),
   lastError: z.string().max(2048).optional(),
 });
 export type StreamStatus = z.infer<typeof StreamStatusSchema>;

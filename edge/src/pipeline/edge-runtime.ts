@@ -352,6 +352,7 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
     const now = nowMs();
     return [...this.#streams.values()].map((s) => {
       const c = this.#dropped(s);
+      const decoder = s.source.stats().decoder;
       return {
         streamId: s.config.id,
         // The source as StreamSource shows it: an rtsp://user:password@ URL has its password redacted.
@@ -368,6 +369,7 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
         activeTracks: s.activeTracks,
         reconnects: s.reconnects,
         ...(s.video ? { video: { ...s.video } } : {}),
+        ...(decoder ? { decoder } : {}),
         // Bounded: an FFmpeg or ORT message can be long, and status reports must stay small.
         ...(s.lastError ? { lastError: s.lastError.slice(0, 1000) } : {}),
       };
@@ -625,6 +627,8 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
       backend: this.config.decoder.backend,
       ffmpegPath: this.config.decoder.ffmpegPath,
       threads: this.config.decoder.threads,
+      hwaccel: this.config.decoder.hwaccel,
+      hwaccelDevice: this.config.decoder.hwaccelDevice,
       keepPackets: this.#packets && this.config.decoder.backend === 'node-av',
       // An unpaced file waits for the pipeline instead of dropping; keep enough queued to fill a batch and
       // feed every session, and no more (more would only add queueing latency).

@@ -2,7 +2,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { AV_LOG_FATAL } from 'node-av/constants';
 import { Log } from 'node-av/lib';
-import { NodeAvSession } from './node-av-session.ts';
+import { NodeAvSession, releaseHwDevices } from './node-av-session.ts';
 import type { BackendMessage, WorkerCommand } from './protocol.ts';
 
 const port = parentPort;
@@ -17,12 +17,18 @@ const post = (message: BackendMessage, transfer?: ArrayBuffer[]) => port.postMes
 let sessions: Promise<void> | undefined;
 let closing = false;
 
+/** Let the thread end: free its hardware devices (a CUDA context each) and close the port. */
+function finish(): void {
+  releaseHwDevices();
+  port!.close();
+}
+
 port.on('message', (command: WorkerCommand) => {
   if (command.type === 'close') {
     // Nothing else keeps this thread alive, so it exits once the port is closed; a running session (told to
     // stop through the control block) finishes first, so its demuxer and decoder are closed, not abandoned.
     closing = true;
-    if (!sessions) port.close();
+    if (!sessions) finish();
     return;
   }
   const request = command.request;
@@ -36,6 +42,6 @@ port.on('message', (command: WorkerCommand) => {
   void current.then(() => {
     if (sessions !== current) return;
     sessions = undefined;
-    if (closing) port.close();
+    if (closing) finish();
   });
 });

@@ -4,6 +4,15 @@ import { basename, dirname, join } from 'node:path';
 import { nowMs, PTS_CLOCK_HZ } from '@sightline/shared';
 import { classifyOpenError } from './ffmpeg-errors.ts';
 import { fitInside } from './fit.ts';
+import {
+  decoderLabel,
+  deviceHint,
+  devicesFor,
+  fallbackReason,
+  ffmpegHasHwDecoder,
+  type HwAttempt,
+  type HwDevice,
+} from './hwaccel.ts';
 import type { Backend, BackendMessage, ErrorInfo, SessionRequest, StreamInfo } from './protocol.ts';
 
 /** ffprobe next to the given ffmpeg ("ffmpeg" -> "ffprobe", "/opt/x/ffmpeg" -> "/opt/x/ffprobe"). */
@@ -90,6 +99,48 @@ export function probe(
   });
 }
 
+/** The useful part of ffmpeg's stderr about a hardware device, one line: "Cannot load libcuda.so.1; ...". */
+export function hwErrorSummary(stderr: string): string {
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.replace(/^\[[^\]]*@ ?0x[0-9a-f]+\]\s*/i, '').trim())
+    .filter((l) => l && !/^Error parsing global options|^Device creation failed: -?\d+\.?$/.test(l));
+  return [...new Set(lines)].slice(0, 3).join('; ');
+}
+
+/** Lines on ffmpeg's stderr that say its hardware decoding failed (so a software retry may work). */
+const HW_FAILURE =
+  /hwaccel|hw_?device|device creation|device setup|no device available|hardware|cuda|cuvid|nvdec|vaapi|videotoolbox|failed setup for format/i;
+
+/** Per ffmpeg executable and device: undefined when `ffmpeg -init_hw_device` works, else why not. */
+const deviceChecks = new Map<string, Promise<string | undefined>>();
+
+/**
+ * Whether the system ffmpeg can open a hardware device: `ffmpeg -init_hw_device <device> -version` (the device is
+ * created while the options are read; no input is touched). Asked once per process, executable and device.
+ */
+export function checkFfmpegDevice(
+  ffmpeg: string,
+  device: HwDevice,
+  path?: string,
+): Promise<string | undefined> {
+  const key = `${ffmpeg}\0${device}\0${path ?? ''}`;
+  let check = deviceChecks.get(key);
+  if (!check) {
+    const spec = path ? `${device}=hw:${path}` : device;
+    const args = ['-hide_banner', '-loglevel', 'error', '-nostdin', '-init_hw_device', spec, '-version'];
+    check = new Promise((resolve) => {
+      execFile(ffmpeg, args, { timeout: 15_000, maxBuffer: 1 << 20 }, (err, _stdout, stderr) => {
+        if (!err) return resolve(undefined);
+        const why = hwErrorSummary(stderr) || err.message;
+        resolve(`cannot open the ${device} device${path ? ` ${path}` : ''}: ${why} (${deviceHint(device)})`);
+      });
+    });
+    deviceChecks.set(key, check);
+  }
+  return check;
+}
+
 /** Decodes with a system ffmpeg: frames are read from its stdout; pts come from the nominal frame rate. */
 export class FfmpegBackend implements Backend {
   readonly #ffmpeg: string;
@@ -101,6 +152,8 @@ export class FfmpegBackend implements Backend {
   #paused = false;
   /** Counts sessions so a late callback from an old one is ignored. */
   #session = 0;
+  /** Why hardware decoding failed in an earlier session of this stream; later ones decode in software. */
+  #hwBroken: string | undefined;
 
   constructor(ffmpegPath: string, onMessage: (message: BackendMessage) => void) {
     this.#ffmpeg = ffmpegPath;
@@ -110,26 +163,75 @@ export class FfmpegBackend implements Backend {
   open(req: SessionRequest): void {
     const session = ++this.#session;
     this.#window = req.window;
-    void probe(ffprobePathFor(this.#ffmpeg), req).then((probed) => {
+    void probe(ffprobePathFor(this.#ffmpeg), req).then(async (probed) => {
       if (this.#closed || session !== this.#session) return;
       if (!('width' in probed)) {
         this.#onMessage({ type: 'done', outcome: 'error', error: probed });
         return;
       }
-      this.#start(req, probed, session);
+      const device = await this.#chooseDevice(req, probed.codec);
+      if (this.#closed || session !== this.#session) return;
+      this.#start(req, probed, session, device, true);
     });
+  }
+
+  /**
+   * The hardware device to pass as `-hwaccel`: the first asked-for one that ffmpeg can open and that has a decoder
+   * for the codec; undefined for software. Posts the choice ('decoder').
+   */
+  async #chooseDevice(req: SessionRequest, codec: string): Promise<HwDevice | undefined> {
+    const hwaccel = req.hwaccel ?? 'none';
+    const attempts: HwAttempt[] = [];
+    let chosen: HwDevice | undefined;
+    for (const device of this.#hwBroken ? [] : devicesFor(hwaccel)) {
+      const error = await checkFfmpegDevice(this.#ffmpeg, device, req.hwaccelDevice);
+      if (error) attempts.push({ device, error });
+      else if (!ffmpegHasHwDecoder(device, codec))
+        attempts.push({ device, error: `FFmpeg has no ${device} decoder for ${codec}` });
+      else {
+        chosen = device;
+        break;
+      }
+    }
+    this.#onMessage({
+      type: 'decoder',
+      decoder: decoderLabel(codec, chosen),
+      hwaccel,
+      ...(chosen ? { device: chosen } : {}),
+      ...(hwaccel !== 'none' && !chosen
+        ? { fallback: this.#hwBroken ?? fallbackReason(hwaccel, attempts) }
+        : {}),
+    });
+    return chosen;
   }
 
   #start(
     req: SessionRequest,
     probed: Omit<StreamInfo, 'outputWidth' | 'outputHeight'>,
     session: number,
+    device: HwDevice | undefined,
+    announce: boolean,
   ): void {
     const out = fitInside(probed, req.fit);
-    this.#onMessage({ type: 'info', info: { ...probed, outputWidth: out.width, outputHeight: out.height } });
+    if (announce) {
+      this.#onMessage({
+        type: 'info',
+        info: {
+          ...probed,
+          outputWidth: out.width,
+          outputHeight: out.height,
+          decoder: decoderLabel(probed.codec, device),
+        },
+      });
+    }
     const args = ['-hide_banner', '-loglevel', 'error', '-nostdin'];
     if (req.realtime) args.push('-re');
     if (req.loop && !req.network) args.push('-stream_loop', '-1');
+    // Plain -hwaccel: ffmpeg downloads each frame to system memory itself, before the scale filter.
+    if (device) {
+      args.push('-hwaccel', device);
+      if (req.hwaccelDevice) args.push('-hwaccel_device', req.hwaccelDevice);
+    }
     args.push(
       ...inputArgs(req),
       '-threads',
@@ -206,6 +308,18 @@ export class FfmpegBackend implements Backend {
       if (this.#child !== child || session !== this.#session) return;
       this.#child = undefined;
       if (this.#closed) return;
+      if (code !== 0 && device && index === 0 && HW_FAILURE.test(stderr)) {
+        // The device opened but decoding this stream on it did not start: once more in software, for good.
+        this.#hwBroken = `${device}: ${hwErrorSummary(stderr) || `ffmpeg exited with code ${code}`}`;
+        this.#onMessage({
+          type: 'decoder',
+          decoder: decoderLabel(probed.codec, undefined),
+          hwaccel: req.hwaccel ?? 'none',
+          fallback: this.#hwBroken,
+        });
+        this.#start(req, probed, session, undefined, false);
+        return;
+      }
       if (code === 0) this.#onMessage({ type: 'done', outcome: 'eof' });
       else {
         const error = stderr.trim()

@@ -2,11 +2,41 @@
 
 import { nowMs, PTS_CLOCK_HZ } from '@sightline/shared/time';
 import { Decoder, Demuxer } from 'node-av/api';
-import { AV_PIX_FMT_BGR24, AVMEDIA_TYPE_VIDEO, SWS_BILINEAR } from 'node-av/constants';
-import { avGetCodecName, avGetCodecString, type Frame, type Packet, SoftwareScaleContext } from 'node-av/lib';
+import {
+  AV_HWDEVICE_TYPE_CUDA,
+  AV_HWDEVICE_TYPE_VAAPI,
+  AV_HWDEVICE_TYPE_VIDEOTOOLBOX,
+  AV_PIX_FMT_BGR24,
+  AV_PIX_FMT_CUDA,
+  AV_PIX_FMT_VAAPI,
+  AV_PIX_FMT_VIDEOTOOLBOX,
+  type AVCodecID,
+  type AVHWDeviceType,
+  AVMEDIA_TYPE_VIDEO,
+  type AVPixelFormat,
+  SWS_BILINEAR,
+} from 'node-av/constants';
+import {
+  avGetCodecName,
+  avGetCodecString,
+  Codec,
+  FFmpegError,
+  Frame,
+  HardwareDeviceContext,
+  type Packet,
+  SoftwareScaleContext,
+} from 'node-av/lib';
 import { classifyOpenError, ffmpegCode } from './ffmpeg-errors.ts';
 import { fitInside, type Size } from './fit.ts';
 import { H264Transcoder, transcodeReason } from './h264-transcoder.ts';
+import {
+  decoderLabel,
+  deviceHint,
+  devicesFor,
+  fallbackReason,
+  type HwAttempt,
+  type HwDevice,
+} from './hwaccel.ts';
 import {
   type BackendMessage,
   CONTROL,
@@ -47,6 +77,68 @@ const H264_PROFILES: Record<number, string> = {
 };
 const HEVC_PROFILES: Record<number, string> = { 1: 'Main', 2: 'Main 10', 3: 'Main Still Picture', 4: 'Rext' };
 
+const HW_TYPE: Record<HwDevice, AVHWDeviceType> = {
+  cuda: AV_HWDEVICE_TYPE_CUDA,
+  vaapi: AV_HWDEVICE_TYPE_VAAPI,
+  videotoolbox: AV_HWDEVICE_TYPE_VIDEOTOOLBOX,
+};
+
+/** The pixel format of each device's decoded frames (they stay in GPU memory until downloaded). */
+const HW_PIX_FMT: Record<HwDevice, AVPixelFormat> = {
+  cuda: AV_PIX_FMT_CUDA,
+  vaapi: AV_PIX_FMT_VAAPI,
+  videotoolbox: AV_PIX_FMT_VIDEOTOOLBOX,
+};
+
+interface OpenDevice {
+  type: AVHWDeviceType;
+  context: HardwareDeviceContext;
+}
+
+/**
+ * Hardware devices of this worker thread (one stream), by "device:path": the open device or why it cannot be
+ * opened. Kept across loops and reconnects: opening a CUDA device costs a context (time and GPU memory), and a
+ * device that failed once is not tried again for this stream.
+ */
+const hwDevices = new Map<string, OpenDevice | string>();
+
+function openHwDevice(device: HwDevice, path: string | undefined): OpenDevice | string {
+  const key = `${device}:${path ?? ''}`;
+  const known = hwDevices.get(key);
+  if (known !== undefined) return known;
+  let result: OpenDevice | string;
+  const type = HW_TYPE[device];
+  if (!HardwareDeviceContext.iterateTypes().includes(type)) {
+    result = `this FFmpeg build has no ${device} support (${deviceHint(device)})`;
+  } else {
+    const context = new HardwareDeviceContext();
+    const ret = context.create(type, path ?? null, null);
+    if (ret < 0) {
+      context.free();
+      result = `cannot open the ${device} device${path ? ` ${path}` : ''}: ${new FFmpegError(ret).message} (${deviceHint(device)})`;
+    } else {
+      result = { type, context };
+    }
+  }
+  hwDevices.set(key, result);
+  return result;
+}
+
+/** Free this thread's hardware devices (the worker is closing). */
+export function releaseHwDevices(): void {
+  for (const d of hwDevices.values()) if (typeof d !== 'string') d.context.free();
+  hwDevices.clear();
+}
+
+/** A decoder for `codecId` that can use `type`: the usual one, else another (e.g. native av1 instead of libdav1d). */
+function hwDecoderFor(codecId: AVCodecID, type: AVHWDeviceType): Codec | undefined {
+  const usual = Codec.findDecoder(codecId);
+  if (usual?.isHardwareAcceleratedDecoder(type)) return usual;
+  return Codec.getCodecList().find(
+    (c) => c.isDecoder() && c.id === codecId && c.isHardwareAcceleratedDecoder(type),
+  );
+}
+
 /** Ticks of the 90 kHz clock for `ts` in time base `tb`. */
 function to90k(ts: bigint, tb: { num: number; den: number }): number {
   return Math.round((Number(ts) * tb.num * PTS_CLOCK_HZ) / tb.den);
@@ -80,6 +172,11 @@ export class NodeAvSession {
   #transcoder: H264Transcoder | undefined;
   /** CONTROL.keyframe as last seen: a change asks for an IDR. */
   #keyframesAsked = 0;
+  /** The hardware device of the current decoder; undefined when decoding in software. */
+  #hwDevice: HwDevice | undefined;
+  /** The current decoder has returned a frame (the first one tells whether the hardware is really used). */
+  #decodedAny = false;
+  #codec = '';
 
   /** `posted` is how many frames this worker has posted before (the control block counts releases since the worker started). */
   constructor(req: SessionRequest, control: Int32Array, post: Post, posted = 0) {
@@ -159,14 +256,7 @@ export class NodeAvSession {
       }
       const par = stream.codecpar;
       const codec = avGetCodecName(par.codecId) ?? `codec#${par.codecId}`;
-      try {
-        decoder = Decoder.createSync(stream, { context: { threadCount: req.threads } });
-      } catch (err) {
-        this.#fail(
-          'DECODE_FAILED',
-          `No usable ${codec} decoder for ${req.display}: ${(err as Error).message}`,
-        );
-      }
+      decoder = this.#openDecoder(stream, codec);
       const tb = { num: stream.timeBase.num, den: stream.timeBase.den };
       const rate = stream.avgFrameRate.num > 0 ? stream.avgFrameRate : stream.rFrameRate;
       const fps = rate.den > 0 && rate.num > 0 ? rate.num / rate.den : 0;
@@ -198,6 +288,7 @@ export class NodeAvSession {
           outputWidth: out.width,
           outputHeight: out.height,
           backend: 'node-av',
+          decoder: decoderLabel(codec, this.#hwDevice),
           ...(transcode ? { transcoded: { from: codec, reason: transcode } } : {}),
         };
         this.#post({ type: 'info', info });
@@ -244,6 +335,98 @@ export class NodeAvSession {
       decoder?.close();
       demuxer.closeSync();
     }
+  }
+
+  /**
+   * A decoder for `stream`: on the asked-for hardware when it can be opened and has a decoder for the codec, else
+   * in software. Posts the choice ('decoder'), with why hardware was not used when it was asked for.
+   */
+  #openDecoder(stream: Parameters<typeof Decoder.createSync>[0], codec: string): Decoder {
+    const req = this.#req;
+    const hwaccel = req.hwaccel ?? 'none';
+    const attempts: HwAttempt[] = [];
+    let decoder: Decoder | undefined;
+    this.#hwDevice = undefined;
+    this.#decodedAny = false;
+    this.#codec = codec;
+    for (const device of devicesFor(hwaccel)) {
+      const opened = openHwDevice(device, req.hwaccelDevice);
+      if (typeof opened === 'string') {
+        attempts.push({ device, error: opened });
+        continue;
+      }
+      const hwCodec = hwDecoderFor(stream.codecpar.codecId, opened.type);
+      if (!hwCodec) {
+        attempts.push({ device, error: `FFmpeg has no ${device} decoder for ${codec}` });
+        continue;
+      }
+      try {
+        decoder = Decoder.createSync(stream, hwCodec, {
+          context: { threadCount: req.threads },
+          configure: (ctx) => {
+            ctx.hwDeviceCtx = opened.context;
+            ctx.setHardwarePixelFormat(HW_PIX_FMT[device]);
+          },
+        });
+        this.#hwDevice = device;
+        break;
+      } catch (err) {
+        attempts.push({
+          device,
+          error: `opening the ${hwCodec.name} decoder failed: ${(err as Error).message}`,
+        });
+      }
+    }
+    if (!decoder) {
+      try {
+        decoder = Decoder.createSync(stream, { context: { threadCount: req.threads } });
+      } catch (err) {
+        this.#fail(
+          'DECODE_FAILED',
+          `No usable ${codec} decoder for ${req.display}: ${(err as Error).message}`,
+        );
+      }
+    }
+    this.#post({
+      type: 'decoder',
+      decoder: decoderLabel(codec, this.#hwDevice),
+      hwaccel,
+      ...(this.#hwDevice ? { device: this.#hwDevice } : {}),
+      ...(hwaccel !== 'none' && !this.#hwDevice ? { fallback: fallbackReason(hwaccel, attempts) } : {}),
+    });
+    return decoder;
+  }
+
+  /**
+   * The frame to convert: a hardware frame is downloaded to system memory (NV12, P010... as the device offers;
+   * swscale takes it from there). The first frame of a hardware decoder that comes out in system memory means
+   * FFmpeg gave up on the hardware for this stream (its hwaccel failed to initialise) and decodes in software.
+   */
+  #toSystemMemory(frame: Frame): Frame {
+    const first = !this.#decodedAny;
+    this.#decodedAny = true;
+    if (!frame.isHwFrame()) {
+      if (first && this.#hwDevice) {
+        const device = this.#hwDevice;
+        this.#hwDevice = undefined;
+        this.#post({
+          type: 'decoder',
+          decoder: decoderLabel(this.#codec, undefined),
+          hwaccel: this.#req.hwaccel ?? 'none',
+          fallback: `${device}: FFmpeg could not set up the ${device} decoder for this stream and decodes in software`,
+        });
+      }
+      return frame;
+    }
+    const sw = new Frame();
+    sw.alloc();
+    const ret = frame.hwframeTransferDataSync(sw, 0);
+    if (ret < 0) {
+      sw.free();
+      FFmpegError.throwIfError(ret, `Downloading a ${this.#hwDevice ?? 'hardware'} frame`);
+    }
+    sw.copyProps(frame);
+    return sw;
   }
 
   #warn(message: string): void {
@@ -308,9 +491,12 @@ export class NodeAvSession {
     for (;;) {
       const frame = decoder.receiveSync();
       if (!frame || typeof frame !== 'object' || !('width' in frame)) break;
+      let sw: Frame | undefined;
       try {
-        this.#emitFrame(frame, tb, base, n === 0 ? t0 : performance.now());
+        sw = this.#toSystemMemory(frame);
+        this.#emitFrame(sw, tb, base, n === 0 ? t0 : performance.now());
       } finally {
+        if (sw && sw !== frame) sw.free();
         frame.free();
       }
       n++;

@@ -1,6 +1,7 @@
 /** Messages between a StreamSource and its decode backend (worker thread or ffmpeg subprocess). */
 import type { ErrorCode } from '@sightline/shared';
 import type { Size } from './fit.ts';
+import type { Hwaccel, HwDevice } from './hwaccel.ts';
 
 /** What a backend is asked to open. */
 export interface SessionRequest {
@@ -21,6 +22,10 @@ export interface SessionRequest {
   keepPackets: boolean;
   openTimeoutMs: number;
   threads: number;
+  /** Hardware decoding to try (falls back to software). Default none. */
+  hwaccel?: Hwaccel;
+  /** The hardware device: a CUDA GPU index, a VA-API render node such as /dev/dri/renderD128. Default: FFmpeg's choice. */
+  hwaccelDevice?: string;
   /** Extra FFmpeg input options; when given they replace the defaults for network sources (whip: SDP over UDP). */
   options?: Record<string, string | number>;
 }
@@ -51,6 +56,8 @@ export interface StreamInfo {
   outputHeight: number;
   /** Which backend decodes. */
   backend: 'node-av' | 'ffmpeg';
+  /** The decoder in use, e.g. "h264 (software)" or "h264 (cuda)" (see DecoderChoice). */
+  decoder?: string;
   /**
    * Set when packets are wanted (keepPackets) but the source's cannot be sent as they are (not H.264, or H.264 with
    * B-frames): the decoded frames are re-encoded to H.264 (no B-frames, SPS/PPS in band) and those packets are emitted.
@@ -86,8 +93,22 @@ export interface ErrorInfo {
   message: string;
 }
 
+/** Which decoder a session uses, posted before its 'info' and again if it changes (hardware gave up). */
+export interface DecoderChoice {
+  type: 'decoder';
+  /** "h264 (software)", "h264 (cuda)". */
+  decoder: string;
+  /** What was asked for. */
+  hwaccel: Hwaccel;
+  /** The hardware device decoding; undefined when decoding in software. */
+  device?: HwDevice;
+  /** Set when hardware was asked for but decoding is in software: why (FFmpeg's errors, one line). */
+  fallback?: string;
+}
+
 export type BackendMessage =
   | { type: 'info'; info: StreamInfo }
+  | DecoderChoice
   | FrameMessage
   | PacketMessage
   /** A non-fatal problem (e.g. one corrupt packet); decoding goes on. */

@@ -13,7 +13,15 @@ import type { DecodedFrame, EncodedPacket } from '../frame.ts';
 import { Backoff, type BackoffOptions } from './backoff.ts';
 import { FfmpegBackend } from './ffmpeg-source.ts';
 import type { Size } from './fit.ts';
-import type { Backend, BackendMessage, ErrorInfo, SessionRequest, StreamInfo } from './protocol.ts';
+import { HWACCELS, type Hwaccel } from './hwaccel.ts';
+import type {
+  Backend,
+  BackendMessage,
+  DecoderChoice,
+  ErrorInfo,
+  SessionRequest,
+  StreamInfo,
+} from './protocol.ts';
 import { type ParsedSource, parseSourceUrl, redactUrl } from './source-url.ts';
 import { WorkerBackend } from './worker-backend.ts';
 
@@ -50,6 +58,16 @@ export interface StreamSourceOptions {
   backend?: 'node-av' | 'ffmpeg';
   /** The ffmpeg executable for backend 'ffmpeg' (ffprobe is looked up beside it). Default "ffmpeg". */
   ffmpegPath?: string;
+  /**
+   * Hardware decoding: auto (cuda then vaapi on Linux, videotoolbox on macOS), cuda (NVDEC), vaapi, videotoolbox,
+   * or none. When the device cannot be opened or has no decoder for the codec, the stream decodes in software and
+   * says why in one log line (info for auto, warn otherwise). Default none.
+   */
+  hwaccel?: Hwaccel;
+  /** The hwaccel device: a CUDA GPU index ("1"), a VA-API render node ("/dev/dri/renderD129"). Default: FFmpeg's. */
+  hwaccelDevice?: string;
+  /** Logger for this stream's lines (tagged component stream-source and streamId). Default: the process logger. */
+  logger?: Logger;
 }
 
 export type StreamSourceEvents = {
@@ -83,6 +101,8 @@ export interface StreamSourceStats {
   inFlight: number;
   /** Frames per second over the last few seconds. */
   fps: number;
+  /** The decoder in use, e.g. "h264 (software)" or "h264 (cuda)"; undefined until the stream is first opened. */
+  decoder?: string;
   lastError?: string;
 }
 
@@ -125,6 +145,9 @@ export class StreamSource extends TypedEmitter<StreamSourceEvents> {
   #closed = false;
   #retryTimer: NodeJS.Timeout | undefined;
   #info: StreamInfo | undefined;
+  #decoder: string | undefined;
+  /** The hwaccel outcome last logged ("decoder|fallback"), so each stream logs it once. */
+  #hwLogged: string | undefined;
   #lastKeyframeRequest = Number.NEGATIVE_INFINITY;
   // Counters and clocks.
   #seq = 0;
@@ -182,10 +205,24 @@ export class StreamSource extends TypedEmitter<StreamSourceEvents> {
         'keepPackets needs the node-av backend; the ffmpeg backend only delivers decoded frames',
       );
     }
+    const hwaccel = options.hwaccel ?? 'none';
+    if (!HWACCELS.includes(hwaccel)) {
+      throw new TypeError(
+        `Expected one of ${HWACCELS.join(', ')} for hwaccel but received ${String(hwaccel)} of type ${typeof hwaccel}`,
+      );
+    }
+    const { hwaccelDevice } = options;
+    if (hwaccelDevice !== undefined && (typeof hwaccelDevice !== 'string' || hwaccelDevice === '')) {
+      throw new TypeError(
+        `Expected a non-empty string for hwaccelDevice but received ${String(hwaccelDevice)} of type ${typeof hwaccelDevice}`,
+      );
+    }
     this.#backendKind = backend;
     this.#ffmpegPath = options.ffmpegPath ?? 'ffmpeg';
     this.#backoff = new Backoff(options.reconnect);
-    this.#log = childLogger('stream-source', { streamId });
+    this.#log = options.logger
+      ? options.logger.child({ component: 'stream-source', streamId })
+      : childLogger('stream-source', { streamId });
     try {
       this.#parsed = parseSourceUrl(options.url);
     } catch (err) {
@@ -207,6 +244,8 @@ export class StreamSource extends TypedEmitter<StreamSourceEvents> {
         keepPackets,
         openTimeoutMs,
         threads,
+        hwaccel,
+        ...(hwaccelDevice ? { hwaccelDevice } : {}),
         ...(p.options ? { options: p.options } : {}),
       };
     }
@@ -270,6 +309,7 @@ export class StreamSource extends TypedEmitter<StreamSourceEvents> {
       decodeErrors: this.#decodeErrors,
       inFlight: this.#inFlight,
       fps: span > 0 && nowMs() - t[t.length - 1]! < 2000 ? (t.length - 1) / span : 0,
+      decoder: this.#decoder,
       lastError: this.#lastError ? describeError(this.#lastError) : undefined,
     };
   }
@@ -350,6 +390,9 @@ export class StreamSource extends TypedEmitter<StreamSourceEvents> {
         this.emit('open', m.info);
         if (this.#state !== 'running') this.#setState('running');
         return;
+      case 'decoder':
+        this.#onDecoder(m);
+        return;
       case 'frame':
         this.#onFrame(m);
         return;
@@ -373,6 +416,32 @@ export class StreamSource extends TypedEmitter<StreamSourceEvents> {
       case 'done':
         this.#onDone(m.outcome, m.error);
         return;
+    }
+  }
+
+  /**
+   * The backend chose a decoder. Hardware that was asked for and not used is logged once per stream (info for auto,
+   * which is expected to find nothing on most machines; warn when a device was named); hardware in use, once, info.
+   */
+  #onDecoder(m: DecoderChoice): void {
+    this.#decoder = m.decoder;
+    if (this.#info) this.#info = { ...this.#info, decoder: m.decoder };
+    if (m.hwaccel === 'none') return;
+    const key = `${m.decoder}|${m.fallback ?? ''}`;
+    if (key === this.#hwLogged) return;
+    this.#hwLogged = key;
+    const fields = {
+      hwaccel: m.hwaccel,
+      decoder: m.decoder,
+      ...(m.fallback ? { fallback: m.fallback } : {}),
+    };
+    if (m.fallback) {
+      const codec = m.decoder.replace(/ \(software\)$/, '');
+      const line = `hwaccel ${m.hwaccel} not used (${m.fallback}); decoding ${codec} in software`;
+      if (m.hwaccel === 'auto') this.#log.info(fields, line);
+      else this.#log.warn(fields, line);
+    } else {
+      this.#log.info(fields, `hwaccel ${m.hwaccel}: decoding ${m.decoder}`);
     }
   }
 

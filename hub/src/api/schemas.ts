@@ -93,6 +93,7 @@ const StreamViewSchema = z
     activeTracks: z.number().optional(),
     reconnects: z.number().optional(),
     inferErrors: z.number().optional(),
+    decoder: z.string().optional(),
     lastError: z.string().optional(),
     tracksStored: z.number(),
   })

@@ -1,9 +1,11 @@
 /**
- * The hub's HTTP application: /health, the REST API under /api/v1 (OpenAPI 3.1 at /api/v1/openapi.json, a
- * readable page at /api/v1/docs), /metrics, and the status page. Public without a token: /health, the API
- * documents and the status page's HTML (which holds no data; its script calls the API with a token).
+ * The hub's HTTP application: /health (liveness), /ready (readiness), the REST API under /api/v1 (OpenAPI 3.1 at
+ * /api/v1/openapi.json, a readable page at /api/v1/docs), /metrics, and the status page. Public without a token:
+ * /health, /ready, the API documents and the status page's HTML (which holds no data; its script calls the API
+ * with a token).
  */
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { healthReport, isReady, READY_RETRY_AFTER_SECONDS } from '@sightline/shared';
 import { bodyLimit } from 'hono/body-limit';
 import type { AuthEnv } from './api/auth.ts';
 import { requireRole } from './api/auth.ts';
@@ -14,6 +16,7 @@ import { AUTH_ERRORS } from './api/schemas.ts';
 import type { RateLimiter } from './auth/rate-limiter.ts';
 import type { TokenService } from './auth/token-service.ts';
 import type { FleetHub } from './fleet/fleet-hub.ts';
+import { createHubReadiness, type IndexesSource } from './health.ts';
 import type { HubMetrics } from './hub-metrics.ts';
 import type { MediaHub } from './media/media-hub.ts';
 import { registerWhepRoutes } from './media/whep-routes.ts';
@@ -32,6 +35,10 @@ export interface HubAppOptions extends Omit<ApiDeps, 'refused'> {
   media?: MediaHub;
   /** Largest accepted request body in bytes; a larger one gets 413 PAYLOAD_TOO_LARGE unread. Default 1 MiB. */
   maxBodyBytes?: number;
+  /** The embedding indexes, checked by /ready (none loading); without them /ready checks the database only. */
+  indexes?: IndexesSource;
+  /** Longest wait of /ready for the database (ms). Default 2000. */
+  readyTimeoutMs?: number;
 }
 
 export function createHubApp(options: HubAppOptions): OpenAPIHono<AuthEnv> {
@@ -58,7 +65,18 @@ export function createHubApp(options: HubAppOptions): OpenAPIHono<AuthEnv> {
     }),
   );
 
-  app.get('/health', (c) => c.json({ ok: true, version: VERSION }));
+  // Liveness: answers while the process serves, whatever its dependencies say (those are /ready's).
+  app.get('/health', (c) => c.json(healthReport(VERSION)));
+  const readiness = createHubReadiness({
+    store: options.store,
+    indexes: options.indexes,
+    timeoutMs: options.readyTimeoutMs,
+  });
+  app.get('/ready', async (c) => {
+    const report = await readiness();
+    if (isReady(report)) return c.json(report, 200);
+    return c.json(report, 503, { 'retry-after': String(READY_RETRY_AFTER_SECONDS) });
+  });
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',

@@ -125,6 +125,7 @@ export async function startHub(options: HubServerOptions = {}): Promise<HubServe
     readThumbnail: (sha) => thumbnails.read(sha),
     search: (input) => search.search(input),
     media,
+    indexes,
   });
   const server = serve({ fetch: app.fetch, port, hostname: host });
   try {

@@ -324,11 +324,31 @@ describe('edge metrics', () => {
       assert.ok(
         second.some((s) => s.name === 'sightline_edge_frames_dropped_total' && s.labels.reason === 'stale'),
       );
+      // End-to-end latency: a histogram observed per frame (no quantile gauge).
+      const latencyCount = value(second, 'sightline_edge_stream_latency_seconds_count')!;
+      assert.ok(latencyCount > 0, `latency observations ${latencyCount}`);
+      assert.ok(value(second, 'sightline_edge_stream_latency_seconds_sum')! > 0);
+      const inf = second.find(
+        (s) =>
+          s.name === 'sightline_edge_stream_latency_seconds_bucket' &&
+          s.labels.stream === 'a' &&
+          s.labels.le === '+Inf',
+      );
+      assert.equal(inf?.value, latencyCount);
+      const text = await (await fetch(`${url}/metrics`)).text();
+      assert.match(text, /^# TYPE sightline_edge_stream_latency_seconds histogram$/m);
+      assert.doesNotMatch(text, /quantile=/);
       await runtime.stopStream('a');
       assert.equal(value(await scrape(), 'sightline_edge_stream_up'), 0);
       const health = await fetch(`${url}/health`);
       assert.equal(health.status, 200);
-      assert.deepEqual(await health.json(), { status: 'ok' });
+      assert.equal(((await health.json()) as { status: string }).status, 'ok');
+      // Readiness of a runtime alone (no hub check): a stopped stream is fine.
+      const ready = await fetch(`${url}/ready`);
+      assert.equal(ready.status, 200);
+      const checks = ((await ready.json()) as { checks: Record<string, { status: string; detail?: string }> })
+        .checks;
+      assert.deepEqual(checks['stream:a'], { status: 'ok', detail: 'stopped' });
     });
   });
 });

@@ -213,10 +213,23 @@ for (const backend of backends) {
       assert.match(wrongDims.body.error.message, /512/);
     });
 
-    test('edge /metrics carries stream counters and the uplink gauges', async () => {
+    test('edge /metrics carries stream counters, the latency histogram and the uplink metrics', async () => {
       const text = await agent.runtime.metrics.registry.metrics();
       assert.match(text, /^sightline_edge_uplink_connected\{[^}]*\} 1$/m);
-      assert.match(text, /^sightline_edge_uplink_acked\{[^}]*\} [1-9]\d*$/m);
+      assert.match(text, /^# TYPE sightline_edge_uplink_acked_total counter$/m);
+      assert.match(text, /^sightline_edge_uplink_acked_total\{[^}]*\} [1-9]\d*$/m);
+      assert.match(text, /^# TYPE sightline_edge_outbox_dropped_total counter$/m);
+      assert.match(text, /^sightline_edge_outbox_dropped_total\{edge="edge-e2e"\} 0$/m);
+      assert.match(text, /^# TYPE sightline_edge_stream_latency_seconds histogram$/m);
+      assert.match(
+        text,
+        /^sightline_edge_stream_latency_seconds_count\{edge="edge-e2e",stream="cam1"\} [1-9]\d*$/m,
+      );
+      assert.doesNotMatch(text, /quantile=/);
+      assert.deepEqual(agent.runtime.metrics.readiness().checks.hub, {
+        status: 'ok',
+        detail: `connected to ${hub.url}`,
+      });
       const hubText = await (await api<ArrayBuffer>('/metrics', { token: viewer })).body;
       assert.match(new TextDecoder().decode(hubText), /^sightline_hub_track_points_stored_total [1-9]\d*$/m);
     });

@@ -13,6 +13,7 @@ import {
   childLogger,
   describeError,
   type EdgeConfig,
+  type HealthCheck,
   type Hello,
   SightlineError,
 } from '@sightline/shared';
@@ -78,6 +79,25 @@ export class EdgeAgent {
     if (webrtc) runtime.enablePackets();
     let outbox: Outbox | undefined;
     let whip: WhipServer | undefined;
+    let uplink: UplinkClient | undefined;
+    let lastDisconnect: string | undefined;
+    // Readiness (GET /ready of the metrics server, which runtime.start() opens): registered first, so that no
+    // answer between the start of the streams and the start of the uplink says "ready" while the hub is not there.
+    // (Without a hub nor a metrics port nothing reads it: the metrics stay uncreated until first used.)
+    if (hub || config.metrics?.port !== undefined) {
+      runtime.metrics.registerCheck('hub', (): HealthCheck => {
+        if (!hub) return { status: 'ok', detail: 'not configured' };
+        const stats = uplink?.stats();
+        if (stats?.connected) return { status: 'ok', detail: `connected to ${hub.url}` };
+        const why = lastDisconnect
+          ? `disconnected from ${hub.url}: ${lastDisconnect}`
+          : `connecting to ${hub.url}`;
+        return {
+          status: 'unavailable',
+          detail: `${why}; ${stats?.outboxMessages ?? 0} batches in the outbox`,
+        };
+      });
+    }
     try {
       if (hub && credential) {
         outbox = Outbox.open({
@@ -98,7 +118,6 @@ export class EdgeAgent {
       await runtime.close();
       throw err;
     }
-    let uplink: UplinkClient | undefined;
     let batcher: UplinkBatcher | undefined;
     if (hub && credential && outbox) {
       const run = newRunId();
@@ -130,6 +149,12 @@ export class EdgeAgent {
           data: { state, ...(error ? { error } : {}) },
         }),
       );
+      client.on('connected', () => {
+        lastDisconnect = undefined;
+      });
+      client.on('disconnected', (reason) => {
+        lastDisconnect = reason;
+      });
       client.start();
       const m = runtime.metrics;
       m.registerGauge(
@@ -147,14 +172,14 @@ export class EdgeAgent {
         'Bytes waiting in the outbox.',
         () => client.stats().outboxBytes,
       );
-      m.registerGauge(
-        'sightline_edge_outbox_dropped',
-        'Batches the outbox dropped (bound hit) since the start.',
+      m.registerCounter(
+        'sightline_edge_outbox_dropped_total',
+        'Batches the outbox dropped (bound hit).',
         () => client.stats().dropped,
       );
-      m.registerGauge(
-        'sightline_edge_uplink_acked',
-        'Batches acknowledged by the hub since the start.',
+      m.registerCounter(
+        'sightline_edge_uplink_acked_total',
+        'Batches acknowledged by the hub.',
         () => client.stats().acked,
       );
     }
@@ -174,6 +199,12 @@ export class EdgeAgent {
         'sightline_edge_webrtc_connected',
         'Whether the WebRTC media signalling socket to the hub is open (1) or not (0).',
         () => (mc.connected ? 1 : 0),
+      );
+      // Live video is extra: without it tracks still flow, so the edge stays ready (degraded).
+      runtime.metrics.registerCheck('webrtc', () =>
+        mc.connected
+          ? { status: 'ok', detail: 'media signalling connected' }
+          : { status: 'degraded', detail: 'media signalling not connected' },
       );
     }
     return new EdgeAgent({ runtime, uplink, batcher, outbox, media, whip });

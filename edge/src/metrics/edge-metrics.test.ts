@@ -1,8 +1,15 @@
 import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
 import { describe, test } from 'node:test';
-import { ConfigError, parseEdgeConfig, type StreamStats } from '@sightline/shared';
+import {
+  ConfigError,
+  type FrameResult,
+  type HealthReport,
+  parseEdgeConfig,
+  type StreamStats,
+} from '@sightline/shared';
 import { register as globalRegistry } from 'prom-client';
-import { createEdgeMetrics } from './edge-metrics.ts';
+import { createEdgeMetrics, type EdgeMetricsSource } from './edge-metrics.ts';
 import { startMetricsServer } from './metrics-server.ts';
 
 function stream(id: string, over: Partial<StreamStats> = {}): StreamStats {
@@ -24,6 +31,24 @@ function stream(id: string, over: Partial<StreamStats> = {}): StreamStats {
   };
 }
 
+/** A runtime stand-in that emits results like an EdgeRuntime. */
+function source(
+  streams: () => StreamStats[],
+): EdgeMetricsSource & { frame(streamId: string, totalMs: number): void } {
+  const events = new EventEmitter();
+  return {
+    edgeId: 'e1',
+    modelId: 'm',
+    provider: 'cpu',
+    stats: streams,
+    on: (event, listener) => events.on(event, listener),
+    frame(streamId, totalMs) {
+      const r = { streamId, seq: 0, pts: 0, width: 1, height: 1, capturedAt: 0, detections: [], tracks: [] };
+      events.emit('result', { ...r, timings: { totalMs } } satisfies FrameResult);
+    },
+  };
+}
+
 describe('createEdgeMetrics', () => {
   test('per-stream values from stats() at each scrape, in its own registry', async () => {
     let streams = [stream('a'), stream('b', { state: 'stopped' })];
@@ -35,10 +60,7 @@ describe('createEdgeMetrics', () => {
     assert.match(text, /^sightline_edge_frames_decoded_total\{edge="e1",stream="a"\} 10$/m);
     assert.match(text, /^# TYPE sightline_edge_frames_decoded_total counter$/m);
     assert.match(text, /^sightline_edge_frames_dropped_total\{edge="e1",stream="a",reason="stale"\} 2$/m);
-    assert.match(
-      text,
-      /^sightline_edge_stream_latency_seconds\{edge="e1",stream="a",quantile="0.95"\} 0.12$/m,
-    );
+    assert.doesNotMatch(text, /quantile/, 'no gauge imitating a summary');
     assert.match(text, /^sightline_edge_stream_up\{edge="e1",stream="a"\} 1$/m);
     assert.match(text, /^sightline_edge_stream_up\{edge="e1",stream="b"\} 0$/m);
     assert.match(text, /^sightline_edge_info\{edge="e1",model="yolox_nano",provider="cpu"\} 1$/m);
@@ -51,6 +73,91 @@ describe('createEdgeMetrics', () => {
     const later = await metrics.registry.metrics();
     assert.match(later, /^sightline_edge_frames_decoded_total\{edge="e1",stream="a"\} 25$/m);
     assert.doesNotMatch(later, /stream="b"/, 'a removed stream disappears');
+  });
+
+  test('stream latency is a histogram observed per frame result, summable across streams and edges', async () => {
+    let streams = [stream('a'), stream('b')];
+    const src = source(() => streams);
+    const metrics = createEdgeMetrics(src, { defaultMetrics: false });
+    for (const ms of [8, 40, 120, 3000]) src.frame('a', ms);
+    const text = await metrics.registry.metrics();
+    assert.match(text, /^# TYPE sightline_edge_stream_latency_seconds histogram$/m);
+    const a = (line: string) => new RegExp(`^sightline_edge_stream_latency_seconds_${line}$`, 'm');
+    assert.match(text, a('bucket{le="0.01",edge="e1",stream="a"} 1'));
+    assert.match(text, a('bucket{le="0.05",edge="e1",stream="a"} 2'));
+    assert.match(text, a('bucket{le="0.15",edge="e1",stream="a"} 3'));
+    assert.match(text, a('bucket{le="2.5",edge="e1",stream="a"} 3'));
+    assert.match(text, a('bucket{le="5",edge="e1",stream="a"} 4'));
+    assert.match(text, a('bucket{le="10",edge="e1",stream="a"} 4'));
+    assert.match(text, a('bucket{le="\\+Inf",edge="e1",stream="a"} 4'));
+    assert.match(text, a('sum{edge="e1",stream="a"} 3.168'));
+    assert.match(text, a('count{edge="e1",stream="a"} 4'));
+    assert.match(text, a('count{edge="e1",stream="b"} 0'), 'a stream without frames yet has its series');
+    assert.doesNotMatch(text, /quantile/);
+    src.frame('a', 60);
+    assert.match(await metrics.registry.metrics(), a('count{edge="e1",stream="a"} 5'));
+    streams = [stream('a')];
+    assert.doesNotMatch(await metrics.registry.metrics(), /stream="b"/, 'a removed stream disappears');
+  });
+
+  test('registerCounter mirrors a running count as a _total counter that never goes down', async () => {
+    const metrics = createEdgeMetrics(
+      { edgeId: 'e1', modelId: 'm', provider: 'cpu', stats: () => [] },
+      { defaultMetrics: false },
+    );
+    let dropped = 0;
+    metrics.registerCounter('sightline_edge_outbox_dropped_total', 'Batches dropped.', () => dropped);
+    const value = async () => {
+      const text = await metrics.registry.metrics();
+      assert.match(text, /^# TYPE sightline_edge_outbox_dropped_total counter$/m);
+      return Number(/^sightline_edge_outbox_dropped_total\{edge="e1"\} (\S+)$/m.exec(text)?.[1]);
+    };
+    assert.equal(await value(), 0);
+    dropped = 3;
+    assert.equal(await value(), 3);
+    assert.equal(await value(), 3, 'a scrape without change adds nothing');
+    dropped = 5;
+    assert.equal(await value(), 5);
+    dropped = 2; // its source started again from 0 and counted 2 since
+    assert.equal(await value(), 7);
+    assert.throws(
+      () => metrics.registerCounter('sightline_edge_outbox_dropped_total', 'x', () => 1),
+      /already/,
+    );
+    assert.throws(() => metrics.registerCounter('sightline_edge_uplink_acked', 'x', () => 1), /_total/);
+    assert.throws(() => metrics.registerGauge('sightline_edge_uplink_acked_total', 'x', () => 1), /counter/);
+  });
+
+  test('readiness: one check per stream by its state, plus registered checks; the worst wins', () => {
+    let streams = [stream('a'), stream('b', { state: 'reconnecting', lastError: 'connection refused' })];
+    const metrics = createEdgeMetrics(
+      { edgeId: 'e1', modelId: 'm', provider: 'cpu', stats: () => streams },
+      { defaultMetrics: false },
+    );
+    let hub: 'ok' | 'unavailable' = 'unavailable';
+    metrics.registerCheck('hub', () => ({ status: hub, detail: hub === 'ok' ? 'connected' : 'connecting' }));
+    assert.throws(() => metrics.registerCheck('hub', () => ({ status: 'ok' })), /already/);
+    let r = metrics.readiness();
+    assert.equal(r.status, 'unavailable');
+    assert.deepEqual(Object.keys(r).sort(), ['checks', 'status', 'uptimeSeconds', 'version']);
+    assert.match(r.version, /^\d+\.\d+\.\d+/);
+    assert.deepEqual(r.checks, {
+      hub: { status: 'unavailable', detail: 'connecting' },
+      'stream:a': { status: 'ok', detail: 'running' },
+      'stream:b': { status: 'degraded', detail: 'reconnecting: connection refused' },
+    });
+    hub = 'ok';
+    assert.equal(metrics.readiness().status, 'degraded', 'a reconnecting stream degrades, still ready');
+    streams = [stream('a'), stream('b', { state: 'stopped' }), stream('c', { state: 'ended' })];
+    assert.equal(metrics.readiness().status, 'ok');
+    streams = [stream('a'), stream('b', { state: 'failed', lastError: 'no such file' })];
+    r = metrics.readiness();
+    assert.equal(r.status, 'degraded', 'a failed stream degrades the edge; the others go on');
+    assert.deepEqual(r.checks['stream:b'], { status: 'degraded', detail: 'failed: no such file' });
+    metrics.registerCheck('broken', () => {
+      throw new Error('boom');
+    });
+    assert.equal(metrics.readiness().checks.broken?.status, 'unavailable');
   });
 
   test('registerGauge adds a gauge read at each scrape; names are unique', async () => {
@@ -76,6 +183,60 @@ describe('createEdgeMetrics', () => {
 });
 
 describe('startMetricsServer', () => {
+  test('GET /health (liveness) and /ready (readiness): one shape, 200 or 503 with Retry-After', async () => {
+    let state: StreamStats['state'] = 'running';
+    const metrics = createEdgeMetrics(
+      { edgeId: 'e1', modelId: 'm', provider: 'cpu', stats: () => [stream('a', { state })] },
+      { defaultMetrics: false },
+    );
+    let connected = false;
+    metrics.registerCheck('hub', () =>
+      connected ? { status: 'ok', detail: 'connected' } : { status: 'unavailable', detail: 'disconnected' },
+    );
+    const server = await startMetricsServer({ port: 0, registry: metrics.registry });
+    try {
+      const get = async (path: string) => {
+        const res = await fetch(server.url + path);
+        return {
+          status: res.status,
+          retryAfter: res.headers.get('retry-after'),
+          body: (await res.json()) as HealthReport,
+        };
+      };
+      const health = await get('/health');
+      assert.equal(health.status, 200);
+      assert.deepEqual(Object.keys(health.body).sort(), ['checks', 'status', 'uptimeSeconds', 'version']);
+      assert.equal(health.body.status, 'ok');
+      assert.ok(health.body.uptimeSeconds > 0);
+
+      let ready = await get('/ready');
+      assert.equal(ready.status, 503);
+      assert.equal(ready.retryAfter, '5');
+      assert.deepEqual(Object.keys(ready.body).sort(), Object.keys(health.body).sort());
+      assert.equal(ready.body.status, 'unavailable');
+      assert.deepEqual(ready.body.checks.hub, { status: 'unavailable', detail: 'disconnected' });
+      assert.deepEqual(ready.body.checks['stream:a'], { status: 'ok', detail: 'running' });
+      assert.equal((await get('/health')).status, 200, 'liveness does not follow readiness');
+
+      connected = true;
+      ready = await get('/ready');
+      assert.deepEqual([ready.status, ready.retryAfter, ready.body.status], [200, null, 'ok']);
+      state = 'reconnecting';
+      ready = await get('/ready');
+      assert.deepEqual([ready.status, ready.body.status], [200, 'degraded']);
+      state = 'failed';
+      ready = await get('/ready');
+      assert.deepEqual([ready.status, ready.body.status], [200, 'degraded']);
+      connected = false;
+      assert.equal((await get('/ready')).status, 503);
+      const post = await fetch(`${server.url}/ready`, { method: 'POST' });
+      assert.equal(post.status, 405);
+      await post.body?.cancel();
+    } finally {
+      await server.close();
+    }
+  });
+
   test('GET /metrics and /health; 404 JSON otherwise; close() stops it', async () => {
     const metrics = createEdgeMetrics(
       { edgeId: 'e1', modelId: 'm', provider: 'cpu', stats: () => [stream('a')] },
@@ -89,7 +250,8 @@ describe('startMetricsServer', () => {
       assert.equal(res.headers.get('content-type'), metrics.registry.contentType);
       assert.match(await res.text(), /sightline_edge_frames_decoded_total\{edge="e1",stream="a"\} 10/);
       const health = await fetch(`${server.url}/health`);
-      assert.deepEqual([health.status, await health.json()], [200, { status: 'ok' }]);
+      assert.equal(health.status, 200);
+      assert.equal(((await health.json()) as HealthReport).status, 'ok');
       const missing = await fetch(`${server.url}/nope`);
       assert.equal(missing.status, 404);
       assert.equal(((await missing.json()) as { error: string }).error, 'not found');

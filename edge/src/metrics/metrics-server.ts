@@ -1,8 +1,20 @@
-/** A small HTTP server for Prometheus: GET /metrics (the registry's exposition text) and GET /health. */
+/**
+ * A small HTTP server for Prometheus and orchestrators: GET /metrics (the registry's exposition text), GET /health
+ * (liveness: 200 while the process answers) and GET /ready (readiness: 200, or 503 with Retry-After when not
+ * ready), both with the HealthReport of @sightline/shared.
+ */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { describeError } from '@sightline/shared';
+import {
+  describeError,
+  type HealthReport,
+  healthReport,
+  isReady,
+  READY_RETRY_AFTER_SECONDS,
+} from '@sightline/shared';
 import type { Registry } from 'prom-client';
+import { VERSION } from '../version.ts';
+import { edgeMetricsOf } from './edge-metrics.ts';
 
 export interface MetricsServerOptions {
   /** TCP port; 0 picks a free one. Required. */
@@ -11,6 +23,11 @@ export interface MetricsServerOptions {
   host?: string;
   /** The registry served at /metrics. Required. */
   registry: Registry;
+  /**
+   * The readiness report of GET /ready. Default: the checks of the EdgeMetrics that made `registry` (its streams,
+   * hub link...), else a report with no checks (always ready).
+   */
+  readiness?: () => HealthReport;
 }
 
 export interface MetricsServer {
@@ -24,9 +41,16 @@ export interface MetricsServer {
 export async function startMetricsServer(options: MetricsServerOptions): Promise<MetricsServer> {
   const { registry, port } = options;
   const host = options.host ?? '127.0.0.1';
-  const json = (res: import('node:http').ServerResponse, status: number, body: unknown): void => {
-    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  const readiness = options.readiness ?? edgeMetricsOf(registry)?.readiness ?? (() => healthReport(VERSION));
+  const json = (
+    res: import('node:http').ServerResponse,
+    status: number,
+    body: unknown,
+    headers: Record<string, string> = {},
+  ): void => {
+    res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
   };
+  const paths = ['/metrics', '/health', '/ready'];
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const get = req.method === 'GET' || req.method === 'HEAD';
@@ -36,12 +60,21 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
         (err: unknown) => json(res, 500, { error: `metrics failed: ${describeError(err)}` }),
       );
     } else if (path === '/health' && get) {
-      json(res, 200, { status: 'ok' });
-    } else if (path === '/metrics' || path === '/health') {
+      json(res, 200, healthReport(VERSION));
+    } else if (path === '/ready' && get) {
+      let report: HealthReport;
+      try {
+        report = readiness();
+      } catch (err) {
+        report = healthReport(VERSION, { readiness: { status: 'unavailable', detail: describeError(err) } });
+      }
+      if (isReady(report)) json(res, 200, report);
+      else json(res, 503, report, { 'retry-after': String(READY_RETRY_AFTER_SECONDS) });
+    } else if (paths.includes(path ?? '')) {
       res.setHeader('allow', 'GET, HEAD');
       json(res, 405, { error: `method ${req.method} not allowed` });
     } else {
-      json(res, 404, { error: 'not found', paths: ['/metrics', '/health'] });
+      json(res, 404, { error: 'not found', paths });
     }
   });
   await new Promise<void>((resolve, reject) => {

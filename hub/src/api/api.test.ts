@@ -59,10 +59,17 @@ for (const backend of backends) {
       return fetch(hub.url + path, { ...init, headers });
     };
 
-    test('/health is public', async () => {
+    test('/health and /ready are public, with the one health shape', async () => {
       const res = await call('/health');
       assert.equal(res.status, 200);
-      assert.equal(((await res.json()) as { ok: boolean }).ok, true);
+      const health = (await res.json()) as { status: string; checks: object };
+      assert.deepEqual(Object.keys(health).sort(), ['checks', 'status', 'uptimeSeconds', 'version']);
+      assert.deepEqual([health.status, health.checks], ['ok', {}]);
+      const ready = await call('/ready');
+      assert.equal(ready.status, 200);
+      const body = (await ready.json()) as { status: string; checks: Record<string, { status: string }> };
+      assert.equal(body.status, 'ok');
+      assert.deepEqual(Object.keys(body.checks), ['database', 'indexes']);
     });
 
     test('the OpenAPI 3.1 document lists every route with its required role', async () => {

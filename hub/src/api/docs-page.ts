@@ -20,7 +20,7 @@ export function apiDocsPage(): string {
 </head>
 <body>
 <h1>Sightline hub API</h1>
-<p>Every route but <code>/health</code> needs <code>Authorization: Bearer &lt;token&gt;</code> with at least the role shown.
+<p>Every route but <code>/health</code> and <code>/ready</code> needs <code>Authorization: Bearer &lt;token&gt;</code> with at least the role shown.
 Errors are JSON <code>{"error": {"code", "message"}}</code>. Machine-readable: <a href="/api/v1/openapi.json">/api/v1/openapi.json</a> (OpenAPI 3.1).</p>
 <div id="ops">Loading…</div>
 <script>

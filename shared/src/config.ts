@@ -2,6 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { redactSubstituted, substitutedSourceIssues, substituteEnv } from './config-env.ts';
 import { ConfigError } from './errors.ts';
 
 /** Edge and stream ids: 1-64 letters, digits, _ . -, starting with a letter or digit (safe in URLs and file names). */
@@ -71,6 +72,14 @@ export const DecoderConfig = z.strictObject({
   ffmpegPath: z.string().default('ffmpeg'),
   /** Decoder threads per stream (0 = FFmpeg decides). Default 1. */
   threads: z.number().int().min(0).max(16).default(1),
+  /**
+   * Hardware decoding, both backends (docs/decoding.md): auto (cuda then vaapi on Linux, videotoolbox on macOS),
+   * cuda (NVDEC), vaapi, videotoolbox, or none. A device that cannot be opened, or has no decoder for the codec,
+   * means software decoding and one log line saying why. Default none (software; GPU decoding is not verified yet).
+   */
+  hwaccel: z.enum(['auto', 'cuda', 'vaapi', 'videotoolbox', 'none']).default('none'),
+  /** The hwaccel device: a CUDA GPU index ("1") or a VA-API render node ("/dev/dri/renderD129"). Default: FFmpeg's choice. */
+  hwaccelDevice: z.string().min(1).optional(),
 });
 
 export const ByteTrackConfig = z.strictObject({
@@ -279,8 +288,15 @@ export function parseEdgeConfig(input: unknown, origin = 'config'): EdgeConfig {
   return config;
 }
 
-/** Read and validate a YAML or JSON config file. */
-export async function loadEdgeConfig(path: string): Promise<EdgeConfig> {
+/**
+ * Read and validate a YAML or JSON config file. String values may use `${NAME}`, `${NAME:-default}` and `$${`
+ * (a literal `${`), substituted from `env` after parsing (config-env.ts); errors never show a value that came
+ * from a variable.
+ */
+export async function loadEdgeConfig(
+  path: string,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): Promise<EdgeConfig> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -298,5 +314,17 @@ export async function loadEdgeConfig(path: string): Promise<EdgeConfig> {
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     throw new ConfigError(`Config file ${path} must hold an object with a "streams" list`);
   }
-  return parseEdgeConfig(data, `config file ${path}`);
+  const origin = `config file ${path}`;
+  const subst = substituteEnv(data, env);
+  const issues = [...subst.issues, ...substitutedSourceIssues(subst.substitutions)];
+  if (issues.length) throw new ConfigError(`Invalid ${origin}`, issues);
+  try {
+    return parseEdgeConfig(subst.data, origin);
+  } catch (err) {
+    if (!(err instanceof ConfigError) || subst.substitutions.length === 0) throw err;
+    throw new ConfigError(
+      `Invalid ${origin}`,
+      err.issues.map((i) => redactSubstituted(i, subst.substitutions)),
+    );
+  }
 }

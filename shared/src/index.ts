@@ -2,6 +2,7 @@
 export * from './config.ts';
 export * from './errors.ts';
 export * from './events.ts';
+export * from './health.ts';
 export * from './logger.ts';
 export * from './model-spec.ts';
 export * from './time.ts';

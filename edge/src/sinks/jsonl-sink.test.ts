@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ClosedError, SinkError } from '@sightline/shared';
 import { JsonlSink } from './jsonl-sink.ts';
+import { bitmapOf, decodeCocoRle, differences, wireMask } from './mask-fixtures.ts';
 import { createSink } from './sink.ts';
 import { frameResult, track } from './test-results.ts';
 
@@ -56,6 +57,52 @@ describe('JsonlSink', () => {
     const [line] = await readLines(path);
     assert.equal('embedding' in line.tracks[0], false);
     assert.equal(line.tracks[0].trackId, 3);
+  });
+
+  test('writes instance masks as COCO RLE over the whole frame (column-major), leaving the wire form alone', async () => {
+    const path = join(dir, 'masks.jsonl');
+    const sink = await JsonlSink.open(path);
+    // An L (left column and bottom row of a 3 x 4 grid of 10 px cells) at [600, 400, 630, 440] in the 640 x 480
+    // frame, and a mask whose right column and bottom row of cells lie past the frame's right and bottom edges.
+    const mask = wireMask(
+      [600, 400, 630, 440],
+      [
+        [1, 0, 0],
+        [1, 0, 0],
+        [1, 0, 0],
+        [1, 1, 1],
+      ],
+    );
+    const edge = wireMask(
+      [620, 450, 650, 490],
+      [
+        [0, 1, 1],
+        [0, 1, 0],
+        [1, 1, 1],
+        [1, 1, 1],
+      ],
+    );
+    const result = frameResult('cam1', 0, [track(1, 600, 400, { mask }), track(2, 620, 450, { mask: edge })]);
+    result.detections[0]!.mask = mask;
+    const before = structuredClone(result);
+    sink.write(result);
+    await sink.close();
+    assert.deepEqual(result, before, 'the result (and its wire masks) is not changed');
+    const [line] = await readLines(path);
+    assert.deepEqual(Object.keys(line.tracks[0].mask).sort(), ['counts', 'size']);
+    assert.deepEqual(line.tracks[0].mask.size, [480, 640], '[height, width] of the frame');
+    const want = bitmapOf(640, 480, [
+      [600, 400, 610, 440],
+      [600, 430, 630, 440],
+    ]);
+    assert.deepEqual(differences(decodeCocoRle(line.tracks[0].mask), want), []);
+    assert.deepEqual(line.detections[0].mask, line.tracks[0].mask, 'detection masks too');
+    assert.equal('mask' in line.detections[1], false);
+    const cut = bitmapOf(640, 480, [
+      [630, 450, 640, 470],
+      [620, 470, 640, 480],
+    ]);
+    assert.deepEqual(differences(decodeCocoRle(line.tracks[1].mask), cut), []);
   });
 
   test('keeps every result of a burst larger than the stream buffer, in order', async () => {

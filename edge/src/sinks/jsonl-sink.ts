@@ -1,5 +1,6 @@
 /** JSON Lines sink: one JSON object per FrameResult per line, in one file for all streams. */
 import type { FrameResult } from '@sightline/shared';
+import { isWireMask, maskToCocoRle } from './coco-rle.ts';
 import { LineWriter, type LineWriterOptions } from './line-writer.ts';
 import type { Sink } from './sink.ts';
 
@@ -11,16 +12,23 @@ export interface JsonlSinkOptions extends LineWriterOptions {
 
 /**
  * Writes `JSON.stringify(result)` + "\n" per result. Float32Array values (embeddings) become arrays of numbers
- * rounded to 4 decimals, or are omitted with `omitEmbeddings`. Buffered and backpressure-aware (see LineWriter).
+ * rounded to 4 decimals, or are omitted with `omitEmbeddings`. Instance masks (`mask` of tracks and detections)
+ * become COCO uncompressed RLE over the whole frame, `{size: [height, width], counts}` in column-major order
+ * (coco-rle.ts), what pycocotools and supervision read; the wire keeps its compact box-local form.
+ * Buffered and backpressure-aware (see LineWriter).
  */
 export class JsonlSink implements Sink {
   readonly #out: LineWriter;
   readonly #replacer: (key: string, value: unknown) => unknown;
+  /** The frame size of the result being written (the space masks are placed in). */
+  #width = 0;
+  #height = 0;
 
   private constructor(out: LineWriter, options: JsonlSinkOptions) {
     this.#out = out;
     const omit = options.omitEmbeddings ?? false;
-    this.#replacer = (_key, value) => {
+    this.#replacer = (key, value) => {
+      if (key === 'mask' && isWireMask(value)) return maskToCocoRle(value, this.#width, this.#height);
       if (!(value instanceof Float32Array)) return value;
       return omit ? undefined : Array.from(value, round4);
     };
@@ -46,6 +54,8 @@ export class JsonlSink implements Sink {
   }
 
   write(result: FrameResult): void {
+    this.#width = result.width;
+    this.#height = result.height;
     this.#out.write(`${JSON.stringify(result, this.#replacer)}\n`);
   }
 

@@ -14,16 +14,21 @@
 //   4. a build from source against Debian's libraries, with the meson subproject shims and compat headers in
 //      deploy/mediasoup/ (see deploy/mediasoup/README.md). Needs the Debian packages listed below.
 //
+// The source build shows one progress line (step, ninja's [n/m], elapsed) and writes the compiler output to a log
+// file in the build folder, whose path it prints only when the build fails (--verbose streams it instead).
+//
 // Flags: --force (ignore the cache), --from-source (skip 2 and 3), --keep-build (keep the build folder),
-//        --optional (exit 0 when no worker can be had: npm start then runs the demo without live video).
+//        --optional (exit 0 when no worker can be had: npm start then runs the demo without live video),
+//        --verbose (the full meson/ninja output on stderr).
 // Env: MEDIASOUP_WORKER_CACHE, MEDIASOUP_SKIP_WORKER_PREBUILT_DOWNLOAD,
 //      MEDIASOUP_WORKER_PREBUILT_DOWNLOAD_BASE_URL (as in mediasoup), MESON_ARGS (extra `meson setup` args,
 //      as in mediasoup, e.g. -Dms_disable_liburing=true), MEDIASOUP_WORKER_BUILD_JOBS (default: CPU count).
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import {
   chmodSync,
   copyFileSync,
   cpSync,
+  createWriteStream,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -45,6 +50,7 @@ const args = new Set(process.argv.slice(2));
 const force = args.has('--force');
 const fromSource = args.has('--from-source');
 const keepBuild = args.has('--keep-build');
+const verbose = args.has('--verbose');
 
 // Debian packages the source build needs, with what each provides (checked before building).
 const APT_PACKAGES = {
@@ -253,14 +259,91 @@ function checkBuildTools() {
   return meson;
 }
 
-function run(cmd, cmdArgs, cwd) {
-  log(`$ ${cmd} ${cmdArgs.join(' ')}`);
-  // The compiler output goes to stderr so that stdout carries only the resulting path.
-  const r = spawnSync(cmd, cmdArgs, { cwd, stdio: ['ignore', process.stderr, process.stderr] });
-  if (r.status !== 0) throw new Error(`${cmd} ${cmdArgs.join(' ')} failed (exit ${r.status ?? r.signal})`);
+/** Elapsed time as "42s" or "3m05s". */
+export function formatElapsed(ms) {
+  const s = Math.floor(ms / 1000);
+  return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
 }
 
-function buildFromSource(ms) {
+/** ninja's last "[n/m]" in a chunk of output, or undefined. */
+export function ninjaProgress(text) {
+  const all = [...text.matchAll(/\[(\d+)\/(\d+)\]/g)];
+  const last = all.at(-1);
+  return last ? { done: Number(last[1]), total: Number(last[2]) } : undefined;
+}
+
+/**
+ * One progress line for the build: redrawn in place on a terminal; elsewhere (CI logs, npm start piped) a line at
+ * each step and at most every 30 s, so the output stays a handful of lines.
+ */
+export class BuildProgress {
+  #out;
+  #tty;
+  #started = Date.now();
+  #lastPrinted = 0;
+  #drawn = false;
+  #text = '';
+
+  constructor(out = process.stderr, tty = Boolean(out.isTTY)) {
+    this.#out = out;
+    this.#tty = tty;
+  }
+
+  /** Show `step` (e.g. "step 3/3 compile"), with ninja's counts when known. */
+  update(step, counts, force = false) {
+    const pct = counts
+      ? ` [${counts.done}/${counts.total}] ${Math.floor((100 * counts.done) / counts.total)}%`
+      : '';
+    this.#text = `build-mediasoup-worker: ${step}${pct}, ${formatElapsed(Date.now() - this.#started)}`;
+    const now = Date.now();
+    if (this.#tty) {
+      this.#out.write(`\r\x1b[2K${this.#text}`);
+      this.#drawn = true;
+    } else if (force || now - this.#lastPrinted >= 30_000) {
+      this.#out.write(`${this.#text}\n`);
+      this.#lastPrinted = now;
+    }
+  }
+
+  /** End the in-place line so that the next message starts on a fresh line. */
+  done() {
+    if (this.#tty && this.#drawn) this.#out.write('\n');
+    this.#drawn = false;
+  }
+}
+
+/**
+ * Run one build step with its output in `logFile` (or on stderr with --verbose), reporting ninja's progress.
+ * Rejects with the command and its exit status; stdout stays for the resulting path alone.
+ */
+function run(cmd, cmdArgs, cwd, { logFile, progress, step }) {
+  return new Promise((resolvePromise, reject) => {
+    const logStream = createWriteStream(logFile, { flags: 'a' });
+    logStream.write(`$ ${cmd} ${cmdArgs.join(' ')}\n`);
+    if (verbose) log(`$ ${cmd} ${cmdArgs.join(' ')}`);
+    else progress.update(step, undefined, true);
+    const child = spawn(cmd, cmdArgs, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const onData = (chunk) => {
+      logStream.write(chunk);
+      if (verbose) process.stderr.write(chunk);
+      else progress.update(step, ninjaProgress(chunk.toString('utf8')));
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('error', (err) => {
+      logStream.end();
+      reject(new Error(`${cmd} could not start: ${err.message}`));
+    });
+    child.on('close', (code, signal) => {
+      logStream.end(() => {
+        if (code === 0) resolvePromise();
+        else reject(new Error(`${cmd} ${cmdArgs.join(' ')} failed (exit ${code ?? signal})`));
+      });
+    });
+  });
+}
+
+async function buildFromSource(ms) {
   const meson = checkBuildTools();
   const buildRoot = mkdtempSync(join(tmpdir(), `mediasoup-worker-${ms.pkg.version}-build-`));
   const worker = join(buildRoot, 'worker');
@@ -289,8 +372,11 @@ function buildFromSource(ms) {
   }
   const jobs = process.env.MEDIASOUP_WORKER_BUILD_JOBS || String(availableParallelism());
   const extra = (process.env.MESON_ARGS || '').split(/\s+/).filter(Boolean);
+  const logFile = join(buildRoot, 'build.log');
+  const progress = new BuildProgress();
+  const options = (step) => ({ logFile, progress, step });
   try {
-    run(
+    await run(
       'meson',
       [
         'setup',
@@ -302,12 +388,25 @@ function buildFromSource(ms) {
         join('out', 'Release'),
       ],
       worker,
+      options('step 1/3 configure'),
     );
     // Generated FlatBuffers headers first, as mediasoup's tasks.py does (libwebrtc includes them).
-    run('meson', ['compile', '-C', join('out', 'Release'), 'flatbuffers-generator'], worker);
-    run('meson', ['compile', '-C', join('out', 'Release'), '-j', jobs, 'mediasoup-worker'], worker);
+    await run(
+      'meson',
+      ['compile', '-C', join('out', 'Release'), 'flatbuffers-generator'],
+      worker,
+      options('step 2/3 generate FlatBuffers headers'),
+    );
+    await run(
+      'meson',
+      ['compile', '-C', join('out', 'Release'), '-j', jobs, 'mediasoup-worker'],
+      worker,
+      options('step 3/3 compile'),
+    );
+    progress.done();
   } catch (err) {
-    fail(`${err.message}\nbuild folder kept for inspection: ${buildRoot}`);
+    progress.done();
+    fail(`${err.message}\nfull build log: ${logFile}\nbuild folder kept for inspection: ${buildRoot}`);
   }
   const bin = join(worker, 'out', 'Release', 'mediasoup-worker');
   log(`built in ${Math.round((Date.now() - started) / 1000)} s`);
@@ -356,7 +455,7 @@ async function main() {
     }
   }
 
-  const built = buildFromSource(ms);
+  const built = await buildFromSource(ms);
   if (!workerStarts(built.bin, ms))
     fail(`the built worker does not start (build folder: ${dirname(built.bin)})`);
   const path = install(built.bin, cacheDir, {

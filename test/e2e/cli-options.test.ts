@@ -465,6 +465,23 @@ describe('sightline config schema / check', () => {
     assert.match(wrong.stderr, /inference\.sessions/);
     assert.match(wrong.stderr, /colour: unknown field/);
   });
+
+  test('config check --json shows no secret: source passwords from ${VARIABLES} and tokens are hidden', async () => {
+    const file = join(dir, 'secret.yaml');
+    writeFileSync(
+      file,
+      'streams: [{ id: cam, source: "rtsp://admin:${CAM_PASS}@cam.local/s1" }]\n' +
+        'whip: { port: 0, token: "${WHIP_TOKEN}" }\n',
+    );
+    const r = await run(
+      ['config', 'check', file, '--json'],
+      cliEnv({ CAM_PASS: 'pass-s3cret', WHIP_TOKEN: 'whip-t0ken-s3cret-value' }),
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stdout, /s3cret/);
+    const config = JSON.parse(r.stdout) as { streams: { source: string }[] };
+    assert.equal(config.streams[0]!.source, 'rtsp://admin:***@cam.local/s1');
+  });
 });
 
 describe('--log-level and --log-format on edge run', () => {

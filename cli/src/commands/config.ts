@@ -1,5 +1,6 @@
 /** `sightline config schema | check`: the edge config file's JSON Schema, and a check of a config file. */
 import { parseArgs } from 'node:util';
+import { redactConfig } from '@sightline/edge';
 import { EdgeConfig, loadEdgeConfig } from '@sightline/shared';
 import { UsageError } from '../usage-error.ts';
 
@@ -10,7 +11,8 @@ export const CONFIG_USAGE = `Usage: sightline config schema
                     editor: # yaml-language-server: $schema=<file>
   check <file>      validate a config file as "sightline edge run --config <file>" would: exit 0 and a summary
                     when it is valid, exit 1 naming every bad field otherwise
-  --json            (check) print the config with every default filled in, as JSON
+  --json            (check) print the config with every default filled in, as JSON (tokens left out and
+                    source passwords shown as ***, also those that came from \${VARIABLES})
 
 Every field and its default: shared/src/config.ts.
 `;
@@ -48,7 +50,7 @@ export async function runConfigCheck(argv: string[]): Promise<number> {
   const file = positionals[0]!;
   const config = await loadEdgeConfig(file);
   if (values.json) {
-    process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify(redactConfig(config), null, 2)}\n`);
     return 0;
   }
   const parts = [

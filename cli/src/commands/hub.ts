@@ -60,6 +60,8 @@ export async function runHub(argv: string[]): Promise<number> {
   const dataDir = dataDirOf(values['data-dir']);
   const reportNew = reportNewDataDir(dataDir);
   const hub = await startHub({ port, host: values.host, dataDir, retentionDays });
+  // Before anything says the hub is up: a supervisor's SIGTERM from then on gets the clean shutdown.
+  const signals = handleStopSignals();
   reportNew();
   const kept = retentionDaysOf(retentionDays);
   process.stdout.write(
@@ -75,7 +77,6 @@ export async function runHub(argv: string[]): Promise<number> {
       'No admin token yet: stop the hub and run "sightline hub token create --role admin" (or set one up with DATABASE_URL).\n',
     );
   }
-  const signals = handleStopSignals();
   await signals.requested;
   await retained;
   await hub.close();

@@ -18,6 +18,7 @@ import {
   SightlineError,
 } from '@sightline/shared';
 import { EdgeRuntime } from '../pipeline/edge-runtime.ts';
+import { redactUrl } from '../sources/source-url.ts';
 import { newRunId, UplinkBatcher } from '../uplink/batcher.ts';
 import { type EdgeCredential, enrollEdge, loadCredential, saveCredential } from '../uplink/enroll.ts';
 import { Outbox } from '../uplink/outbox.ts';
@@ -30,14 +31,16 @@ import { WhipServer } from '../webrtc/whip-server.ts';
 export function redactConfig(config: EdgeConfig): Record<string, unknown> {
   const copy = JSON.parse(JSON.stringify(config)) as Record<string, unknown> & {
     hub?: Record<string, unknown>;
+    whip?: Record<string, unknown>;
     streams?: { source?: string }[];
   };
   if (copy.hub) {
     delete copy.hub.token;
     delete copy.hub.enrollmentToken;
   }
+  if (copy.whip) delete copy.whip.token;
   for (const s of copy.streams ?? []) {
-    if (typeof s.source === 'string') s.source = s.source.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@');
+    if (typeof s.source === 'string') s.source = redactUrl(s.source);
   }
   return copy;
 }

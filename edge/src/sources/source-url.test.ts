@@ -24,6 +24,9 @@ test('redacts passwords for display', () => {
     'rtsp://admin:***@10.0.0.5/stream',
   );
   assert.equal(redactUrl('/plain/path.mp4'), '/plain/path.mp4');
+  // A raw @ in the password: the user info runs to the last @ of the authority, and all of the password goes.
+  assert.equal(redactUrl('rtsp://admin:p@ss@word@cam/s?x=a@b'), 'rtsp://admin:***@cam/s?x=a@b');
+  assert.equal(redactUrl('rtsp://cam/stream@2'), 'rtsp://cam/stream@2', 'an @ in the path is no user info');
 });
 
 test('rejects unsupported schemes and malformed URLs with SOURCE_INVALID naming the input', () => {

@@ -23,9 +23,12 @@ export interface ParsedSource {
 
 const SCHEME = /^([a-z][a-z0-9+.-]*):\/\//i;
 
-/** Replace the password in a URL with *** for logs and error messages. */
+/**
+ * Replace the password in a URL with *** for logs and error messages. The user info ends at the last @ before the
+ * path (as URL parsers read it), so a password holding a raw @ is hidden whole.
+ */
 export function redactUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*):[^/@]*@/i, '$1:***@');
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:?#]*):[^/?#]*@/i, '$1:***@');
 }
 
 /** Parse a source string; throws SourceError(SOURCE_INVALID) naming the input when it cannot be used. */

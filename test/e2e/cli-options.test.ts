@@ -466,12 +466,13 @@ describe('sightline config schema / check', () => {
     assert.match(wrong.stderr, /colour: unknown field/);
   });
 
-  test('config check --json shows no secret: source passwords from ${VARIABLES} and tokens are hidden', async () => {
+  test('config check --json shows no secret: source passwords from variables and tokens are hidden', async () => {
     const file = join(dir, 'secret.yaml');
+    const dollar = '$';
     writeFileSync(
       file,
-      'streams: [{ id: cam, source: "rtsp://admin:${CAM_PASS}@cam.local/s1" }]\n' +
-        'whip: { port: 0, token: "${WHIP_TOKEN}" }\n',
+      `streams: [{ id: cam, source: "rtsp://admin:${dollar}{CAM_PASS}@cam.local/s1" }]\n` +
+        `whip: { port: 0, token: "${dollar}{WHIP_TOKEN}" }\n`,
     );
     const r = await run(
       ['config', 'check', file, '--json'],

@@ -176,7 +176,13 @@ async function loopback(source: string, frames: number, model?: string, holdMs?:
     await published;
     await waitFor(`${frames} access units`, 20_000, () => (au() >= frames ? true : undefined));
     const annotated = () => events.filter((e) => e.kind === 'meta' && !e.meta.skipped).length;
-    await waitFor(`${minMetas} annotated frames`, 45_000, () => (annotated() >= minMetas ? true : undefined));
+    await waitFor(`${minMetas} annotated frames`, 45_000, () =>
+      annotated() >= minMetas ? true : undefined,
+    ).catch((err: Error) => {
+      throw new Error(
+        `${err.message}: publisher ${JSON.stringify(publisher?.stats())}, runtime ${JSON.stringify(runtime.stats())}`,
+      );
+    });
     return {
       events: [...events],
       pt: negotiatedPt,

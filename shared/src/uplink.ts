@@ -224,8 +224,9 @@ export interface UplinkError {
   message: string;
   /**
    * Set when the refused message was a batch whose content can never be stored (malformed): the edge drops it
-   * from its outbox and counts it as rejected. Store outages carry no seq; the hub closes the connection and
-   * the edge replays everything unacked on its next one.
+   * from its outbox and counts it as rejected. Store outages (code STORE_UNAVAILABLE) and other failures to
+   * store (STORE_FAILED) carry no seq: "not stored, retry"; the hub closes the connection and the edge replays
+   * everything unacked on its next one.
    */
   seq?: number;
   streamId?: string;

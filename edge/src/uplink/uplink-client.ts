@@ -355,6 +355,17 @@ export class UplinkClient extends TypedEmitter<UplinkClientEvents> {
     const code = str(m.code) ? m.code : 'UNKNOWN';
     const message = str(m.message) ? m.message : '';
     if (typeof m.seq !== 'number') {
+      if (code === 'STORE_UNAVAILABLE' || code === 'STORE_FAILED') {
+        // "Not stored, retry": nothing is dropped; the hub closes and everything unacked is replayed after the
+        // reconnect backoff. One line per outage (the close that follows logs the outage itself).
+        if (this.#outageSince === undefined) {
+          this.#log.warn(
+            { hub: this.#o.hubUrl, code, message, outbox: this.#outbox.size },
+            'hub cannot store batches now: they stay in the outbox and are retried',
+          );
+        }
+        return;
+      }
       this.#log.warn({ hub: this.#o.hubUrl, code, message }, 'hub reported an error');
       return;
     }

@@ -59,6 +59,27 @@ for (const backend of backends) {
       return fetch(hub.url + path, { ...init, headers });
     };
 
+    test('track ids beyond the store (int32) are 400 naming the field, never a 500 with SQL', async () => {
+      const points = await call('/api/v1/tracks/e1:cam1:r:2147483648/points', { as: 'viewer' });
+      const pointsText = await points.text();
+      assert.equal(points.status, 400, pointsText);
+      const pb = JSON.parse(pointsText) as { error: { code: string; message: string } };
+      assert.equal(pb.error.code, 'VALIDATION_FAILED');
+      assert.match(pb.error.message, /^param\.trackKey: trackId/);
+      const search = await call('/api/v1/search', {
+        as: 'viewer',
+        method: 'POST',
+        body: JSON.stringify({ track: 'e1:cam1:r:9999999999' }),
+      });
+      const searchText = await search.text();
+      assert.equal(search.status, 400, searchText);
+      assert.match(searchText, /body\.track: trackId/);
+      for (const text of [pointsText, searchText]) assert.doesNotMatch(text, /select|params|Failed query/i);
+      // The largest int32 is a valid id: no such track, but no error either.
+      const max = await call('/api/v1/tracks/e1:cam1:r:2147483647/points', { as: 'viewer' });
+      assert.equal(max.status, 200);
+    });
+
     test('/health and /ready are public, with the one health shape', async () => {
       const res = await call('/health');
       assert.equal(res.status, 200);

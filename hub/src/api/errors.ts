@@ -1,8 +1,11 @@
 /** JSON errors with stable codes, and the validation hook that turns zod issues into them. */
+import { randomUUID } from 'node:crypto';
 import { z } from '@hono/zod-openapi';
+import { childLogger, describeError } from '@sightline/shared';
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { isStoreUnavailable, storeErrorReason } from '../store/store-errors.ts';
 
 /** Every error body: `{ error: { code, message, issues? } }`. */
 export const ApiErrorSchema = z
@@ -11,6 +14,10 @@ export const ApiErrorSchema = z
       code: z.string().openapi({ example: 'VALIDATION_FAILED' }),
       message: z.string().openapi({ example: 'body.k: Too big: expected number to be <=1000' }),
       issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+      requestId: z
+        .string()
+        .optional()
+        .openapi({ description: 'on 500 and 503: the id under which the hub logged the failure' }),
     }),
   })
   .openapi('Error');
@@ -38,14 +45,49 @@ const STATUS_CODES: Record<number, string> = {
   429: 'RATE_LIMITED',
 };
 
-/** The error response for anything thrown in a handler. */
+/** Seconds a client should wait before retrying a request that met a store outage (the Retry-After header). */
+export const STORE_RETRY_AFTER_SECONDS = 5;
+
+const log = childLogger('api');
+
+/** A caller's X-Request-Id when it is a plain token, else a fresh id. */
+function requestId(c: Context): string {
+  const given = c.req.header('x-request-id');
+  return given && /^[A-Za-z0-9._:-]{1,64}$/.test(given) ? given : randomUUID();
+}
+
+/**
+ * The error response for anything thrown in a handler. A store outage (database unreachable, connection cut, pool
+ * exhausted) is 503 STORE_UNAVAILABLE with Retry-After; anything unexpected is 500 INTERNAL whose body holds only
+ * the code, a fixed message and a request id: the error itself (SQL text, query parameters, stack) goes to the
+ * hub's log under that id, never into a response.
+ */
 export function errorResponse(err: Error, c: Context): Response {
   if (err instanceof HTTPException) {
     if (err.res) return err.getResponse();
     const status = err.status;
     return c.json({ error: { code: STATUS_CODES[status] ?? 'ERROR', message: err.message } }, status);
   }
-  return c.json({ error: { code: 'INTERNAL', message: err.message } }, 500);
+  const id = requestId(c);
+  const where = { requestId: id, method: c.req.method, path: c.req.path };
+  if (isStoreUnavailable(err)) {
+    log.warn({ ...where, err: storeErrorReason(err) }, 'request failed: store unavailable');
+    return c.json(
+      {
+        error: {
+          code: 'STORE_UNAVAILABLE',
+          message: `the hub's database is unavailable; retry in ${STORE_RETRY_AFTER_SECONDS} s`,
+          requestId: id,
+        },
+      },
+      503,
+      { 'retry-after': String(STORE_RETRY_AFTER_SECONDS), 'x-request-id': id },
+    );
+  }
+  log.error({ ...where, err: describeError(err), stack: err?.stack }, 'request failed: internal error');
+  return c.json({ error: { code: 'INTERNAL', message: 'internal error', requestId: id } }, 500, {
+    'x-request-id': id,
+  });
 }
 
 /** `target.path.to.field` for one zod issue. */

@@ -179,6 +179,9 @@ export const TrackSchema = z
   })
   .openapi('Track');
 
+/** Largest track id the store holds (its column is a PostgreSQL integer). */
+export const MAX_TRACK_ID = 2_147_483_647;
+
 export const TrackKeyParams = z.object({
   trackKey: z
     .string()
@@ -186,6 +189,10 @@ export const TrackKeyParams = z.object({
       /^[A-Za-z0-9_.-]{1,64}:[A-Za-z0-9_.-]{1,64}:[A-Za-z0-9_.-]{1,64}:\d{1,10}$/,
       'edgeId:streamId:run:trackId',
     )
+    // The store keeps track ids as int32: a larger one names no track and must not reach a query.
+    .refine((key) => Number(key.slice(key.lastIndexOf(':') + 1)) <= MAX_TRACK_ID, {
+      message: `trackId must be an integer 0..${MAX_TRACK_ID}`,
+    })
     .openapi({ param: { name: 'trackKey', in: 'path' }, example: 'edge-1:cam1:lx2k9a:17' }),
 });
 

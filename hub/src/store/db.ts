@@ -23,6 +23,8 @@ export interface StoreOptions {
   connectTimeoutMs?: number;
   /** PostgreSQL only: pool size. Default 10. */
   maxConnections?: number;
+  /** PostgreSQL only: a query unanswered this long fails (and its batch is retried). Default 30000 ms. */
+  queryTimeoutMs?: number;
 }
 
 /** The drizzle database both drivers share (PostgreSQL dialect). */
@@ -137,6 +139,10 @@ interface PgPool {
   query(text: string): Promise<unknown>;
   end(): Promise<void>;
   on(event: 'error', listener: (err: Error) => void): unknown;
+  on(
+    event: 'connect',
+    listener: (client: { on(event: 'error', l: (err: Error) => void): unknown }) => void,
+  ): unknown;
 }
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -155,6 +161,10 @@ async function openPostgres(raw: string, options: StoreOptions): Promise<Store> 
     connection: {
       connectionString: url.href,
       connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+      // A query on a connection that died without a FIN (a cut link, a proxy gone) would wait for ever and hold the
+      // edge's batches behind it: give up after this long, so the batch is retried on a fresh connection.
+      query_timeout: options.queryTimeoutMs ?? 30_000,
+      keepAlive: true,
       max: options.maxConnections ?? 10,
       options: `-c search_path=${schemaName}`,
     },
@@ -162,6 +172,9 @@ async function openPostgres(raw: string, options: StoreOptions): Promise<Store> 
   });
   const pool = db.$client as PgPool;
   pool.on('error', () => {}); // idle-client errors surface on the next query instead of crashing the hub
+  // A client checked out of the pool (in a transaction, between two queries) whose connection dies emits 'error'
+  // with no listener of the pool's attached: without this one that crashed the hub. Its queries still reject.
+  pool.on('connect', (client) => client.on('error', () => {}));
   try {
     await pool.query(`create schema if not exists "${schemaName}"`);
   } catch (err) {

@@ -5,7 +5,10 @@
  * credential belongs to. Each batch is stored (idempotently) and then acked; batches of one edge are stored in
  * order, different edges in parallel. A frame that is not msgpack or fails the schema gets an `error` message
  * naming the problem (with the batch's seq when it had one) and the connection stays up: one bad message never
- * costs the others.
+ * costs the others. A batch the hub cannot store for any other reason (the database away, a connection cut, a
+ * disk error) is never called malformed: the error carries no seq (STORE_UNAVAILABLE, or STORE_FAILED for an
+ * unexpected failure) and the connection closes, so the edge keeps the batch in its outbox and replays it after
+ * its reconnect backoff.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -24,6 +27,7 @@ import { type WebSocket, WebSocketServer } from 'ws';
 import type { TokenService } from '../auth/token-service.ts';
 import type { EdgeConnection, FleetHub } from '../fleet/fleet-hub.ts';
 import type { HubMetrics } from '../hub-metrics.ts';
+import { isBatchContentError, isStoreUnavailable, storeErrorReason } from '../store/store-errors.ts';
 import { edgeCredential, type UpgradeDispatcher } from '../upgrade-dispatcher.ts';
 
 /** Stores one batch; resolves once it is durable. */
@@ -125,7 +129,8 @@ export class UplinkServer {
             send({ t: 'welcome', protocol: UPLINK_PROTOCOL, heartbeatMs: fleet.heartbeatMs });
             this.#log.info({ edge: edgeId, run: msg.run, version: msg.version }, 'edge connected');
           } catch (err) {
-            reject('STORE_UNAVAILABLE', describeError(err));
+            this.#log.warn({ edge: edgeId, err: storeErrorReason(err) }, 'cannot record the edge connection');
+            reject('STORE_UNAVAILABLE', storeErrorReason(err));
             ws.close(1011, 'hub store unavailable');
           }
         });
@@ -140,7 +145,9 @@ export class UplinkServer {
         void fleet.commandResult(edgeId, msg);
       } else {
         chain = chain.then(async () => {
-          // The store is down: close so the edge backs off and replays everything unacked on its next connection.
+          // Closed after a batch could not be stored: the edge replays this one on its next connection.
+          if (ws.readyState !== ws.OPEN) return;
+          // Not stored (store down): close so the edge backs off and replays everything unacked on its next one.
           if (!(await this.#store(edgeId, msg, send, reject))) ws.close(1011, 'hub store unavailable');
         });
       }
@@ -170,20 +177,32 @@ export class UplinkServer {
       send({ t: 'ack', streamId: batch.streamId, run: batch.run, seq: batch.seq });
       return true;
     } catch (err) {
-      const code = (err as { code?: unknown }).code;
-      // A batch the store refuses for its content is reported with its seq (the edge drops it); a store outage
-      // is reported without, so the edge keeps the batch and replays it on its next connection.
-      const content = typeof code === 'string' && code !== 'STORE_UNAVAILABLE';
+      // Only a batch whose own content the store refuses is reported with its seq (the edge drops it). Anything
+      // else (the store unreachable, a connection cut mid-transaction, a disk error, a hub bug) is "not stored,
+      // retry": reported without a seq, and the connection closes so the edge backs off and replays every
+      // unacked batch on its next one. Storing is idempotent, so a replay never doubles anything.
+      const content = isBatchContentError(err);
+      const reason = storeErrorReason(err);
+      const code = content
+        ? contentCode(err)
+        : isStoreUnavailable(err)
+          ? 'STORE_UNAVAILABLE'
+          : 'STORE_FAILED';
       this.#log.warn(
-        { edge: edgeId, stream: batch.streamId, seq: batch.seq, err: describeError(err) },
-        'batch not stored',
+        { edge: edgeId, stream: batch.streamId, seq: batch.seq, code, err: reason },
+        content ? 'batch refused: its content cannot be stored' : 'batch not stored: the edge will retry',
       );
-      reject(
-        content ? code : 'STORE_UNAVAILABLE',
-        describeError(err),
-        content ? { seq: batch.seq, streamId: batch.streamId, run: batch.run } : {},
-      );
+      reject(code, reason, content ? { seq: batch.seq, streamId: batch.streamId, run: batch.run } : {});
       return content;
     }
   }
+}
+
+/** The code of a content error: the ingest's own (BATCH_INVALID, ...) or BATCH_INVALID for a database refusal. */
+function contentCode(err: unknown): string {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[A-Z_]+$/.test(code)) return code;
+  }
+  return 'BATCH_INVALID';
 }

@@ -17,6 +17,7 @@ import type { RateLimiter } from './auth/rate-limiter.ts';
 import type { TokenService } from './auth/token-service.ts';
 import type { FleetHub } from './fleet/fleet-hub.ts';
 import { createHubReadiness, type IndexesSource } from './health.ts';
+import { corsPolicy, cspNonce, securityHeaders } from './http/security.ts';
 import type { HubMetrics } from './hub-metrics.ts';
 import type { MediaHub } from './media/media-hub.ts';
 import { registerWhepRoutes } from './media/whep-routes.ts';
@@ -39,6 +40,8 @@ export interface HubAppOptions extends Omit<ApiDeps, 'refused'> {
   indexes?: IndexesSource;
   /** Longest wait of /ready for the database (ms). Default 2000. */
   readyTimeoutMs?: number;
+  /** Origins (`https://host[:port]`) allowed to call the API from a browser (CORS). Default none: no CORS. */
+  cors?: readonly string[];
 }
 
 export function createHubApp(options: HubAppOptions): OpenAPIHono<AuthEnv> {
@@ -54,6 +57,10 @@ export function createHubApp(options: HubAppOptions): OpenAPIHono<AuthEnv> {
     metrics.httpRequests.inc({ method: c.req.method, route, status: String(c.res.status) });
     metrics.httpSeconds.observe({ method: c.req.method, route }, (performance.now() - start) / 1000);
   });
+  // Security headers on every response (pages, JSON, errors, 404s); CORS only for configured origins.
+  app.use('*', securityHeaders());
+  const corsMiddleware = corsPolicy(options.cors);
+  if (corsMiddleware) app.use('*', corsMiddleware);
   // The limit is enforced while the body arrives (by its content-length, or by counting a chunked body).
   app.use(
     '/api/*',
@@ -115,8 +122,8 @@ export function createHubApp(options: HubAppOptions): OpenAPIHono<AuthEnv> {
         'runs over WebSockets at /api/v1/media/edge and /api/v1/media/view (see docs/webrtc.md).',
     },
   });
-  app.get('/api/v1/docs', (c) => c.html(apiDocsPage()));
-  app.get('/', (c) => c.html(statusPage()));
+  app.get('/api/v1/docs', (c) => c.html(apiDocsPage(cspNonce(c))));
+  app.get('/', (c) => c.html(statusPage(cspNonce(c))));
   mountViewer(app);
 
   app.notFound((c) =>

@@ -7,6 +7,7 @@ import { createHubApp } from './app.ts';
 import { RateLimiter, type RateLimiterOptions } from './auth/rate-limiter.ts';
 import { TokenService } from './auth/token-service.ts';
 import { FleetHub } from './fleet/fleet-hub.ts';
+import { corsOriginsFromEnv, parseCorsOrigins } from './http/security.ts';
 import { createHubMetrics } from './hub-metrics.ts';
 import { EdgeSignalling } from './media/edge-signalling.ts';
 import { MediaHub, type MediaHubOptions } from './media/media-hub.ts';
@@ -43,6 +44,8 @@ export interface HubServerOptions {
   retentionDays?: number;
   /** Live video (mediasoup SFU, WebRTC signalling, WHEP). Default: on, with the defaults of MediaHubOptions. */
   media?: HubMediaOptions;
+  /** Origins (`https://host[:port]`) whose pages may call the API (CORS). Default $SIGHTLINE_CORS_ORIGINS (comma separated) or none: no CORS headers at all. */
+  cors?: readonly string[];
 }
 
 /** Live-video options of the hub (docs/webrtc.md): MediaHub's, less the metrics the hub passes itself. */
@@ -91,6 +94,7 @@ export async function startHub(options: HubServerOptions = {}): Promise<HubServe
   if (!Number.isFinite(retentionDays) || retentionDays < 0) {
     throw new RangeError(`Expected retention days >= 0 but received ${retentionDays}`);
   }
+  const corsOrigins = options.cors ? parseCorsOrigins(options.cors) : corsOriginsFromEnv();
   const log = childLogger('hub');
   mkdirSync(dataDir, { recursive: true });
   const other = databaseUrl ? undefined : runningHubPid(dataDir);
@@ -126,6 +130,7 @@ export async function startHub(options: HubServerOptions = {}): Promise<HubServe
     search: (input) => search.search(input),
     media,
     indexes,
+    cors: corsOrigins,
   });
   const server = serve({ fetch: app.fetch, port, hostname: host });
   try {

@@ -4,14 +4,15 @@
  * sent to the server) or typed into the page, and kept in this browser's localStorage.
  */
 
-export function statusPage(): string {
+/** The page; `nonce` is the request's CSP nonce, put on its one inline <style> and <script>. */
+export function statusPage(nonce: string): string {
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <title>Sightline hub</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
+<style nonce="${nonce}">
   body { font: 14px/1.4 system-ui, sans-serif; margin: 2rem; color: #1d2330; background: #f6f7f9; }
   h1 { font-size: 1.4rem; margin: 0 0 1rem; }
   .edge { background: #fff; border: 1px solid #dde1e7; border-radius: 8px; padding: 1rem; margin-bottom: 1rem; overflow-x: auto; }
@@ -24,13 +25,14 @@ export function statusPage(): string {
   th:first-child, td:first-child, .src { text-align: left; }
   td.src { max-width: 24rem; overflow: hidden; text-overflow: ellipsis; }
   .muted { color: #718096; }
+  h1 a { font-size: .9rem; }
 </style>
 </head>
 <body>
-<h1>Sightline hub <a href="/viewer" style="font-size:.9rem">live view</a></h1>
+<h1>Sightline hub <a href="/viewer">live view</a></h1>
 <form id="login" hidden><label>Viewer token <input id="token" size="60" autocomplete="off"></label> <button>Open</button></form>
 <div id="fleet"><p class="muted">Waiting for edges…</p></div>
-<script>
+<script nonce="${nonce}">
 const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
 function render(data) {
   if (!data.edges.length) return '<p class="muted">No edge has enrolled yet.</p>';

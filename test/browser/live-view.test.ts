@@ -25,6 +25,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import WebSocket from 'ws';
 import { modelsDir } from '../e2e/helpers.ts';
 import { inkedPixels, launchChromium, noLiveVideo } from '../helpers/browser.ts';
+import { watchCspViolations } from '../helpers/csp.ts';
 import { media } from '../helpers/wait.ts';
 
 const ARTIFACTS = resolve(import.meta.dirname, '..', 'artifacts');
@@ -63,6 +64,7 @@ interface SignalMessage {
 const skip = noLiveVideo;
 
 describe('live viewer in a browser', { skip }, () => {
+  let cspViolations: string[] = [];
   const dataDir = mkdtempSync(join(tmpdir(), 'sightline-live-hub-'));
   const stateDir = mkdtempSync(join(tmpdir(), 'sightline-live-edge-'));
   const profile = mkdtempSync(join(tmpdir(), 'sightline-live-chromium-'));
@@ -103,6 +105,7 @@ describe('live viewer in a browser', { skip }, () => {
     browser = await launchChromium(profile, { width: 1280, height: 720 }, [
       '--autoplay-policy=no-user-gesture-required',
     ]);
+    cspViolations = await watchCspViolations(browser);
   });
   after(async () => {
     await browser?.close();
@@ -235,6 +238,7 @@ describe('live viewer in a browser', { skip }, () => {
     const inkedOff = await inkedPixels(page, KEY);
     assert.equal(inkedOff, 0, 'no overlay with every layer off');
     assert.deepEqual(consoleErrors, []);
+    assert.deepEqual(cspViolations, [], 'the viewer (signalling, video, thumbnails) works under the CSP');
     await page.close();
   });
 
@@ -389,5 +393,9 @@ describe('live viewer in a browser', { skip }, () => {
     await page.goto(`${hub.url}/viewer#token=slt_0123456789abcdef_${'B'.repeat(43)}`);
     await page.locator('#login').waitFor({ state: 'visible', timeout: 10_000 });
     await page.close();
+  });
+
+  test('no page reported a Content Security Policy violation', () => {
+    assert.deepEqual(cspViolations, []);
   });
 });

@@ -14,6 +14,7 @@ import { parseEdgeConfig } from '@sightline/shared';
 import type { BrowserContext } from 'playwright-core';
 import { modelsDir } from '../e2e/helpers.ts';
 import { launchChromium, noChromium } from '../helpers/browser.ts';
+import { watchCspViolations } from '../helpers/csp.ts';
 import { media } from '../helpers/wait.ts';
 
 const ARTIFACTS = resolve(import.meta.dirname, '..', 'artifacts');
@@ -26,6 +27,7 @@ describe('status page in a browser', { skip: noChromium }, () => {
   let agent: EdgeAgent;
   let browser: BrowserContext;
   let viewer: string;
+  let cspViolations: string[] = [];
 
   before(async () => {
     hub = await startHub({ port: 0, dataDir, databaseUrl: '', heartbeatMs: 500 });
@@ -41,6 +43,7 @@ describe('status page in a browser', { skip: noChromium }, () => {
       }),
     );
     browser = await launchChromium(profile, { width: 1280, height: 480 });
+    cspViolations = await watchCspViolations(browser);
   });
   after(async () => {
     await browser?.close();
@@ -91,5 +94,35 @@ describe('status page in a browser', { skip: noChromium }, () => {
     await page.click('#login button');
     await page.locator('section[data-edge="lobby-edge"]').waitFor({ timeout: 10_000 });
     await page.close();
+  });
+
+  test('the status page and the API docs page work under the CSP: no violation reported', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${hub.url}/api/v1/docs`);
+    await page.locator('#ops .op').first().waitFor({ timeout: 10_000 });
+    assert.equal(
+      await page
+        .locator('#ops .op .m')
+        .first()
+        .evaluate((el) => getComputedStyle(el).textTransform),
+      'uppercase',
+      'the inline style applies',
+    );
+    await page.close();
+    assert.deepEqual(cspViolations, [], 'no Content Security Policy violation');
+    // The check is real: a script injected without the nonce is refused, and reported.
+    const probe = await browser.newPage();
+    await probe.goto(`${hub.url}/`);
+    const ran = await probe.evaluate(async () => {
+      const s = document.createElement('script');
+      s.textContent = 'window.injected = true';
+      document.body.append(s);
+      await new Promise((r) => setTimeout(r, 200));
+      return (window as { injected?: boolean }).injected === true;
+    });
+    assert.equal(ran, false, 'an inline script without the nonce does not run');
+    for (let i = 0; i < 20 && cspViolations.length === 0; i++) await probe.waitForTimeout(100);
+    await probe.close();
+    assert.match(cspViolations.join('\n'), /script-src/, 'and the violation is seen');
   });
 });

@@ -1,13 +1,14 @@
 /** A readable page for the OpenAPI document: every route with its role, parameters, body and responses. */
 
-export function apiDocsPage(): string {
+/** `nonce` is the request's CSP nonce, put on the page's one inline <style> and <script>. */
+export function apiDocsPage(nonce: string): string {
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <title>Sightline hub API</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
+<style nonce="${nonce}">
   body { font: 14px/1.5 system-ui, sans-serif; margin: 2rem auto; max-width: 60rem; color: #1d2330; padding: 0 1rem; }
   h1 { font-size: 1.5rem; } h2 { font-size: 1.15rem; margin-top: 2rem; border-bottom: 1px solid #dde1e7; }
   .op { border: 1px solid #dde1e7; border-radius: 6px; margin: .75rem 0; padding: .5rem .75rem; }
@@ -23,7 +24,7 @@ export function apiDocsPage(): string {
 <p>Every route but <code>/health</code> and <code>/ready</code> needs <code>Authorization: Bearer &lt;token&gt;</code> with at least the role shown.
 Errors are JSON <code>{"error": {"code", "message"}}</code>. Machine-readable: <a href="/api/v1/openapi.json">/api/v1/openapi.json</a> (OpenAPI 3.1).</p>
 <div id="ops">Loading…</div>
-<script>
+<script nonce="${nonce}">
 const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
 function resolve(doc, schema) {
   if (schema && schema.$ref) return doc.components.schemas[schema.$ref.split('/').pop()];

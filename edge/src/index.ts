@@ -2,6 +2,16 @@
 
 export { createDetectionAdapter } from './adapters/adapter.ts';
 export { EdgeAgent, redactConfig } from './agent/edge-agent.ts';
+export {
+  type ConfigReferenceOptions,
+  type ConfigReferences,
+  checkConfigReferences,
+  closestNames,
+  configReferenceIssues,
+  didYouMean,
+  editDistance,
+  loadConfigReferences,
+} from './config-check.ts';
 export * from './eval/index.ts';
 export type { DecodedFrame, EncodedPacket, ImageBuffer } from './frame.ts';
 export * from './inference/index.ts';

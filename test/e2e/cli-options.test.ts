@@ -439,11 +439,19 @@ describe('sightline config schema / check', () => {
     writeFileSync(good, readmeConfig().text);
     const bad = join(dir, 'bad.yaml');
     writeFileSync(bad, 'streams: [{ source: a.mp4 }]\ninference: { sessions: 0 }\ncolour: blue\n');
-    const [ok, json, wrong] = await Promise.all([
+    const typo = join(dir, 'typo.yaml');
+    writeFileSync(typo, 'streams: [{ source: a.mp4 }]\ndetector: { classes: [persn, car] }\n');
+    const [ok, json, wrong, misnamed] = await Promise.all([
       run(['config', 'check', good]),
       run(['config', 'check', good, '--json']),
       run(['config', 'check', bad]),
+      run(['config', 'check', typo]),
     ]);
+    assert.equal(misnamed.code, 1, misnamed.stderr);
+    assert.match(
+      misnamed.stderr,
+      /detector\.classes\.0: "persn" is not a class label .*did you mean "person"\?/,
+    );
     assert.equal(ok.code, 0, ok.stderr);
     assert.equal(
       ok.stdout,

@@ -311,10 +311,10 @@ describe('sightline edge run', () => {
     assert.equal(last.streams[0]!.framesInferred, 30, 'the pipeline went on');
   });
 
-  test('a source that cannot be opened: the stream fails, the command exits 1 naming it', async () => {
+  test('a source that cannot be opened: the stream fails, the command exits 3 naming it', async () => {
     const missing = join(dir, 'missing.mp4');
     const r = await run(['edge', 'run', '--source', missing, '--json']);
-    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.code, 3, r.stderr);
     assert.ok(r.stderr.includes(`stream cam1 failed: SOURCE_INVALID: No such file: ${missing}`), r.stderr);
   });
 });

@@ -1,6 +1,6 @@
 /** `sightline config schema | check`: the edge config file's JSON Schema, and a check of a config file. */
 import { parseArgs } from 'node:util';
-import { redactConfig } from '@sightline/edge';
+import { checkConfigReferences, loadConfigReferences, redactConfig } from '@sightline/edge';
 import { EdgeConfig, loadEdgeConfig } from '@sightline/shared';
 import { UsageError } from '../usage-error.ts';
 
@@ -49,6 +49,8 @@ export async function runConfigCheck(argv: string[]): Promise<number> {
   }
   const file = positionals[0]!;
   const config = await loadEdgeConfig(file);
+  // What the fields name (models, class labels) is checked too, as the edge does before any stream starts.
+  checkConfigReferences(config, await loadConfigReferences(config), file);
   if (values.json) {
     process.stdout.write(`${JSON.stringify(redactConfig(config), null, 2)}\n`);
     return 0;

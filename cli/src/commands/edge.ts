@@ -42,7 +42,14 @@ export const EDGE_USAGE = `Usage: sightline edge run [options]
   --frames <n>          stop each stream after n frames (a stream that ends sooner stops there)
   --duration <s>        stop after this many seconds
   --json                print stats as JSON lines on stdout instead of progress lines
-${LOG_USAGE}`;
+${LOG_USAGE}
+Exit codes:
+  0   every stream ended, or the run was stopped (Ctrl-C, SIGTERM, --duration), and none failed
+  1   an error before any stream started (bad config, unknown model or class, missing model file)
+  2   usage error (unknown flag, bad flag value)
+  3   one or more streams failed (the last line on stderr names them); the other streams ran to the end
+  130 a second Ctrl-C while the shutdown was stuck
+`;
 
 /** The number flags of `edge run`, checked against the config fields they set (bad values exit 2). */
 function numberFlags(
@@ -168,7 +175,10 @@ export async function edgeConfigFromArgs(
   return { config: parseEdgeConfig(input, 'edge settings'), json: values.json ?? false, duration };
 }
 
-/** Run an edge until its sources end, --duration passes, or SIGINT/SIGTERM. Returns the exit code. */
+/** Exit codes of `edge run` (besides 1 for an error before the start, 2 for a usage error and 130). */
+export const EDGE_EXIT = { ok: 0, streamsFailed: 3 } as const;
+
+/** Run an edge until its sources end, --duration passes, or SIGINT/SIGTERM. Returns the exit code ("Exit codes" in EDGE_USAGE). */
 export async function runEdge(argv: string[]): Promise<number> {
   const { config, json, duration } = await edgeConfigFromArgs(argv);
   childLogger('cli').debug({ config }, 'edge config');
@@ -199,7 +209,12 @@ export async function runEdge(argv: string[]): Promise<number> {
   progress.release();
   if (!json) process.stderr.write(`edge stopped: ${why}\n`);
   const failed = stats.filter((s) => s.state === 'failed');
+  if (failed.length === 0) return EDGE_EXIT.ok;
   for (const s of failed)
     process.stderr.write(`stream ${s.streamId} failed: ${s.lastError ?? 'unknown error'}\n`);
-  return failed.length === stats.length && stats.length > 0 ? 1 : 0;
+  // The last line names every failed stream, for scripts and supervisors that read only that.
+  process.stderr.write(
+    `sightline: ${failed.length} of ${stats.length} stream(s) failed: ${failed.map((s) => s.streamId).join(', ')}\n`,
+  );
+  return EDGE_EXIT.streamsFailed;
 }

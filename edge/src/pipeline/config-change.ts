@@ -7,6 +7,7 @@ import {
   parseEdgeConfig,
   SightlineError,
 } from '@sightline/shared';
+import { type ConfigReferences, configReferenceIssues } from '../config-check.ts';
 
 type DeepPartial<T> = T extends readonly unknown[]
   ? T
@@ -62,8 +63,15 @@ function changedPaths(a: unknown, b: unknown, prefix: string, out: string[]): st
  * Merge `patch` over `current` and validate the result with the full EdgeConfig schema (ConfigError naming each
  * bad field). A tracker patch of another `type` replaces the tracker instead of merging into it. Throws
  * SightlineError CONFIG_RESTART_REQUIRED, listing the fields, when the patch changes one that only applies at start.
+ * With `refs` (what the running edge checked its config against), detector.classes and reid.classes are checked
+ * against the detector's labels first: a typo there is a ConfigError naming the field and the closest labels
+ * (other fields that only apply at start, detector.model included, still give CONFIG_RESTART_REQUIRED).
  */
-export function planConfigChange(current: EdgeConfig, input: ConfigPatch): ConfigChange {
+export function planConfigChange(
+  current: EdgeConfig,
+  input: ConfigPatch,
+  refs?: ConfigReferences,
+): ConfigChange {
   const patch: unknown = input;
   if (!isPlainObject(patch)) {
     throw new ConfigError('Invalid config patch', ['(root): expected an object with the fields to change']);
@@ -79,6 +87,10 @@ export function planConfigChange(current: EdgeConfig, input: ConfigPatch): Confi
   if (noStreams) merged.streams = [{ id: 'none', source: 'none' }];
   const config = parseEdgeConfig(merged, 'config patch');
   if (noStreams) config.streams = [];
+  const classIssues = refs
+    ? configReferenceIssues(config, refs).filter((i) => /^(detector|reid)\.classes[.:]/.test(i))
+    : [];
+  if (classIssues.length) throw new ConfigError('Invalid config patch', classIssues);
 
   const { streams: oldStreams, ...oldRest } = current;
   const { streams: newStreams, ...newRest } = config;

@@ -18,6 +18,7 @@ import {
   type StreamStats,
   TypedEmitter,
 } from '@sightline/shared';
+import { type ConfigReferences, checkConfigReferences, loadConfigReferences } from '../config-check.ts';
 import type { DecodedFrame, EncodedPacket } from '../frame.ts';
 import { InferencePool, type InferResult } from '../inference/inference-pool.ts';
 import { createEdgeMetrics, type EdgeMetrics } from '../metrics/edge-metrics.ts';
@@ -157,6 +158,8 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
   /** A sink that throws on every frame logs once, then a summary at most every 10 s. */
   #sinkFailures = new FailureLog<Sink>(this.#log, 'sink write failed');
   #model?: LoadedModel;
+  /** The manifest and detector labels the config's names were checked against at start (for applyConfig). */
+  #refs?: ConfigReferences;
   #pool?: InferencePool;
   #reid?: ReidStage;
   /** Most frames of one stream dispatched but not yet tracked before its queue is held (set in start()). */
@@ -276,7 +279,8 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
   /**
    * Verify the model, open the sinks, start the inference pool, then start every stream. close() during start()
    * waits for it and then closes whatever it opened; start() after close() rejects with ClosedError.
-   * Fails before any stream starts when the model or a sink is unusable; a stream that fails later
+   * Fails before any stream starts when the model or a sink is unusable, or a field naming a model or a class
+   * label names none (ConfigError, see checkConfigReferences); a stream that fails later
    * is reported and never stops the others.
    */
   start(): Promise<void> {
@@ -289,7 +293,14 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
 
   async #start(): Promise<void> {
     const { config } = this;
-    this.#model = await loadModel(config.detector.model, { modelsDir: config.modelsDir });
+    // Fields naming a model or a class label are checked before anything opens: a typo in detector.classes
+    // would otherwise fail every frame (ConfigError naming the field and the closest valid names).
+    this.#refs = await loadConfigReferences(config);
+    checkConfigReferences(config, this.#refs);
+    this.#model = await loadModel(config.detector.model, {
+      modelsDir: config.modelsDir,
+      manifest: this.#refs.manifest,
+    });
     // Open every sink; when one fails, close those that opened instead of leaking their files.
     const opened = await Promise.allSettled(config.sinks.map((s) => createSink(s)));
     const sinks = opened.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
@@ -513,7 +524,7 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
    */
   applyConfig(patch: ConfigPatch): Promise<{ applied: string[] }> {
     return this.#controlOp(async () => {
-      const plan = planConfigChange(this.#config, patch);
+      const plan = planConfigChange(this.#config, patch, this.#refs);
       const next = plan.config;
       for (const id of plan.streams.removed) {
         const s = this.#streams.get(id);

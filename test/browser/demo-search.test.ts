@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { BrowserContext, Page } from 'playwright-core';
 import { modelsDir } from '../e2e/helpers.ts';
-import { launchChromium, noLiveVideo } from '../helpers/browser.ts';
+import { largestTrackCentre, launchChromium, noLiveVideo } from '../helpers/browser.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const ARTIFACTS = join(ROOT, 'test', 'artifacts');
@@ -80,27 +80,7 @@ describe('the demo: find this person', { skip: noLiveVideo }, () => {
 
   /** Click the largest person drawn on `key`'s tile; the id clicked. */
   async function clickPerson(page: Page, key: string, skip: Set<number>): Promise<number | undefined> {
-    const target = await page.evaluate(
-      ([k, skipped]) => {
-        const meta = window.sightlineViewer.lastDrawn(k);
-        // (No named helper functions in here: tsx would wrap them in a __name() the page does not have.)
-        const t = meta?.tracks
-          .filter((x) => x.l === 'person' && !skipped.includes(x.id))
-          .sort(
-            (a, b) => (b.b[2]! - b.b[0]!) * (b.b[3]! - b.b[1]!) - (a.b[2]! - a.b[0]!) * (a.b[3]! - a.b[1]!),
-          )[0];
-        if (!meta || !t) return undefined;
-        const c = document.querySelector(`section.tile[data-key="${k}"] canvas`) as HTMLCanvasElement;
-        const r = c.getBoundingClientRect();
-        const scale = Math.min(r.width / c.width, r.height / c.height);
-        const x =
-          r.left + (r.width - c.width * scale) / 2 + ((t.b[0]! + t.b[2]!) / 2) * (c.width / meta.w) * scale;
-        const y =
-          r.top + (r.height - c.height * scale) / 2 + ((t.b[1]! + t.b[3]!) / 2) * (c.height / meta.h) * scale;
-        return { x, y, id: t.id };
-      },
-      [key, [...skip]] as const,
-    );
+    const target = await largestTrackCentre(page, key, { label: 'person', skip: [...skip] });
     if (!target) return undefined;
     await page.mouse.click(target.x, target.y);
     return target.id;

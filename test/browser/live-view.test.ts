@@ -24,7 +24,7 @@ import { type FrameResult, parseEdgeConfig } from '@sightline/shared';
 import type { BrowserContext, Page } from 'playwright-core';
 import WebSocket from 'ws';
 import { modelsDir } from '../e2e/helpers.ts';
-import { inkedPixels, launchChromium, noLiveVideo } from '../helpers/browser.ts';
+import { inkedPixels, largestTrackCentre, launchChromium, noLiveVideo } from '../helpers/browser.ts';
 import { watchCspViolations } from '../helpers/csp.ts';
 import { media } from '../helpers/wait.ts';
 
@@ -190,20 +190,8 @@ describe('live viewer in a browser', { skip }, () => {
     await page.screenshot({ path: join(ARTIFACTS, 'live-view.png') });
 
     // A click on a box opens the track: its stored thumbnail, and the similar-tracks search answers.
-    const target = await page.evaluate((key) => {
-      const meta = window.sightlineViewer.lastDrawn(key)!;
-      const t = [...meta.tracks].sort(
-        (a, b) => (b.b[2]! - b.b[0]!) * (b.b[3]! - b.b[1]!) - (a.b[2]! - a.b[0]!) * (a.b[3]! - a.b[1]!),
-      )[0]!;
-      const c = document.querySelector(`section.tile[data-key="${key}"] canvas`) as HTMLCanvasElement;
-      const r = c.getBoundingClientRect();
-      const scale = Math.min(r.width / c.width, r.height / c.height);
-      const x =
-        r.left + (r.width - c.width * scale) / 2 + ((t.b[0]! + t.b[2]!) / 2) * (c.width / meta.w) * scale;
-      const y =
-        r.top + (r.height - c.height * scale) / 2 + ((t.b[1]! + t.b[3]!) / 2) * (c.height / meta.h) * scale;
-      return { x, y, id: t.id };
-    }, KEY);
+    const target = await largestTrackCentre(page, KEY);
+    assert.ok(target, 'a track is drawn');
     await page.mouse.click(target.x, target.y);
     await page.locator('#track').waitFor({ state: 'visible', timeout: 5000 });
     assert.match((await page.locator('#track-title').textContent()) ?? '', /#\d+/);

@@ -4,87 +4,15 @@
  * hub, --json on the commands that print data, `config schema` / `config check`, and --log-level / --log-format.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
 import { insertTrackPoints, openStore, storeSchema } from '@sightline/hub';
 import { parse as parseYaml } from 'yaml';
-import { type CliRun, collectRun, media, modelsDir } from './helpers.ts';
+import { cliEnv, cliHarness, ROOT, watch } from './cli-harness.ts';
+import { media, modelsDir } from './helpers.ts';
 
-const ROOT = resolve(import.meta.dirname, '..', '..');
-const BIN = join(ROOT, 'bin', 'sightline.js');
-
-let dir: string;
-const children = new Set<ChildProcess>();
-
-before(() => {
-  dir = mkdtempSync(join(tmpdir(), 'sightline-e2e-cli-options-'));
-});
-after(() => {
-  for (const child of children) child.kill('SIGTERM');
-  rmSync(dir, { recursive: true, force: true });
-});
-
-function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    MODELS_DIR: modelsDir(),
-    SIGHTLINE_FROM_SOURCE: '1',
-    SIGHTLINE_LOG_LEVEL: 'warn',
-    ...extra,
-  };
-  delete env.SIGHTLINE_LOG_FORMAT;
-  delete env.DATABASE_URL; // these tests are about PGlite data dirs
-  delete env.SIGHTLINE_RETENTION_DAYS;
-  return env;
-}
-
-function start(args: string[], env: NodeJS.ProcessEnv = cliEnv()): ChildProcess {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return child;
-}
-
-function run(args: string[], env?: NodeJS.ProcessEnv, timeoutMs = 90_000): Promise<CliRun> {
-  return collectRun(start(args, env), args, timeoutMs);
-}
-
-/** A running command's output so far, its exit, and a wait for a condition on it. */
-function watch(child: ChildProcess) {
-  const out = { stdout: '', stderr: '' };
-  child.stdout!.setEncoding('utf8').on('data', (s: string) => {
-    out.stdout += s;
-  });
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => {
-    out.stderr += s;
-  });
-  const exited = new Promise<number | null>((done) => child.once('close', done));
-  async function until(what: string, check: () => boolean, ms = 60_000): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!check()) {
-      if (Date.now() > deadline || child.exitCode !== null) {
-        throw new Error(`no ${what} (exit ${child.exitCode}):\n${out.stdout}\n${out.stderr}`);
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  return { out, exited, until };
-}
+const { dir, start, run } = cliHarness('sightline-e2e-cli-options-');
 
 interface LogRecord {
   level: number;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import {
   closeSync,
   constants,
@@ -12,87 +12,26 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
 import { parseMot } from '@sightline/edge';
 import type { FrameResult, StreamStats } from '@sightline/shared';
-import { type CliRun, collectRun, media, modelsDir } from './helpers.ts';
+import { cliEnv, cliHarness, watch as watchOutput } from './cli-harness.ts';
+import { media, modelsDir } from './helpers.ts';
 
-const ROOT = resolve(import.meta.dirname, '..', '..');
-const BIN = join(ROOT, 'bin', 'sightline.js');
+const { dir, start, run } = cliHarness('sightline-e2e-cli-');
 
-let dir: string;
-const children = new Set<ChildProcess>();
-
-before(() => {
-  dir = mkdtempSync(join(tmpdir(), 'sightline-e2e-cli-'));
-});
-after(() => {
-  // SIGTERM: bin/sightline.js forwards it to the node process running the command (SIGKILL would orphan that).
-  for (const child of children) child.kill('SIGTERM');
-  rmSync(dir, { recursive: true, force: true });
-});
-
-function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return {
-    ...process.env,
-    MODELS_DIR: modelsDir(),
-    SIGHTLINE_MEDIA_DIR: process.env.SIGHTLINE_MEDIA_DIR,
-    // Run the TypeScript sources, not a possibly stale build.
-    SIGHTLINE_FROM_SOURCE: '1',
-    SIGHTLINE_LOG_LEVEL: 'warn',
-    ...extra,
-  };
-}
-
-/** Start the command; `detached` makes it a process group of its own, to signal as a terminal's Ctrl-C does. */
-function start(args: string[], env: NodeJS.ProcessEnv = cliEnv(), detached = false): ChildProcess {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached,
-  });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return child;
-}
-
-type Run = CliRun;
-
-/** Run the command to its end (killed after `timeoutMs`). */
-function run(args: string[], env?: NodeJS.ProcessEnv, timeoutMs = 90_000): Promise<Run> {
-  const child = start(args, env);
-  return collectRun(child, args, timeoutMs);
-}
-
-/** A running command's output, its exit, and a wait for a condition on what it printed so far. */
+/** A running command's output and exit (cli-harness.ts's watch), and its latest --json stats line's first stream. */
 function watch(child: ChildProcess) {
-  const out = { stdout: '', stderr: '' };
-  child.stdout!.setEncoding('utf8').on('data', (s: string) => {
-    out.stdout += s;
-  });
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => {
-    out.stderr += s;
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
-  async function until(what: string, check: () => boolean, ms = 60_000): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!check()) {
-      if (Date.now() > deadline || child.exitCode !== null)
-        throw new Error(`no ${what} (exit ${child.exitCode}):\n${out.stdout.slice(-2000)}\n${out.stderr}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  /** The latest --json stats line's first stream. */
+  const w = watchOutput(child);
   const latest = (): StreamStats | undefined => {
-    const line = out.stdout
+    const line = w.out.stdout
       .trimEnd()
       .split('\n')
       .findLast((l) => l.startsWith('{'));
     return line ? (JSON.parse(line) as { streams: StreamStats[] }).streams[0] : undefined;
   };
-  return { out, exited, until, latest };
+  return { ...w, latest };
 }
 
 /** Signal the command's whole process group (the wrapper and the command), as Ctrl-C in a terminal does. */

@@ -4,44 +4,15 @@
  * streams failed (named on the last line) while the others ran to their end.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
 import { EdgeRuntime } from '@sightline/edge';
 import { ConfigError, type FrameResult, parseEdgeConfig } from '@sightline/shared';
-import { type CliRun, collectRun, media, modelsDir } from './helpers.ts';
+import { cliHarness } from './cli-harness.ts';
+import { media } from './helpers.ts';
 
-const ROOT = resolve(import.meta.dirname, '..', '..');
-const BIN = join(ROOT, 'bin', 'sightline.js');
-
-let dir: string;
-const children = new Set<ChildProcess>();
-
-before(() => {
-  dir = mkdtempSync(join(tmpdir(), 'sightline-e2e-exit-'));
-});
-after(() => {
-  for (const child of children) child.kill('SIGTERM');
-  rmSync(dir, { recursive: true, force: true });
-});
-
-function run(args: string[], timeoutMs = 90_000): Promise<CliRun> {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      MODELS_DIR: modelsDir(),
-      SIGHTLINE_FROM_SOURCE: '1',
-      SIGHTLINE_LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return collectRun(child, args, timeoutMs);
-}
+const { dir, run } = cliHarness('sightline-e2e-exit-');
 
 function lastLine(text: string): string {
   return text.trimEnd().split('\n').at(-1) ?? '';

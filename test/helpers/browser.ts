@@ -45,3 +45,43 @@ export function inkedPixels(page: Page, key: string): Promise<number> {
     return n;
   }, key);
 }
+
+/**
+ * Where on the page the largest track drawn on `key`'s tile is (its box centre), optionally only tracks labelled
+ * `label` and not in `skip`; undefined when none is drawn. The viewer must expose window.sightlineViewer.
+ */
+export function largestTrackCentre(
+  page: Page,
+  key: string,
+  options: { label?: string; skip?: number[] } = {},
+): Promise<{ x: number; y: number; id: number } | undefined> {
+  return page.evaluate(
+    ([k, label, skipped]) => {
+      // (No named helper functions in here: tsx would wrap them in a __name() the page does not have.)
+      const viewer = (window as unknown as { sightlineViewer: SightlineViewer }).sightlineViewer;
+      const meta = viewer.lastDrawn(k);
+      const t = meta?.tracks
+        .filter((x) => (label === undefined || x.l === label) && !skipped.includes(x.id))
+        .sort(
+          (a, b) => (b.b[2]! - b.b[0]!) * (b.b[3]! - b.b[1]!) - (a.b[2]! - a.b[0]!) * (a.b[3]! - a.b[1]!),
+        )[0];
+      if (!meta || !t) return undefined;
+      const c = document.querySelector(`section.tile[data-key="${k}"] canvas`) as HTMLCanvasElement;
+      const r = c.getBoundingClientRect();
+      const scale = Math.min(r.width / c.width, r.height / c.height);
+      const x =
+        r.left + (r.width - c.width * scale) / 2 + ((t.b[0]! + t.b[2]!) / 2) * (c.width / meta.w) * scale;
+      const y =
+        r.top + (r.height - c.height * scale) / 2 + ((t.b[1]! + t.b[3]!) / 2) * (c.height / meta.h) * scale;
+      return { x, y, id: t.id };
+    },
+    [key, options.label, options.skip ?? []] as const,
+  );
+}
+
+/** What the viewer (hub/web/viewer.js) exposes for tests. */
+interface SightlineViewer {
+  lastDrawn(
+    key: string,
+  ): { w: number; h: number; tracks: { id: number; l: string; b: number[] }[] } | undefined;
+}

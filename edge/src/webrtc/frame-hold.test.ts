@@ -46,6 +46,24 @@ test('frames leave in decode order once their outcome is known, never reordered'
   assert.equal(h.stats().unmatched, 1);
 });
 
+test('a newer frame dropped while older ones are in inference does not time them out', () => {
+  const { h, out } = hold();
+  for (const pts of [0, 10, 20, 30]) h.addPacket(packet(pts));
+  // 20 and 30 went stale in the ring while 0 and 10 were being inferred (a loaded CPU): their results still come.
+  h.dropped(20, 'stale');
+  h.dropped(30, 'stale');
+  assert.deepEqual(out, []);
+  h.result(result(0));
+  h.result(result(10));
+  assert.deepEqual(out, [
+    [0, 'result'],
+    [10, 'result'],
+    [20, 'dropped'],
+    [30, 'dropped'],
+  ]);
+  assert.equal(h.stats().timedOut, 0);
+});
+
 test('holdMs timeout and the maxFrames bound', () => {
   const { h, out, advance } = hold({ holdMs: 500, maxFrames: 2 });
   h.addPacket(packet(0));

@@ -138,8 +138,9 @@ export class FrameHold {
       this.#stats.unmatched++;
       return;
     }
-    // Outcomes come in decode order: a frame before this one still waiting was never decoded.
-    for (let k = 0; k < i; k++) this.#frames[k]!.outcome ??= { kind: 'timeout' };
+    // Results come in decode order: a frame before this one still waiting was never decoded. Drops do not: a frame
+    // goes stale in the ring while older ones are still being inferred, and those will get their results.
+    if (outcome.kind === 'result') for (let k = 0; k < i; k++) this.#frames[k]!.outcome ??= { kind: 'timeout' };
     this.#frames[i]!.outcome = outcome;
     this.flush();
   }

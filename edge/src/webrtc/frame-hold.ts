@@ -140,7 +140,8 @@ export class FrameHold {
     }
     // Results come in decode order: a frame before this one still waiting was never decoded. Drops do not: a frame
     // goes stale in the ring while older ones are still being inferred, and those will get their results.
-    if (outcome.kind === 'result') for (let k = 0; k < i; k++) this.#frames[k]!.outcome ??= { kind: 'timeout' };
+    if (outcome.kind === 'result')
+      for (let k = 0; k < i; k++) this.#frames[k]!.outcome ??= { kind: 'timeout' };
     this.#frames[i]!.outcome = outcome;
     this.flush();
   }

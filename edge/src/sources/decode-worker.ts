@@ -2,7 +2,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { AV_LOG_FATAL } from 'node-av/constants';
 import { Log } from 'node-av/lib';
-import { NodeAvSession, releaseHwDevices } from './node-av-session.ts';
+import { releaseHwDevices } from './node-av-hwaccel.ts';
+import { NodeAvSession } from './node-av-session.ts';
 import type { BackendMessage, WorkerCommand } from './protocol.ts';
 
 const port = parentPort;

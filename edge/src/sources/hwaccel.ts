@@ -76,3 +76,47 @@ export function fallbackReason(hwaccel: Hwaccel, attempts: HwAttempt[]): string 
   if (attempts.length === 0) return `no hardware decoder type for hwaccel ${hwaccel} on ${process.platform}`;
   return attempts.map((a) => `${a.device}: ${a.error}`).join('; ');
 }
+
+/** Check StreamSource's hwaccel options (TypeError naming the bad one); the hwaccel, `none` when not given. */
+export function checkHwaccelOptions(options: { hwaccel?: unknown; hwaccelDevice?: unknown }): Hwaccel {
+  const hwaccel = options.hwaccel ?? 'none';
+  if (!HWACCELS.includes(hwaccel as Hwaccel)) {
+    throw new TypeError(
+      `Expected one of ${HWACCELS.join(', ')} for hwaccel but received ${String(hwaccel)} of type ${typeof hwaccel}`,
+    );
+  }
+  const device = options.hwaccelDevice;
+  if (device !== undefined && (typeof device !== 'string' || device === '')) {
+    throw new TypeError(
+      `Expected a non-empty string for hwaccelDevice but received ${String(device)} of type ${typeof device}`,
+    );
+  }
+  return hwaccel as Hwaccel;
+}
+
+/**
+ * The one log line of a stream's decoder choice, or undefined when there is nothing to say (no hwaccel asked).
+ * Hardware asked for and not used: info for auto (expected to find nothing on most machines), warn when a device
+ * was named; hardware in use: info.
+ */
+export function decoderChoiceLog(choice: {
+  decoder: string;
+  hwaccel: Hwaccel;
+  fallback?: string;
+}): { level: 'info' | 'warn'; fields: Record<string, string>; line: string } | undefined {
+  if (choice.hwaccel === 'none') return undefined;
+  const fields = {
+    hwaccel: choice.hwaccel,
+    decoder: choice.decoder,
+    ...(choice.fallback ? { fallback: choice.fallback } : {}),
+  };
+  if (!choice.fallback) {
+    return { level: 'info', fields, line: `hwaccel ${choice.hwaccel}: decoding ${choice.decoder}` };
+  }
+  const codec = choice.decoder.replace(/ \(software\)$/, '');
+  return {
+    level: choice.hwaccel === 'auto' ? 'info' : 'warn',
+    fields,
+    line: `hwaccel ${choice.hwaccel} not used (${choice.fallback}); decoding ${codec} in software`,
+  };
+}

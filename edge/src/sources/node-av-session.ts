@@ -2,41 +2,13 @@
 
 import { nowMs, PTS_CLOCK_HZ } from '@sightline/shared/time';
 import { Decoder, Demuxer } from 'node-av/api';
-import {
-  AV_HWDEVICE_TYPE_CUDA,
-  AV_HWDEVICE_TYPE_VAAPI,
-  AV_HWDEVICE_TYPE_VIDEOTOOLBOX,
-  AV_PIX_FMT_BGR24,
-  AV_PIX_FMT_CUDA,
-  AV_PIX_FMT_VAAPI,
-  AV_PIX_FMT_VIDEOTOOLBOX,
-  type AVCodecID,
-  type AVHWDeviceType,
-  AVMEDIA_TYPE_VIDEO,
-  type AVPixelFormat,
-  SWS_BILINEAR,
-} from 'node-av/constants';
-import {
-  avGetCodecName,
-  avGetCodecString,
-  Codec,
-  FFmpegError,
-  Frame,
-  HardwareDeviceContext,
-  type Packet,
-  SoftwareScaleContext,
-} from 'node-av/lib';
+import { AV_PIX_FMT_BGR24, AVMEDIA_TYPE_VIDEO, SWS_BILINEAR } from 'node-av/constants';
+import { avGetCodecName, avGetCodecString, type Frame, type Packet, SoftwareScaleContext } from 'node-av/lib';
 import { classifyOpenError, ffmpegCode } from './ffmpeg-errors.ts';
 import { fitInside, type Size } from './fit.ts';
 import { H264Transcoder, transcodeReason } from './h264-transcoder.ts';
-import {
-  decoderLabel,
-  deviceHint,
-  devicesFor,
-  fallbackReason,
-  type HwAttempt,
-  type HwDevice,
-} from './hwaccel.ts';
+import { decoderLabel, fallbackReason, type HwDevice } from './hwaccel.ts';
+import { downloadHwFrame, openHwDecoder } from './node-av-hwaccel.ts';
 import {
   type BackendMessage,
   CONTROL,
@@ -76,68 +48,6 @@ const H264_PROFILES: Record<number, string> = {
   244: 'High 4:4:4 Predictive',
 };
 const HEVC_PROFILES: Record<number, string> = { 1: 'Main', 2: 'Main 10', 3: 'Main Still Picture', 4: 'Rext' };
-
-const HW_TYPE: Record<HwDevice, AVHWDeviceType> = {
-  cuda: AV_HWDEVICE_TYPE_CUDA,
-  vaapi: AV_HWDEVICE_TYPE_VAAPI,
-  videotoolbox: AV_HWDEVICE_TYPE_VIDEOTOOLBOX,
-};
-
-/** The pixel format of each device's decoded frames (they stay in GPU memory until downloaded). */
-const HW_PIX_FMT: Record<HwDevice, AVPixelFormat> = {
-  cuda: AV_PIX_FMT_CUDA,
-  vaapi: AV_PIX_FMT_VAAPI,
-  videotoolbox: AV_PIX_FMT_VIDEOTOOLBOX,
-};
-
-interface OpenDevice {
-  type: AVHWDeviceType;
-  context: HardwareDeviceContext;
-}
-
-/**
- * Hardware devices of this worker thread (one stream), by "device:path": the open device or why it cannot be
- * opened. Kept across loops and reconnects: opening a CUDA device costs a context (time and GPU memory), and a
- * device that failed once is not tried again for this stream.
- */
-const hwDevices = new Map<string, OpenDevice | string>();
-
-function openHwDevice(device: HwDevice, path: string | undefined): OpenDevice | string {
-  const key = `${device}:${path ?? ''}`;
-  const known = hwDevices.get(key);
-  if (known !== undefined) return known;
-  let result: OpenDevice | string;
-  const type = HW_TYPE[device];
-  if (!HardwareDeviceContext.iterateTypes().includes(type)) {
-    result = `this FFmpeg build has no ${device} support (${deviceHint(device)})`;
-  } else {
-    const context = new HardwareDeviceContext();
-    const ret = context.create(type, path ?? null, null);
-    if (ret < 0) {
-      context.free();
-      result = `cannot open the ${device} device${path ? ` ${path}` : ''}: ${new FFmpegError(ret).message} (${deviceHint(device)})`;
-    } else {
-      result = { type, context };
-    }
-  }
-  hwDevices.set(key, result);
-  return result;
-}
-
-/** Free this thread's hardware devices (the worker is closing). */
-export function releaseHwDevices(): void {
-  for (const d of hwDevices.values()) if (typeof d !== 'string') d.context.free();
-  hwDevices.clear();
-}
-
-/** A decoder for `codecId` that can use `type`: the usual one, else another (e.g. native av1 instead of libdav1d). */
-function hwDecoderFor(codecId: AVCodecID, type: AVHWDeviceType): Codec | undefined {
-  const usual = Codec.findDecoder(codecId);
-  if (usual?.isHardwareAcceleratedDecoder(type)) return usual;
-  return Codec.getCodecList().find(
-    (c) => c.isDecoder() && c.id === codecId && c.isHardwareAcceleratedDecoder(type),
-  );
-}
 
 /** Ticks of the 90 kHz clock for `ts` in time base `tb`. */
 function to90k(ts: bigint, tb: { num: number; den: number }): number {
@@ -344,39 +254,11 @@ export class NodeAvSession {
   #openDecoder(stream: Parameters<typeof Decoder.createSync>[0], codec: string): Decoder {
     const req = this.#req;
     const hwaccel = req.hwaccel ?? 'none';
-    const attempts: HwAttempt[] = [];
-    let decoder: Decoder | undefined;
-    this.#hwDevice = undefined;
     this.#decodedAny = false;
     this.#codec = codec;
-    for (const device of devicesFor(hwaccel)) {
-      const opened = openHwDevice(device, req.hwaccelDevice);
-      if (typeof opened === 'string') {
-        attempts.push({ device, error: opened });
-        continue;
-      }
-      const hwCodec = hwDecoderFor(stream.codecpar.codecId, opened.type);
-      if (!hwCodec) {
-        attempts.push({ device, error: `FFmpeg has no ${device} decoder for ${codec}` });
-        continue;
-      }
-      try {
-        decoder = Decoder.createSync(stream, hwCodec, {
-          context: { threadCount: req.threads },
-          configure: (ctx) => {
-            ctx.hwDeviceCtx = opened.context;
-            ctx.setHardwarePixelFormat(HW_PIX_FMT[device]);
-          },
-        });
-        this.#hwDevice = device;
-        break;
-      } catch (err) {
-        attempts.push({
-          device,
-          error: `opening the ${hwCodec.name} decoder failed: ${(err as Error).message}`,
-        });
-      }
-    }
+    const choice = openHwDecoder(stream, codec, { hwaccel, device: req.hwaccelDevice, threads: req.threads });
+    let decoder = choice.decoder;
+    this.#hwDevice = choice.device;
     if (!decoder) {
       try {
         decoder = Decoder.createSync(stream, { context: { threadCount: req.threads } });
@@ -392,7 +274,9 @@ export class NodeAvSession {
       decoder: decoderLabel(codec, this.#hwDevice),
       hwaccel,
       ...(this.#hwDevice ? { device: this.#hwDevice } : {}),
-      ...(hwaccel !== 'none' && !this.#hwDevice ? { fallback: fallbackReason(hwaccel, attempts) } : {}),
+      ...(hwaccel !== 'none' && !this.#hwDevice
+        ? { fallback: fallbackReason(hwaccel, choice.attempts) }
+        : {}),
     });
     return decoder;
   }
@@ -418,15 +302,7 @@ export class NodeAvSession {
       }
       return frame;
     }
-    const sw = new Frame();
-    sw.alloc();
-    const ret = frame.hwframeTransferDataSync(sw, 0);
-    if (ret < 0) {
-      sw.free();
-      FFmpegError.throwIfError(ret, `Downloading a ${this.#hwDevice ?? 'hardware'} frame`);
-    }
-    sw.copyProps(frame);
-    return sw;
+    return downloadHwFrame(frame, this.#hwDevice);
   }
 
   #warn(message: string): void {

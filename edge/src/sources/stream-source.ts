@@ -13,7 +13,7 @@ import type { DecodedFrame, EncodedPacket } from '../frame.ts';
 import { Backoff, type BackoffOptions } from './backoff.ts';
 import { FfmpegBackend } from './ffmpeg-source.ts';
 import type { Size } from './fit.ts';
-import { HWACCELS, type Hwaccel } from './hwaccel.ts';
+import { checkHwaccelOptions, decoderChoiceLog, type Hwaccel } from './hwaccel.ts';
 import type {
   Backend,
   BackendMessage,
@@ -205,18 +205,8 @@ export class StreamSource extends TypedEmitter<StreamSourceEvents> {
         'keepPackets needs the node-av backend; the ffmpeg backend only delivers decoded frames',
       );
     }
-    const hwaccel = options.hwaccel ?? 'none';
-    if (!HWACCELS.includes(hwaccel)) {
-      throw new TypeError(
-        `Expected one of ${HWACCELS.join(', ')} for hwaccel but received ${String(hwaccel)} of type ${typeof hwaccel}`,
-      );
-    }
+    const hwaccel = checkHwaccelOptions(options);
     const { hwaccelDevice } = options;
-    if (hwaccelDevice !== undefined && (typeof hwaccelDevice !== 'string' || hwaccelDevice === '')) {
-      throw new TypeError(
-        `Expected a non-empty string for hwaccelDevice but received ${String(hwaccelDevice)} of type ${typeof hwaccelDevice}`,
-      );
-    }
     this.#backendKind = backend;
     this.#ffmpegPath = options.ffmpegPath ?? 'ffmpeg';
     this.#backoff = new Backoff(options.reconnect);
@@ -419,30 +409,15 @@ export class StreamSource extends TypedEmitter<StreamSourceEvents> {
     }
   }
 
-  /**
-   * The backend chose a decoder. Hardware that was asked for and not used is logged once per stream (info for auto,
-   * which is expected to find nothing on most machines; warn when a device was named); hardware in use, once, info.
-   */
+  /** The backend chose a decoder: kept for stats, and its log line written once per stream. */
   #onDecoder(m: DecoderChoice): void {
     this.#decoder = m.decoder;
     if (this.#info) this.#info = { ...this.#info, decoder: m.decoder };
-    if (m.hwaccel === 'none') return;
+    const log = decoderChoiceLog(m);
     const key = `${m.decoder}|${m.fallback ?? ''}`;
-    if (key === this.#hwLogged) return;
+    if (!log || key === this.#hwLogged) return;
     this.#hwLogged = key;
-    const fields = {
-      hwaccel: m.hwaccel,
-      decoder: m.decoder,
-      ...(m.fallback ? { fallback: m.fallback } : {}),
-    };
-    if (m.fallback) {
-      const codec = m.decoder.replace(/ \(software\)$/, '');
-      const line = `hwaccel ${m.hwaccel} not used (${m.fallback}); decoding ${codec} in software`;
-      if (m.hwaccel === 'auto') this.#log.info(fields, line);
-      else this.#log.warn(fields, line);
-    } else {
-      this.#log.info(fields, `hwaccel ${m.hwaccel}: decoding ${m.decoder}`);
-    }
+    this.#log[log.level](log.fields, log.line);
   }
 
   /** Session pts -> stream pts; the first timestamp of a new session continues after the last one emitted. */

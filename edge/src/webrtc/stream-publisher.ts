@@ -8,7 +8,6 @@ import {
   childLogger,
   describeError,
   type FrameResult,
-  nowMs,
   type StreamVideo,
   type Track,
   TypedEmitter,
@@ -24,6 +23,7 @@ import {
 import type { EncodedPacket } from '../frame.ts';
 import type { StreamInfo } from '../sources/protocol.ts';
 import { FrameHold, type HeldFrame, type HoldOutcome } from './frame-hold.ts';
+import { frameMeta, round1 } from './frame-meta.ts';
 import { AccessUnitBuilder, hasIdr } from './h264.ts';
 import { H264Packetizer } from './rtp-h264.ts';
 import { profileLevelIdOfPacket, videoFacts } from './video-facts.ts';
@@ -43,25 +43,7 @@ export interface PublishedVideo extends StreamVideo {
   fps: number;
 }
 
-/** The JSON sent on the `meta` data channel for each frame (docs/webrtc.md). */
-export interface FrameMeta {
-  v: 1;
-  /** RTP timestamp of the frame's packets. */
-  rtp: number;
-  /** Frame sequence number in the stream (-1 when the frame's outcome never came: timed out). */
-  seq: number;
-  pts: number;
-  w: number;
-  h: number;
-  /** Epoch ms the edge received the frame (decoder output). */
-  t: number;
-  /** Epoch ms the frame left the edge. */
-  sent: number;
-  tracks: { id: number; c: number; l: string; s: number; b: [number, number, number, number] }[];
-  /** Instance masks of the tracks that have one (a segmentation model): see Mask in @sightline/shared. */
-  masks?: { id: number; box: [number, number, number, number]; w: number; h: number; counts: number[] }[];
-  skipped: boolean;
-}
+export type { FrameMeta } from './frame-meta.ts';
 
 export type PublisherState = 'new' | 'waiting-sps' | 'connecting' | 'connected' | 'failed' | 'closed';
 
@@ -133,8 +115,6 @@ function h264Codec(profileLevelId: string): RTCRtpCodecParameters {
     parameters: `packetization-mode=1;level-asymmetry-allowed=1;profile-level-id=${profileLevelId}`,
   });
 }
-
-const round1 = (v: number) => Math.round(v * 10) / 10;
 
 /** One stream's WebRTC publication: a werift RTCPeerConnection with a video track and the `meta` data channel. */
 export class StreamPublisher extends TypedEmitter<StreamPublisherEvents> {
@@ -480,45 +460,7 @@ export class StreamPublisher extends TypedEmitter<StreamPublisherEvents> {
   #sendMeta(frame: HeldFrame, outcome: HoldOutcome, rtp: number): void {
     const dc = this.#dc;
     if (dc?.readyState !== 'open') return; // before the channel is open metadata is just dropped
-    let meta: FrameMeta;
-    if (outcome.kind === 'result') {
-      const r = outcome.result;
-      const tracks = r.tracks.filter(this.#trackFilter);
-      const masks = tracks.flatMap((t) => (t.mask ? [{ id: t.trackId, ...t.mask }] : []));
-      meta = {
-        v: 1,
-        rtp,
-        seq: r.seq,
-        pts: frame.pts,
-        w: r.width,
-        h: r.height,
-        t: round1(r.capturedAt),
-        sent: round1(nowMs()),
-        tracks: tracks.map((t) => ({
-          id: t.trackId,
-          c: t.classId,
-          l: t.label,
-          s: Math.round(t.score * 100) / 100,
-          b: [round1(t.box[0]), round1(t.box[1]), round1(t.box[2]), round1(t.box[3])],
-        })),
-        ...(masks.length ? { masks } : {}),
-        skipped: false,
-      };
-    } else {
-      const f = outcome.kind === 'dropped' ? outcome.frame : undefined;
-      meta = {
-        v: 1,
-        rtp,
-        seq: f?.seq ?? -1,
-        pts: frame.pts,
-        w: f?.width ?? this.info.width,
-        h: f?.height ?? this.info.height,
-        t: round1(f?.capturedAt ?? frame.arrivedWall),
-        sent: round1(nowMs()),
-        tracks: [],
-        skipped: true,
-      };
-    }
+    const meta = frameMeta(frame, outcome, rtp, { trackFilter: this.#trackFilter, size: this.info });
     try {
       dc.send(JSON.stringify(meta));
       this.#stats.metaSent++;

@@ -6,19 +6,21 @@
  * (see ../sources/whip-inputs.ts): decoded, inferred and tracked like any other source.
  */
 
-import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { childLogger, ID_PATTERN, type Logger, type StreamConfigInput } from '@sightline/shared';
-import { RTCPeerConnection, RTCRtpCodecParameters, type RTCRtpTransceiver, useOPUS, usePCMU } from 'werift';
+import type { RTCPeerConnection, RTCRtpTransceiver } from 'werift';
 import { registerWhipInput } from '../sources/whip-inputs.ts';
-import { skipDefaultStun, WERIFT_BUNDLE } from './werift-ice.ts';
+import { skipDefaultStun } from './werift-ice.ts';
+import { CORS, checkBearer, HttpError, MAX_BODY, readBody, sha256 } from './whip-http.ts';
+import { answerOffer, whipPeerConnection } from './whip-peer.ts';
 import { checkWhipOffer, type OfferedH264, rtpInputSdp, startsKeyframe } from './whip-sdp.ts';
+import { freeRtpPort, rtcpBye } from './whip-udp.ts';
 
 /** What the WHIP server needs of the runtime (an EdgeRuntime fits). */
 export interface WhipRuntime {
@@ -90,74 +92,6 @@ interface Session extends WhipSessionInfo {
   added: boolean;
   pliAt: number;
   ended?: Promise<void>;
-}
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-  }
-}
-
-const MAX_BODY = 256 * 1024;
-const CORS = {
-  'Access-Control-Allow-Origin': '*',
-  'Access-Control-Expose-Headers': 'Location, Link, ETag, Accept-Post',
-};
-
-function sha256(s: string): Buffer {
-  return createHash('sha256').update(s).digest();
-}
-
-/**
- * RTCP BYE (RFC 3550 6.6) for `ssrc`, with a reason so it is 12 bytes (FFmpeg drops shorter packets): FFmpeg's RTP
- * demuxer ends its input with EOF when it gets one.
- */
-function rtcpBye(ssrc: number): Buffer {
-  const b = Buffer.alloc(12);
-  b[0] = 0x81;
-  b[1] = 203;
-  b.writeUInt16BE(2, 2);
-  b.writeUInt32BE(ssrc >>> 0, 4);
-  b[8] = 3;
-  b.write('end', 9, 'latin1');
-  return b;
-}
-
-function bindUdp(port: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const s = createSocket('udp4');
-    s.once('error', reject);
-    s.bind(port, '127.0.0.1', () => {
-      s.off('error', reject);
-      resolve(s);
-    });
-  });
-}
-
-/** An even local UDP port whose successor (RTCP) is free too, as FFmpeg's RTP receiver binds both. */
-async function freeRtpPort(): Promise<number> {
-  for (let i = 0; i < 50; i++) {
-    const a = await bindUdp(0);
-    const port = (a.address() as AddressInfo).port;
-    if (port % 2 !== 0 || port >= 65535) {
-      a.close();
-      continue;
-    }
-    try {
-      const b = await bindUdp(port + 1);
-      b.close();
-      a.close();
-      return port;
-    } catch {
-      a.close();
-    }
-  }
-  throw new Error('no free UDP port pair for RTP');
 }
 
 export class WhipServer {
@@ -295,7 +229,7 @@ export class WhipServer {
           Allow: [...allowed, 'OPTIONS'].join(', '),
         });
       }
-      this.#authorize(req);
+      checkBearer(req, this.#token);
       if (method === 'POST') return await this.#post(req, res, streamId);
       const s = this.#byId.get(sessionId!);
       if (!s || s.streamId !== streamId) {
@@ -332,26 +266,6 @@ export class WhipServer {
     }
   }
 
-  #authorize(req: IncomingMessage): void {
-    if (!this.#token) return;
-    const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
-    if (!m) throw new HttpError(401, 'UNAUTHORIZED', 'missing Authorization: Bearer <token>');
-    if (!timingSafeEqual(sha256(m[1]!.trim()), this.#token)) {
-      throw new HttpError(401, 'UNAUTHORIZED', 'wrong WHIP token');
-    }
-  }
-
-  async #readBody(req: IncomingMessage): Promise<string> {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req) {
-      size += (chunk as Buffer).length;
-      if (size > MAX_BODY) throw new HttpError(413, 'BODY_TOO_LARGE', `SDP offer over ${MAX_BODY} bytes`);
-      chunks.push(chunk as Buffer);
-    }
-    return Buffer.concat(chunks).toString('utf8');
-  }
-
   async #post(req: IncomingMessage, res: ServerResponse, streamId: string): Promise<void> {
     if (!ID_PATTERN.test(streamId)) {
       throw new HttpError(
@@ -369,7 +283,7 @@ export class WhipServer {
         { 'Accept-Post': 'application/sdp' },
       );
     }
-    const body = await this.#readBody(req);
+    const body = await readBody(req, MAX_BODY);
     const check = checkWhipOffer(body);
     if (!check.ok) throw new HttpError(400, check.code, check.message);
     if (this.#closed) throw new HttpError(503, 'CLOSING', 'the WHIP server is closing');
@@ -408,46 +322,17 @@ export class WhipServer {
     h264: OfferedH264,
     offer: string,
   ): Promise<{ session: Session; answer: string }> {
-    const pc = new RTCPeerConnection({
-      bundlePolicy: WERIFT_BUNDLE,
-      codecs: {
-        video: [
-          new RTCRtpCodecParameters({
-            mimeType: 'video/H264',
-            clockRate: 90_000,
-            rtcpFeedback: [
-              { type: 'nack' },
-              { type: 'nack', parameter: 'pli' },
-              { type: 'ccm', parameter: 'fir' },
-            ],
-            parameters: h264.fmtp,
-          }),
-        ],
-        // Audio a publisher sends along is negotiated (so the offer is accepted) and ignored.
-        audio: [useOPUS(), usePCMU()],
-      },
-      iceServers: this.#iceServers,
-      iceUseIpv6: false,
-    });
-    // Tracks appear during setRemoteDescription; their RTP goes to the session once it exists.
+    const pc = whipPeerConnection(h264, this.#iceServers);
+    // Tracks appear while the offer is applied; their RTP goes to the session once it exists.
     let forward: ((ssrc: number, packet: Buffer, payload: Buffer) => void) | undefined;
     pc.onTrack.subscribe((track) => {
       if (track.kind !== 'video') return; // audio, if any, is not forwarded
       track.onReceiveRtp.subscribe((rtp) => forward?.(rtp.header.ssrc, rtp.serialize(), rtp.payload));
     });
-    let answer: string;
-    try {
-      await pc.setRemoteDescription({ type: 'offer', sdp: offer });
-    } catch (err) {
-      await pc.close().catch(() => {});
-      throw new HttpError(400, 'SDP_INVALID', `the SDP offer cannot be answered: ${(err as Error).message}`);
-    }
+    const answer = await answerOffer(pc, offer, this.#iceServers);
     let port: number;
     let sdpPath: string;
     try {
-      if (!this.#iceServers.some((x) => /^stuns?:/.test(x.urls))) skipDefaultStun(pc);
-      await pc.setLocalDescription(await pc.createAnswer());
-      answer = pc.localDescription?.sdp ?? '';
       port = await freeRtpPort();
       this.#dir ??= mkdtemp(join(tmpdir(), 'sightline-whip-'));
       sdpPath = join(await this.#dir, `${streamId}-${port}.sdp`);

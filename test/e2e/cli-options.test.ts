@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { insertTrackPoints, openStore, storeSchema } from '@sightline/hub';
+import { agedTrackPoint } from '@sightline/hub/testing';
 import { parse as parseYaml } from 'yaml';
 import { cliEnv, cliHarness, ROOT, watch } from './cli-harness.ts';
 import { media, modelsDir } from './helpers.ts';
@@ -113,21 +114,8 @@ describe('hub data dirs, hub token list --json and --retention-days', () => {
     assert.ok(!Number.isNaN(Date.parse(tokens[0]!.createdAt)));
 
     // Track points 10 days and 1 day old; the hub started with --retention-days 7 deletes the first at start.
-    const point = (daysAgo: number, seq: number) => ({
-      edgeId: 'e1',
-      streamId: 's1',
-      run: 'r1',
-      seq,
-      trackId: 1,
-      ts: new Date(Date.now() - daysAgo * 86_400_000),
-      x1: 0,
-      y1: 0,
-      x2: 1,
-      y2: 1,
-      score: 1,
-    });
     let store = await openStore({ dataDir });
-    await insertTrackPoints(store, [point(10, 1), point(1, 2)]);
+    await insertTrackPoints(store, [agedTrackPoint(10, 1), agedTrackPoint(1, 2)]);
     await store.close();
     const hub = start([
       'hub',

@@ -3,7 +3,7 @@ import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { type HubServer, startHub } from '../server.ts';
 import type { TokenRole } from '../store/schema.ts';
-import { testBackends } from '../testing/backends.ts';
+import { agedTrackPoint, testBackends } from '../testing/backends.ts';
 
 const backends = await testBackends('api');
 
@@ -322,27 +322,19 @@ describe('retention', () => {
     const loc = pglite!.create();
     const { insertTrackPoints } = await import('../store/track-points.ts');
     const { trackPoints } = await import('../store/schema.ts');
-    const point = (daysAgo: number, seq: number) => ({
-      edgeId: 'e1',
-      streamId: 's1',
-      run: 'r1',
-      seq,
-      trackId: 1,
-      ts: new Date(Date.now() - daysAgo * 86_400_000),
-      x1: 0,
-      y1: 0,
-      x2: 1,
-      y2: 1,
-      score: 1,
-    });
     let hub = await startHub({ port: 0, ...loc, retentionDays: 7 });
     try {
-      await insertTrackPoints(hub.store, [point(10, 1), point(8, 2), point(6, 3), point(0, 4)]);
+      await insertTrackPoints(hub.store, [
+        agedTrackPoint(10, 1),
+        agedTrackPoint(8, 2),
+        agedTrackPoint(6, 3),
+        agedTrackPoint(0, 4),
+      ]);
       assert.equal(await hub.applyRetention(), 2);
       assert.deepEqual((await hub.store.db.select().from(trackPoints)).map((p) => p.seq).sort(), [3, 4]);
       await hub.close();
       hub = await startHub({ port: 0, ...loc, retentionDays: 0 });
-      await insertTrackPoints(hub.store, [point(400, 5)]);
+      await insertTrackPoints(hub.store, [agedTrackPoint(400, 5)]);
       assert.equal(await hub.applyRetention(), 0);
       assert.equal((await hub.store.db.select().from(trackPoints)).length, 3);
       await assert.rejects(startHub({ port: 0, ...loc, retentionDays: -1 }), /retention days >= 0/);

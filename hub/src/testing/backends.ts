@@ -71,3 +71,20 @@ export async function testBackends(prefix: string): Promise<TestBackend[]> {
     },
   ];
 }
+
+/** A track point of edge e1 / stream s1 / run r1, track 1, `daysAgo` days old, with batch `seq` (retention tests). */
+export function agedTrackPoint(daysAgo: number, seq: number) {
+  return {
+    edgeId: 'e1',
+    streamId: 's1',
+    run: 'r1',
+    seq,
+    trackId: 1,
+    ts: new Date(Date.now() - daysAgo * 86_400_000),
+    x1: 0,
+    y1: 0,
+    x2: 1,
+    y2: 1,
+    score: 1,
+  };
+}

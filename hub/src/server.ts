@@ -60,6 +60,8 @@ export interface HubServer {
   /** Live video: the SFU (available false, with unavailableReason, when mediasoup cannot run). */
   media: MediaHub;
   dataDir: string;
+  /** Track points older than this many days are deleted, at start and hourly; 0 keeps them. */
+  retentionDays: number;
   /** Deletes track points older than the retention now; returns how many went (0 when retention is off). */
   applyRetention(): Promise<number>;
   close(): Promise<void>;
@@ -173,9 +175,14 @@ export async function startHub(options: HubServerOptions = {}): Promise<HubServe
     if (n) log.info({ deleted: n, retentionDays }, 'retention: old track points deleted');
     return n;
   };
-  const retention = setInterval(() => {
-    applyRetention().catch((err) => log.warn({ err: describeError(err) }, 'retention failed'));
-  }, 3_600_000);
+  const retain = () =>
+    applyRetention().catch((err) => {
+      log.warn({ err: describeError(err) }, 'retention failed');
+      return 0;
+    });
+  // Once at start too: a hub restarted more often than hourly still applies it.
+  const retainedAtStart = retain();
+  const retention = setInterval(retain, 3_600_000);
   retention.unref();
   const address = server.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;
@@ -190,11 +197,13 @@ export async function startHub(options: HubServerOptions = {}): Promise<HubServe
     indexes,
     media,
     dataDir,
+    retentionDays,
     applyRetention,
     close() {
       closed ??= (async () => {
         clearInterval(saver);
         clearInterval(retention);
+        await retainedAtStart;
         fleet.close();
         await uplink.close();
         await Promise.all([edgeMedia.close(), viewerMedia.close()]);

@@ -3,12 +3,12 @@
  * so every person carries a re-ID embedding and "find this person" searches across both streams; prints the URL.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { EdgeAgent, ensureDemoAssets } from '@sightline/edge';
 import { type HubServer, startHub } from '@sightline/hub';
 import { parseEdgeConfig, SightlineError } from '@sightline/shared';
-import { reportNewDataDir } from '../data-dir.ts';
+import { dataDirOf, reportNewDataDir } from '../data-dir.ts';
 import { durationFlag, portFlag } from '../flags.ts';
 import { LOG_USAGE } from '../logging.ts';
 import { ProgressPrinter } from '../progress.ts';
@@ -55,7 +55,7 @@ export async function runDemo(argv: string[]): Promise<number> {
   if (tracker !== 'deepsort' && tracker !== 'bytetrack') {
     throw new UsageError(`--tracker expects deepsort or bytetrack, got "${tracker}"`, 'demo');
   }
-  const dataDir = resolve(values['data-dir'] ?? process.env.SIGHTLINE_DATA_DIR ?? './data');
+  const dataDir = dataDirOf(values['data-dir']);
   const sources = values.source ?? [];
   const assets = await withOfflineHint(
     ensureDemoAssets({

@@ -1,7 +1,7 @@
 /** `sightline hub`: start the hub; `sightline hub token ...`: manage API and enrollment tokens offline. */
 import { parseArgs } from 'node:util';
 import { openStore, runningHubPid, startHub, TokenService } from '@sightline/hub';
-import { childLogger, describeError, SightlineError } from '@sightline/shared';
+import { SightlineError } from '@sightline/shared';
 import { dataDirOf, reportNewDataDir, requireDataDir } from '../data-dir.ts';
 import { numberFlag, portFlag } from '../flags.ts';
 import { LOG_USAGE } from '../logging.ts';
@@ -63,22 +63,17 @@ export async function runHub(argv: string[]): Promise<number> {
   // Before anything says the hub is up: a supervisor's SIGTERM from then on gets the clean shutdown.
   const signals = handleStopSignals();
   reportNew();
-  const kept = retentionDaysOf(retentionDays);
+  const kept = hub.retentionDays;
   process.stdout.write(
     `Sightline hub listening on ${hub.url} (data in ${hub.dataDir}, ${hub.store.kind}; ` +
       `${kept ? `track points kept ${kept} days` : 'track points kept forever'})\n`,
   );
-  // The hub applies the retention hourly; once now too, so a hub restarted more often still applies it.
-  const retained = hub.applyRetention().catch((err) => {
-    childLogger('hub').warn({ err: describeError(err) }, 'retention failed');
-  });
   if (!(await hub.tokens.list()).some((t) => t.role === 'admin' && !t.revokedAt)) {
     process.stdout.write(
       'No admin token yet: stop the hub and run "sightline hub token create --role admin" (or set one up with DATABASE_URL).\n',
     );
   }
   await signals.requested;
-  await retained;
   await hub.close();
   signals.dispose();
   return 0;
@@ -96,11 +91,6 @@ export function retentionFlag(value: string | undefined): number | undefined {
     `a number of days 0..${MAX_RETENTION_DAYS} (0 keeps track points forever)`,
     (n) => n >= 0 && n <= MAX_RETENTION_DAYS,
   );
-}
-
-/** The retention the hub applies: the flag, else $SIGHTLINE_RETENTION_DAYS, else 30 (as startHub decides). */
-function retentionDaysOf(flag: number | undefined): number {
-  return flag ?? Number(process.env.SIGHTLINE_RETENTION_DAYS ?? 30);
 }
 
 /** `sightline hub token create | list | revoke`: argv starts with the subcommand. */

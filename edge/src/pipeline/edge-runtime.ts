@@ -363,11 +363,11 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
     const now = nowMs();
     return [...this.#streams.values()].map((s) => {
       const c = this.#dropped(s);
-      const decoder = s.source.stats().decoder;
+      const { source, decoder } = s.source.stats();
       return {
         streamId: s.config.id,
         // The source as StreamSource shows it: an rtsp://user:password@ URL has its password redacted.
-        source: s.source.stats().source,
+        source,
         state: s.state,
         framesDecoded: s.framesDecoded,
         framesInferred: s.framesInferred,

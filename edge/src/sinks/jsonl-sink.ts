@@ -23,12 +23,19 @@ export class JsonlSink implements Sink {
   /** The frame size of the result being written (the space masks are placed in). */
   #width = 0;
   #height = 0;
+  /** This frame's masks already encoded: a track carries the same mask object as its detection. */
+  #encoded = new Map<object, unknown>();
 
   private constructor(out: LineWriter, options: JsonlSinkOptions) {
     this.#out = out;
     const omit = options.omitEmbeddings ?? false;
     this.#replacer = (key, value) => {
-      if (key === 'mask' && isWireMask(value)) return maskToCocoRle(value, this.#width, this.#height);
+      if (key === 'mask' && isWireMask(value)) {
+        let rle = this.#encoded.get(value);
+        if (rle === undefined)
+          this.#encoded.set(value, (rle = maskToCocoRle(value, this.#width, this.#height)));
+        return rle;
+      }
       if (!(value instanceof Float32Array)) return value;
       return omit ? undefined : Array.from(value, round4);
     };
@@ -56,6 +63,7 @@ export class JsonlSink implements Sink {
   write(result: FrameResult): void {
     this.#width = result.width;
     this.#height = result.height;
+    this.#encoded.clear();
     this.#out.write(`${JSON.stringify(result, this.#replacer)}\n`);
   }
 

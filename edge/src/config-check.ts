@@ -5,10 +5,8 @@
  * applyConfig() before it changes anything.
  */
 import { ConfigError, type EdgeConfig, type Manifest, type ModelEntry } from '@sightline/shared';
+import { DETECTION_ADAPTERS } from './adapters/adapter.ts';
 import { loadManifest, modelsDir, resolveLabels } from './models/manifest.ts';
-
-/** Adapters whose models give boxes, i.e. what detector.model may name. */
-const DETECTION_ADAPTERS: readonly string[] = ['yolox', 'yolov8', 'yolov8-seg'];
 
 /**
  * Edit distance between `a` and `b` (optimal string alignment: insertions, deletions, substitutions and swaps of
@@ -145,7 +143,6 @@ export function configReferenceIssues(config: EdgeConfig, refs: ConfigReferences
   const issues: string[] = [];
   const detectors = manifest.models.filter((m) => DETECTION_ADAPTERS.includes(m.adapter));
   const detector = manifest.models.find((m) => m.id === config.detector.model);
-  const labels = refs.detectorModel === config.detector.model ? refs.detectorLabels : undefined;
   if (!detector) {
     issues.push(
       `detector.model: ${unknownName(
@@ -160,8 +157,6 @@ export function configReferenceIssues(config: EdgeConfig, refs: ConfigReferences
         ', ',
       )}); detectors: ${known(detectors.map((m) => m.id))}`,
     );
-  } else {
-    issues.push(...classIssues('detector.classes', config.detector.classes, detector, labels));
   }
   if (config.reid) {
     const reidModels = manifest.models.filter((m) => m.task === 'reid').map((m) => m.id);
@@ -169,11 +164,22 @@ export function configReferenceIssues(config: EdgeConfig, refs: ConfigReferences
     // A model of another task is refused by ReidStage.create(), also before any stream starts.
     if (!reid)
       issues.push(`reid.model: ${unknownName('a model in the manifest', config.reid.model, reidModels)}`);
-    if (detector && DETECTION_ADAPTERS.includes(detector.adapter)) {
-      issues.push(...classIssues('reid.classes', config.reid.classes, detector, labels));
-    }
   }
-  return issues;
+  return [...issues, ...classReferenceIssues(config, refs)];
+}
+
+/**
+ * The class-label problems alone: detector.classes and reid.classes against the detector's labels (when the
+ * detector is a known detection model and its labels are in `refs`). What a live config change can get wrong.
+ */
+export function classReferenceIssues(config: EdgeConfig, refs: ConfigReferences): string[] {
+  const detector = refs.manifest.models.find((m) => m.id === config.detector.model);
+  if (!detector || !DETECTION_ADAPTERS.includes(detector.adapter)) return [];
+  const labels = refs.detectorModel === config.detector.model ? refs.detectorLabels : undefined;
+  return [
+    ...classIssues('detector.classes', config.detector.classes, detector, labels),
+    ...(config.reid ? classIssues('reid.classes', config.reid.classes, detector, labels) : []),
+  ];
 }
 
 /** Throw ConfigError (CONFIG_INVALID) listing every problem configReferenceIssues finds. */

@@ -7,6 +7,9 @@ import { YoloxAdapter } from './yolox.ts';
 
 export type { DecodeOptions, DetectionAdapter, OutputMap, OutputTensor } from './types.ts';
 
+/** The adapters whose models give boxes: what detector.model may name. */
+export const DETECTION_ADAPTERS: readonly string[] = ['yolox', 'yolov8', 'yolov8-seg'];
+
 /** A detection decoder for `entry` (adapter "yolox", "yolov8" or "yolov8-seg") using `labels` for class names. */
 export function createDetectionAdapter(
   entry: Pick<ModelEntry, 'id' | 'adapter' | 'outputs'>,
@@ -21,7 +24,7 @@ export function createDetectionAdapter(
     default:
       throw new ModelError(
         'MODEL_INVALID',
-        `Model ${entry.id} uses adapter "${entry.adapter}", which is not a detection adapter (yolox, yolov8, yolov8-seg)`,
+        `Model ${entry.id} uses adapter "${entry.adapter}", which is not a detection adapter (${DETECTION_ADAPTERS.join(', ')})`,
       );
   }
 }

@@ -7,7 +7,7 @@ import {
   parseEdgeConfig,
   SightlineError,
 } from '@sightline/shared';
-import { type ConfigReferences, configReferenceIssues } from '../config-check.ts';
+import { type ConfigReferences, classReferenceIssues } from '../config-check.ts';
 
 type DeepPartial<T> = T extends readonly unknown[]
   ? T
@@ -87,9 +87,7 @@ export function planConfigChange(
   if (noStreams) merged.streams = [{ id: 'none', source: 'none' }];
   const config = parseEdgeConfig(merged, 'config patch');
   if (noStreams) config.streams = [];
-  const classIssues = refs
-    ? configReferenceIssues(config, refs).filter((i) => /^(detector|reid)\.classes[.:]/.test(i))
-    : [];
+  const classIssues = refs ? classReferenceIssues(config, refs) : [];
   if (classIssues.length) throw new ConfigError('Invalid config patch', classIssues);
 
   const { streams: oldStreams, ...oldRest } = current;

@@ -18,12 +18,13 @@ import {
   type StreamStats,
   TypedEmitter,
 } from '@sightline/shared';
-import { type ConfigReferences, checkConfigReferences, loadConfigReferences } from '../config-check.ts';
+import { type ConfigReferences, checkConfigReferences } from '../config-check.ts';
 import type { DecodedFrame, EncodedPacket } from '../frame.ts';
 import { InferencePool, type InferResult } from '../inference/inference-pool.ts';
 import { createEdgeMetrics, type EdgeMetrics } from '../metrics/edge-metrics.ts';
 import { type MetricsServer, startMetricsServer } from '../metrics/metrics-server.ts';
 import { type LoadedModel, loadModel } from '../models/load.ts';
+import { loadManifest } from '../models/manifest.ts';
 import type { CropSource } from '../preprocess/crop.ts';
 import { ReidStage, type ReidStats } from '../reid/reid-stage.ts';
 import { createSink, type Sink } from '../sinks/sink.ts';
@@ -294,13 +295,17 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
   async #start(): Promise<void> {
     const { config } = this;
     // Fields naming a model or a class label are checked before anything opens: a typo in detector.classes
-    // would otherwise fail every frame (ConfigError naming the field and the closest valid names).
-    this.#refs = await loadConfigReferences(config);
+    // would otherwise fail every frame (ConfigError naming the field and the closest valid names). Model ids
+    // first, then the classes against the labels of the model as loaded (its files verified).
+    const manifest = await loadManifest();
+    checkConfigReferences(config, { manifest });
+    this.#model = await loadModel(config.detector.model, { modelsDir: config.modelsDir, manifest });
+    this.#refs = {
+      manifest,
+      detectorModel: this.#model.entry.id,
+      detectorLabels: this.#model.entry.labels === undefined ? null : this.#model.labels,
+    };
     checkConfigReferences(config, this.#refs);
-    this.#model = await loadModel(config.detector.model, {
-      modelsDir: config.modelsDir,
-      manifest: this.#refs.manifest,
-    });
     // Open every sink; when one fails, close those that opened instead of leaking their files.
     const opened = await Promise.allSettled(config.sinks.map((s) => createSink(s)));
     const sinks = opened.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
@@ -327,6 +332,7 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
         reid: config.reid,
         inference: config.inference,
         modelsDir: config.modelsDir,
+        manifest,
       });
       this.#log.info({ model: this.#reid.config.model, provider: this.#reid.provider }, 're-ID ready');
     }

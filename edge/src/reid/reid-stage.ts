@@ -2,6 +2,7 @@
 import {
   type Detection,
   type InferenceConfig,
+  type Manifest,
   ModelError,
   ReidConfig,
   type ReidConfig as ReidSettings,
@@ -20,6 +21,8 @@ export interface ReidStageOptions {
   inference: InferenceConfig;
   /** Directory holding model files. Default $MODELS_DIR or models/cache. */
   modelsDir?: string;
+  /** The manifest, when the caller has it loaded already. Default: read models/manifest.json. */
+  manifest?: Manifest;
   /** Where session problems are logged. Default the pool's logger. */
   logger?: PoolLogger;
 }
@@ -58,7 +61,7 @@ export class ReidStage {
    */
   static async create(options: ReidStageOptions): Promise<ReidStage> {
     const config = ReidConfig.parse(options.reid ?? {});
-    const model = await loadModel(config.model, { modelsDir: options.modelsDir });
+    const model = await loadModel(config.model, { modelsDir: options.modelsDir, manifest: options.manifest });
     if (model.entry.task !== 'reid') {
       throw new ModelError(
         'MODEL_INVALID',

@@ -99,15 +99,19 @@ describe('createHubReadiness', () => {
       kind: 'postgres',
       db: { execute: () => new Promise(() => {}) },
     } as unknown as Pick<Store, 'db' | 'kind'>;
-    let finish!: (index: { size: number }) => void;
-    const loading = new Promise<{ size: number }>((resolve) => {
-      finish = resolve;
-    });
-    const loaded = Promise.resolve({ size: 12 });
+    // a loaded with 12 vectors, b still loading until finish().
+    let bSize: number | undefined;
+    const finish = (index: { size: number }) => {
+      bSize = index.size;
+    };
+    const states = () => [
+      { model: 'a', size: 12 },
+      bSize === undefined ? { model: 'b' } : { model: 'b', size: bSize },
+    ];
     const slow = createHubReadiness({
       store: hanging,
       timeoutMs: 50,
-      indexes: { models: () => ['a', 'b'], peek: (m) => (m === 'a' ? loaded : loading) },
+      indexes: { states },
     });
     const started = Date.now();
     let r = await slow();
@@ -128,7 +132,7 @@ describe('createHubReadiness', () => {
     } as unknown as Pick<Store, 'db' | 'kind'>;
     const fast = createHubReadiness({
       store: answering,
-      indexes: { models: () => ['a', 'b'], peek: (m) => (m === 'a' ? loaded : loading) },
+      indexes: { states },
     });
     r = await fast();
     assert.equal(r.checks.database?.status, 'ok');

@@ -193,7 +193,11 @@ describe('startMetricsServer', () => {
     metrics.registerCheck('hub', () =>
       connected ? { status: 'ok', detail: 'connected' } : { status: 'unavailable', detail: 'disconnected' },
     );
-    const server = await startMetricsServer({ port: 0, registry: metrics.registry });
+    const server = await startMetricsServer({
+      port: 0,
+      registry: metrics.registry,
+      readiness: metrics.readiness,
+    });
     try {
       const get = async (path: string) => {
         const res = await fetch(server.url + path);
@@ -242,7 +246,11 @@ describe('startMetricsServer', () => {
       { edgeId: 'e1', modelId: 'm', provider: 'cpu', stats: () => [stream('a')] },
       { defaultMetrics: false },
     );
-    const server = await startMetricsServer({ port: 0, registry: metrics.registry });
+    const server = await startMetricsServer({
+      port: 0,
+      registry: metrics.registry,
+      readiness: metrics.readiness,
+    });
     try {
       assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+$/);
       const res = await fetch(`${server.url}/metrics`);
@@ -270,7 +278,11 @@ describe('startMetricsServer', () => {
       { edgeId: 'e1', modelId: 'm', provider: 'cpu', stats: () => [] },
       { defaultMetrics: false },
     );
-    const first = await startMetricsServer({ port: 0, registry: metrics.registry });
+    const first = await startMetricsServer({
+      port: 0,
+      registry: metrics.registry,
+      readiness: metrics.readiness,
+    });
     try {
       const port = Number(new URL(first.url).port);
       await assert.rejects(startMetricsServer({ port, registry: metrics.registry }), /EADDRINUSE/);

@@ -72,14 +72,6 @@ const STREAM_HEALTH: Record<StreamStats['state'], HealthStatus> = {
   failed: 'degraded',
 };
 
-/** The edge metrics of each registry createEdgeMetrics made (startMetricsServer serves their readiness). */
-const byRegistry = new WeakMap<Registry, EdgeMetrics>();
-
-/** The EdgeMetrics that owns `registry`, if createEdgeMetrics made it. */
-export function edgeMetricsOf(registry: Registry): EdgeMetrics | undefined {
-  return byRegistry.get(registry);
-}
-
 /** Create the metrics of `runtime` in a new registry. */
 export function createEdgeMetrics(runtime: EdgeMetricsSource, options: EdgeMetricsOptions = {}): EdgeMetrics {
   const registry = new Registry();
@@ -256,6 +248,5 @@ export function createEdgeMetrics(runtime: EdgeMetricsSource, options: EdgeMetri
       return healthReport(VERSION, out);
     },
   };
-  byRegistry.set(registry, metrics);
   return metrics;
 }

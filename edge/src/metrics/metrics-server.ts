@@ -14,7 +14,6 @@ import {
 } from '@sightline/shared';
 import type { Registry } from 'prom-client';
 import { VERSION } from '../version.ts';
-import { edgeMetricsOf } from './edge-metrics.ts';
 
 export interface MetricsServerOptions {
   /** TCP port; 0 picks a free one. Required. */
@@ -24,8 +23,8 @@ export interface MetricsServerOptions {
   /** The registry served at /metrics. Required. */
   registry: Registry;
   /**
-   * The readiness report of GET /ready. Default: the checks of the EdgeMetrics that made `registry` (its streams,
-   * hub link...), else a report with no checks (always ready).
+   * The readiness report of GET /ready, e.g. an EdgeMetrics' `readiness` (its streams, hub link...). Default: a
+   * report with no checks (always ready).
    */
   readiness?: () => HealthReport;
 }
@@ -41,7 +40,7 @@ export interface MetricsServer {
 export async function startMetricsServer(options: MetricsServerOptions): Promise<MetricsServer> {
   const { registry, port } = options;
   const host = options.host ?? '127.0.0.1';
-  const readiness = options.readiness ?? edgeMetricsOf(registry)?.readiness ?? (() => healthReport(VERSION));
+  const readiness = options.readiness ?? (() => healthReport(VERSION));
   const json = (
     res: import('node:http').ServerResponse,
     status: number,

@@ -350,6 +350,7 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
         port: config.metrics.port,
         host: config.metrics.host,
         registry: this.metrics.registry,
+        readiness: () => this.metrics.readiness(),
       });
       this.#log.info({ url: this.#metricsServer.url }, 'metrics server listening');
       if (this.#closed) return;

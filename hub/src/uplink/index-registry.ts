@@ -41,6 +41,8 @@ interface Entry {
   index: Promise<EmbeddingIndex>;
   /** Size at the last save (or open); saveAll skips an index still this size. */
   savedSize: number;
+  /** Set once the index has opened (loaded or rebuilt). */
+  loaded?: EmbeddingIndex;
 }
 
 type Rows<T> = { rows: T[] };
@@ -88,11 +90,17 @@ export class IndexRegistry {
     try {
       const index = await entry.index;
       entry.savedSize = index.size;
+      entry.loaded = index;
       return index;
     } catch (err) {
       if (this.entries.get(modelId) === entry) this.entries.delete(modelId);
       throw err;
     }
+  }
+
+  /** Each open index: its model, and its size once loaded (absent while it still loads). */
+  states(): { model: string; size?: number }[] {
+    return [...this.entries].map(([model, e]) => (e.loaded ? { model, size: e.loaded.size } : { model }));
   }
 
   /** The index of `modelId` if it is open (or opening) already. */

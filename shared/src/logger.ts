@@ -29,6 +29,8 @@ let root: Logger | undefined;
 let settings: LoggingOptions = {};
 let writer: ((text: string) => void) | undefined;
 let stderr: { write(text: string): unknown } | undefined;
+/** The format and colours in force, worked out once (configureLogging starts over), not on every line. */
+let output: { format: LogFormat; colors: boolean } | undefined;
 
 /**
  * Set the level and format of the process logger. Call it before the first log line: loggers made by
@@ -42,14 +44,25 @@ export function configureLogging(options: LoggingOptions): void {
     throw new RangeError(`Expected a log format (${LOG_FORMATS.join(', ')}) but received ${options.format}`);
   }
   settings = { ...options };
+  output = undefined;
   if (root) root.level = levelSetting();
 }
 
 /** The format log lines are written in now. */
 export function logFormat(): LogFormat {
-  const format = settings.format ?? process.env.SIGHTLINE_LOG_FORMAT;
-  if (format === 'json' || format === 'pretty') return format;
-  return process.stderr.isTTY ? 'pretty' : 'json';
+  return resolvedOutput().format;
+}
+
+function resolvedOutput(): { format: LogFormat; colors: boolean } {
+  if (!output) {
+    const wanted = settings.format ?? process.env.SIGHTLINE_LOG_FORMAT;
+    const tty = Boolean(process.stderr.isTTY);
+    output = {
+      format: wanted === 'json' || wanted === 'pretty' ? wanted : tty ? 'pretty' : 'json',
+      colors: settings.colors ?? (tty && !process.env.NO_COLOR),
+    };
+  }
+  return output;
 }
 
 function levelSetting(): LogLevel {
@@ -67,12 +80,8 @@ export function setLogWriter(write: ((text: string) => void) | undefined): void 
 /** pino's destination: formats each JSON line as the current format asks, then writes it synchronously. */
 const destination = {
   write(line: string): void {
-    const text =
-      logFormat() === 'pretty'
-        ? formatLogLine(line, {
-            colors: settings.colors ?? (Boolean(process.stderr.isTTY) && !process.env.NO_COLOR),
-          })
-        : line;
+    const { format, colors } = resolvedOutput();
+    const text = format === 'pretty' ? formatLogLine(line, { colors }) : line;
     if (writer) {
       writer(text);
       return;

@@ -97,12 +97,7 @@ export function isStoreUnavailable(err: unknown): boolean {
  * same way, so the edge may drop it. Anything else (a store outage, a disk error, a hub bug) is not.
  */
 export function isBatchContentError(err: unknown): boolean {
-  if (isStoreUnavailable(err)) return false;
-  return chain(err).some((e) => {
-    if (e instanceof SightlineError) return CONTENT_CODES.has(e.code);
-    const code = codeOf(e);
-    return code !== undefined && isSqlState(code) && code.startsWith('22');
-  });
+  return classifyStoreError(err).content;
 }
 
 /**
@@ -125,4 +120,27 @@ function isDrizzleQueryError(e: unknown): boolean {
     e instanceof Error &&
     (e.name === 'DrizzleQueryError' || e.constructor?.name === 'DrizzleQueryError' || 'query' in e)
   );
+}
+
+/**
+ * How the uplink answers a batch the store did not take: `content` when the batch's own content is refused (the edge
+ * drops it; code the ingest's own, e.g. EMBEDDING_INVALID, or BATCH_INVALID for a database refusal), else
+ * STORE_UNAVAILABLE (an outage) or STORE_FAILED (anything else), both "retry later"; `reason` without SQL.
+ */
+export function classifyStoreError(err: unknown): { code: string; content: boolean; reason: string } {
+  const all = chain(err);
+  const unavailable = all.some(unavailableHere);
+  const contentCode = unavailable
+    ? undefined
+    : all.reduce<string | undefined>((found, e) => {
+        if (found) return found;
+        if (e instanceof SightlineError) return CONTENT_CODES.has(e.code) ? e.code : undefined;
+        const code = codeOf(e);
+        return code !== undefined && isSqlState(code) && code.startsWith('22') ? 'BATCH_INVALID' : undefined;
+      }, undefined);
+  return {
+    code: contentCode ?? (unavailable ? 'STORE_UNAVAILABLE' : 'STORE_FAILED'),
+    content: contentCode !== undefined,
+    reason: storeErrorReason(err),
+  };
 }

@@ -27,7 +27,7 @@ import { type WebSocket, WebSocketServer } from 'ws';
 import type { TokenService } from '../auth/token-service.ts';
 import type { EdgeConnection, FleetHub } from '../fleet/fleet-hub.ts';
 import type { HubMetrics } from '../hub-metrics.ts';
-import { isBatchContentError, isStoreUnavailable, storeErrorReason } from '../store/store-errors.ts';
+import { classifyStoreError, storeErrorReason } from '../store/store-errors.ts';
 import { edgeCredential, type UpgradeDispatcher } from '../upgrade-dispatcher.ts';
 
 /** Stores one batch; resolves once it is durable. */
@@ -181,13 +181,7 @@ export class UplinkServer {
       // else (the store unreachable, a connection cut mid-transaction, a disk error, a hub bug) is "not stored,
       // retry": reported without a seq, and the connection closes so the edge backs off and replays every
       // unacked batch on its next one. Storing is idempotent, so a replay never doubles anything.
-      const content = isBatchContentError(err);
-      const reason = storeErrorReason(err);
-      const code = content
-        ? contentCode(err)
-        : isStoreUnavailable(err)
-          ? 'STORE_UNAVAILABLE'
-          : 'STORE_FAILED';
+      const { code, content, reason } = classifyStoreError(err);
       this.#log.warn(
         { edge: edgeId, stream: batch.streamId, seq: batch.seq, code, err: reason },
         content ? 'batch refused: its content cannot be stored' : 'batch not stored: the edge will retry',
@@ -196,13 +190,4 @@ export class UplinkServer {
       return content;
     }
   }
-}
-
-/** The code of a content error: the ingest's own (BATCH_INVALID, ...) or BATCH_INVALID for a database refusal. */
-function contentCode(err: unknown): string {
-  for (let e: unknown = err; e instanceof Error; e = e.cause) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && /^[A-Z_]+$/.test(code)) return code;
-  }
-  return 'BATCH_INVALID';
 }

@@ -1,8 +1,10 @@
 /** Edge configuration: the zod schema (every field documented with its default) and the file loader. */
+
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { redactSubstituted, substitutedSourceIssues, substituteEnv } from './config-env.ts';
+import { HWACCELS } from './decoder.ts';
 import { ConfigError } from './errors.ts';
 
 /** Edge and stream ids: 1-64 letters, digits, _ . -, starting with a letter or digit (safe in URLs and file names). */
@@ -77,7 +79,7 @@ export const DecoderConfig = z.strictObject({
    * cuda (NVDEC), vaapi, videotoolbox, or none. A device that cannot be opened, or has no decoder for the codec,
    * means software decoding and one log line saying why. Default none (software; GPU decoding is not verified yet).
    */
-  hwaccel: z.enum(['auto', 'cuda', 'vaapi', 'videotoolbox', 'none']).default('none'),
+  hwaccel: z.enum(HWACCELS).default('none'),
   /** The hwaccel device: a CUDA GPU index ("1") or a VA-API render node ("/dev/dri/renderD129"). Default: FFmpeg's choice. */
   hwaccelDevice: z.string().min(1).optional(),
 });

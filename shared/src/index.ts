@@ -1,5 +1,6 @@
 /** @sightline/shared: types, config, errors, events, logging and clocks used by every package. */
 export * from './config.ts';
+export * from './decoder.ts';
 export * from './errors.ts';
 export * from './events.ts';
 export * from './health.ts';

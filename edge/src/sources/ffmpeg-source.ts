@@ -5,6 +5,7 @@ import { nowMs, PTS_CLOCK_HZ } from '@sightline/shared';
 import { classifyOpenError } from './ffmpeg-errors.ts';
 import { fitInside } from './fit.ts';
 import {
+  decoderChoice,
   decoderLabel,
   deviceHint,
   devicesFor,
@@ -193,15 +194,9 @@ export class FfmpegBackend implements Backend {
         break;
       }
     }
-    this.#onMessage({
-      type: 'decoder',
-      decoder: decoderLabel(codec, chosen),
-      hwaccel,
-      ...(chosen ? { device: chosen } : {}),
-      ...(hwaccel !== 'none' && !chosen
-        ? { fallback: this.#hwBroken ?? fallbackReason(hwaccel, attempts) }
-        : {}),
-    });
+    this.#onMessage(
+      decoderChoice(codec, hwaccel, chosen, this.#hwBroken ?? fallbackReason(hwaccel, attempts)),
+    );
     return chosen;
   }
 
@@ -311,12 +306,7 @@ export class FfmpegBackend implements Backend {
       if (code !== 0 && device && index === 0 && HW_FAILURE.test(stderr)) {
         // The device opened but decoding this stream on it did not start: once more in software, for good.
         this.#hwBroken = `${device}: ${hwErrorSummary(stderr) || `ffmpeg exited with code ${code}`}`;
-        this.#onMessage({
-          type: 'decoder',
-          decoder: decoderLabel(probed.codec, undefined),
-          hwaccel: req.hwaccel ?? 'none',
-          fallback: this.#hwBroken,
-        });
+        this.#onMessage(decoderChoice(probed.codec, req.hwaccel ?? 'none', undefined, this.#hwBroken));
         this.#start(req, probed, session, undefined, false);
         return;
       }

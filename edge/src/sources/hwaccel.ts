@@ -1,8 +1,9 @@
 /** Hardware decoding choices shared by both backends (no node-av import: the ffmpeg backend runs on the main thread). */
 
-/** What `decoder.hwaccel` may ask for. */
-export const HWACCELS = ['auto', 'cuda', 'vaapi', 'videotoolbox', 'none'] as const;
-export type Hwaccel = (typeof HWACCELS)[number];
+import { HWACCELS, type Hwaccel } from '@sightline/shared/decoder';
+import type { DecoderChoice } from './protocol.ts';
+
+export { HWACCELS, type Hwaccel };
 /** A concrete hardware device type (FFmpeg's name for it). */
 export type HwDevice = Exclude<Hwaccel, 'auto' | 'none'>;
 
@@ -118,5 +119,24 @@ export function decoderChoiceLog(choice: {
     level: choice.hwaccel === 'auto' ? 'info' : 'warn',
     fields,
     line: `hwaccel ${choice.hwaccel} not used (${choice.fallback}); decoding ${codec} in software`,
+  };
+}
+
+/**
+ * The backend's 'decoder' message: `codec` decoded on `device` (undefined: in software), and when hwaccel was asked
+ * for and not used, `fallback` saying why.
+ */
+export function decoderChoice(
+  codec: string,
+  hwaccel: Hwaccel,
+  device: HwDevice | undefined,
+  fallback?: string,
+): DecoderChoice {
+  return {
+    type: 'decoder',
+    decoder: decoderLabel(codec, device),
+    hwaccel,
+    ...(device ? { device } : {}),
+    ...(hwaccel !== 'none' && !device && fallback ? { fallback } : {}),
   };
 }

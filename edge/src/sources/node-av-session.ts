@@ -7,7 +7,7 @@ import { avGetCodecName, avGetCodecString, type Frame, type Packet, SoftwareScal
 import { classifyOpenError, ffmpegCode } from './ffmpeg-errors.ts';
 import { fitInside, type Size } from './fit.ts';
 import { H264Transcoder, transcodeReason } from './h264-transcoder.ts';
-import { decoderLabel, fallbackReason, type HwDevice } from './hwaccel.ts';
+import { decoderChoice, decoderLabel, fallbackReason, type HwDevice } from './hwaccel.ts';
 import { downloadHwFrame, openHwDecoder } from './node-av-hwaccel.ts';
 import {
   type BackendMessage,
@@ -269,15 +269,7 @@ export class NodeAvSession {
         );
       }
     }
-    this.#post({
-      type: 'decoder',
-      decoder: decoderLabel(codec, this.#hwDevice),
-      hwaccel,
-      ...(this.#hwDevice ? { device: this.#hwDevice } : {}),
-      ...(hwaccel !== 'none' && !this.#hwDevice
-        ? { fallback: fallbackReason(hwaccel, choice.attempts) }
-        : {}),
-    });
+    this.#post(decoderChoice(codec, hwaccel, this.#hwDevice, fallbackReason(hwaccel, choice.attempts)));
     return decoder;
   }
 
@@ -293,12 +285,14 @@ export class NodeAvSession {
       if (first && this.#hwDevice) {
         const device = this.#hwDevice;
         this.#hwDevice = undefined;
-        this.#post({
-          type: 'decoder',
-          decoder: decoderLabel(this.#codec, undefined),
-          hwaccel: this.#req.hwaccel ?? 'none',
-          fallback: `${device}: FFmpeg could not set up the ${device} decoder for this stream and decodes in software`,
-        });
+        this.#post(
+          decoderChoice(
+            this.#codec,
+            this.#req.hwaccel ?? 'none',
+            undefined,
+            `${device}: FFmpeg could not set up the ${device} decoder for this stream and decodes in software`,
+          ),
+        );
       }
       return frame;
     }

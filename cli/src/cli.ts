@@ -10,7 +10,7 @@ import { EDGE_USAGE, runEdge } from './commands/edge.ts';
 import { EVAL_USAGE, runEval } from './commands/eval.ts';
 import { HUB_TOKEN_USAGE, HUB_USAGE, runHub, runToken } from './commands/hub.ts';
 import { MODELS_USAGE, runModels } from './commands/models.ts';
-import { applyLogFlags, takeLogFlags } from './logging.ts';
+import { applyLogFlags, LOG_USAGE, takeLogFlags } from './logging.ts';
 import { UsageError } from './usage-error.ts';
 
 export const USAGE = `Usage: sightline <command> [options]
@@ -27,10 +27,8 @@ Commands:
   help [command]       show help for a command
 
 Every command takes:
-  -h, --help           print its usage
-  --log-level <level>  trace | debug | info | warn | error | fatal | silent (default $SIGHTLINE_LOG_LEVEL or info)
-  --log-format <f>     pretty or json (default: pretty on a terminal, json otherwise)
-
+  -h, --help            print its usage
+${LOG_USAGE}
 Run "sightline help <command>" for its options. Version ${VERSION}.
 `;
 

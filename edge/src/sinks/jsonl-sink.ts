@@ -32,8 +32,10 @@ export class JsonlSink implements Sink {
     this.#replacer = (key, value) => {
       if (key === 'mask' && isWireMask(value)) {
         let rle = this.#encoded.get(value);
-        if (rle === undefined)
-          this.#encoded.set(value, (rle = maskToCocoRle(value, this.#width, this.#height)));
+        if (rle === undefined) {
+          rle = maskToCocoRle(value, this.#width, this.#height);
+          this.#encoded.set(value, rle);
+        }
         return rle;
       }
       if (!(value instanceof Float32Array)) return value;

@@ -9,6 +9,7 @@ export interface HubMetrics {
   uplinkConnections: Gauge;
   uplinkMessages: Counter<'type'>;
   uplinkRejected: Counter<'code'>;
+  uplinkQuarantined: Counter<'code'>;
   pointsStored: Counter;
   batchSeconds: Histogram;
   edges: Gauge<'status'>;
@@ -57,6 +58,12 @@ export function createHubMetrics(edgeCounts: () => Promise<Record<string, number
     uplinkRejected: new Counter({
       name: 'sightline_hub_uplink_rejected_total',
       help: 'Uplink messages refused, by error code.',
+      labelNames: ['code'],
+      registers,
+    }),
+    uplinkQuarantined: new Counter({
+      name: 'sightline_hub_uplink_quarantined_total',
+      help: 'Uplink batches refused for their content and quarantined (GET /api/v1/quarantine), by error code.',
       labelNames: ['code'],
       registers,
     }),

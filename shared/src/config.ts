@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { redactSubstituted, substitutedSourceIssues, substituteEnv } from './config-env.ts';
 import { HWACCELS } from './decoder.ts';
 import { ConfigError } from './errors.ts';
+import { hasNul, NUL_MESSAGE } from './uplink.ts';
 
 /** Edge and stream ids: 1-64 letters, digits, _ . -, starting with a letter or digit (safe in URLs and file names). */
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -16,7 +17,10 @@ export const StreamConfig = z.strictObject({
   /** Stream id, unique on this edge. Default: cam1, cam2, ... in order. */
   id: streamId.optional(),
   /** A file path, file:// URL, rtsp:// or rtsps:// URL, http(s):// URL, or whip://<id> (a WHIP-published camera). */
-  source: z.string().min(1),
+  source: z
+    .string()
+    .min(1)
+    .refine((s) => !hasNul(s), NUL_MESSAGE),
   /** Restart a file source at its end. Default false. */
   loop: z.boolean().default(false),
   /** Pace file sources at their native frame rate, as a camera would. Default true. */
@@ -28,6 +32,30 @@ export const StreamConfig = z.strictObject({
 });
 export type StreamConfig = z.infer<typeof StreamConfig>;
 export type StreamConfigInput = z.input<typeof StreamConfig>;
+
+/** The source schemes an edge knows; "file" also stands for a plain path. */
+export const SOURCE_SCHEMES = ['file', 'rtsp', 'rtsps', 'http', 'https', 'whip'] as const;
+export type SourceScheme = (typeof SOURCE_SCHEMES)[number];
+
+/**
+ * Which sources this edge opens (docs/operations.md, "Source policy"). The schemes apply to every stream; the
+ * local roots to streams added or changed at run time (the hub's API), while the streams of the config file and
+ * of --source as the edge started are the operator's own and may name any local file.
+ */
+export const SourcesConfig = z.strictObject({
+  /** Source schemes streams may use ("file" also covers plain paths); others are refused. Default: all six. */
+  schemes: z
+    .array(z.enum(SOURCE_SCHEMES))
+    .min(1, 'at least one scheme')
+    .default([...SOURCE_SCHEMES]),
+  /**
+   * Folders that local files of streams added at run time must lie in once symlinks and `..` are resolved
+   * (relative folders: from the working directory); [] refuses every such file. Default: the media folder
+   * ($SIGHTLINE_MEDIA_DIR, else media/cache).
+   */
+  localRoots: z.array(z.string().min(1)).optional(),
+});
+export type SourcesConfig = z.infer<typeof SourcesConfig>;
 
 export const DetectorConfig = z.strictObject({
   /** Model id from models/manifest.json. Default yolox_nano. */
@@ -182,6 +210,11 @@ const token = z.string().regex(/^slt_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/, 'a Sightl
 export const HubLinkConfig = z.strictObject({
   /** Hub base URL, e.g. http://127.0.0.1:8080 (http, https, ws or wss). */
   url: z.url({ protocol: /^(https?|wss?)$/ }),
+  /**
+   * PEM CA bundle trusted for an https:// hub's certificate instead of the system CAs: a private CA, or a
+   * self-signed hub's certificate itself (docs/tls.md). Verification cannot be turned off. Default: the system CAs.
+   */
+  ca: z.string().min(1).optional(),
   /** This edge's credential. Default: the one saved in stateDir by an earlier enrollment. */
   token: token.optional(),
   /** One-time enrollment token from a hub admin, traded for the credential on first start. */
@@ -198,6 +231,12 @@ export const HubLinkConfig = z.strictObject({
     .int()
     .min(1024)
     .default(256 << 20),
+  /**
+   * When the uplink fsyncs (docs/hub.md): 'none' never; 'batch' each batch as it enters the outbox (a power cut
+   * loses at most the open windows, up to flushMs); 'always' also every journal write (a power cut loses at most
+   * the frames in flight). A crash of the process loses at most the frames in flight with any. Default 'none'.
+   */
+  fsync: z.enum(['none', 'batch', 'always']).default('none'),
 });
 export type HubLinkConfig = z.infer<typeof HubLinkConfig>;
 
@@ -239,6 +278,8 @@ export const EdgeConfig = z.strictObject({
   modelsDir: z.string().optional(),
   /** Streams to run. At least one, unless a hub or WHIP ingest can add them later. */
   streams: z.array(StreamConfig).default([]),
+  /** Which source schemes and local folders streams may use. Default: every scheme; files from the hub only in the media folder. */
+  sources: SourcesConfig.optional(),
   detector: DetectorConfig.default({ model: 'yolox_nano', confidence: 0.5, iou: 0.45 }),
   inference: InferenceConfig.default(InferenceConfig.parse({})),
   decoder: DecoderConfig.default(DecoderConfig.parse({})),
@@ -264,6 +305,14 @@ export type EdgeConfigInput = z.input<typeof EdgeConfig>;
 
 /** Validate a plain object; throws ConfigError listing every bad field as "path: problem". */
 export function parseEdgeConfig(input: unknown, origin = 'config'): EdgeConfig {
+  // The config travels to the hub (hello, command results) and is stored there as jsonb: no NUL anywhere.
+  const nul = nulPaths(input);
+  if (nul.length > 0) {
+    throw new ConfigError(
+      `Invalid ${origin}`,
+      nul.map((p) => `${p}: ${NUL_MESSAGE}`),
+    );
+  }
   const result = EdgeConfig.safeParse(input);
   if (!result.success) {
     // An unknown key is reported at its own path ("inference.thread: unknown field"), one line per key.
@@ -288,6 +337,19 @@ export function parseEdgeConfig(input: unknown, origin = 'config'): EdgeConfig {
     seen.add(s.id);
   });
   return config;
+}
+
+/** Paths of the strings (or keys) in `value` holding a NUL character; `(root)` for a bare string. */
+function nulPaths(value: unknown, path: string[] = [], out: string[] = []): string[] {
+  if (typeof value === 'string') {
+    if (hasNul(value)) out.push(path.length ? path.join('.') : '(root)');
+  } else if (value !== null && typeof value === 'object' && path.length < 32) {
+    for (const [k, v] of Object.entries(value)) {
+      if (hasNul(k)) out.push([...path, JSON.stringify(k)].join('.'));
+      else nulPaths(v, [...path, k], out);
+    }
+  }
+  return out;
 }
 
 /**

@@ -5,6 +5,7 @@ export type ErrorCode =
   | 'CONFIG_INVALID'
   | 'SOURCE_INVALID'
   | 'SOURCE_UNREACHABLE'
+  | 'SOURCE_REFUSED'
   | 'SOURCE_ENDED'
   | 'DECODE_FAILED'
   | 'MODEL_MISSING'

@@ -19,16 +19,151 @@ export const UPLINK_PATH = '/api/v1/uplink';
 /** Largest uplink frame the hub accepts (bytes). */
 export const UPLINK_MAX_FRAME_BYTES = 8 << 20;
 
+/** Largest value of a PostgreSQL integer (int4) column: track ids, class ids. */
+export const INT4_MAX = 2_147_483_647;
+/** Smallest value of a PostgreSQL integer (int4) column. */
+export const INT4_MIN = -2_147_483_648;
+/** Largest magnitude of a PostgreSQL real (float4) column: box coordinates, scores. */
+export const FLOAT4_MAX = 3.4028234663852886e38;
+/** Latest time a timestamp on the wire may name (ms since the epoch): the end of JavaScript's Date range. */
+export const MAX_TIME_MS = 8_640_000_000_000_000;
+/** Deepest nesting of a JSON value the hub stores (event data, configs). */
+export const MAX_JSON_DEPTH = 32;
+
+/** What a text with a NUL gets told: PostgreSQL text and jsonb cannot hold U+0000. */
+export const NUL_MESSAGE = 'must not contain NUL (\\u0000) characters: the store cannot hold them';
+
+const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** True when `s` holds a NUL (U+0000), which no PostgreSQL text or jsonb value can hold. */
+export function hasNul(s: string): boolean {
+  return s.includes('\u0000');
+}
+
+/** A string a PostgreSQL text column can hold: at most `max` characters, no NUL. */
+export function pgText(max: number, min = 0) {
+  return z
+    .string()
+    .min(min)
+    .max(max)
+    .refine((s) => !hasNul(s), NUL_MESSAGE);
+}
+
+/** An integer a PostgreSQL integer (int4) column holds. */
+export const int4 = z.number().int().min(INT4_MIN).max(INT4_MAX);
+
+/**
+ * A number a PostgreSQL real (float4) column holds: finite as a float32 (|v| up to 3.4e38). A non-zero value too
+ * small for a float32 (PostgreSQL refuses it as an underflow) becomes 0, which is what storing it would keep.
+ */
+export const float4 = z
+  .number()
+  .refine((v) => Number.isFinite(Math.fround(v)), `must be a finite float32 (|v| <= ${FLOAT4_MAX})`)
+  .transform((v) => (Math.fround(v) === 0 ? 0 : v));
+
+/**
+ * Why `value` cannot be stored as jsonb (the path and the problem), or undefined when it can: only null, booleans,
+ * finite numbers, strings, arrays and plain objects, at most MAX_JSON_DEPTH deep; no NUL and no unpaired UTF-16
+ * surrogate in any string or key (jsonb refuses both).
+ */
+export function jsonProblem(value: unknown, path = '', depth = 0): string | undefined {
+  const at = path || '(value)';
+  if (value === null || typeof value === 'boolean') return undefined;
+  if (typeof value === 'number') return Number.isFinite(value) ? undefined : `${at}: not a finite number`;
+  if (typeof value === 'string') return textProblem(value, at);
+  if (typeof value !== 'object') return `${at}: a ${typeof value} is not JSON`;
+  if (depth >= MAX_JSON_DEPTH) return `${at}: nested deeper than ${MAX_JSON_DEPTH} levels`;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const p = jsonProblem(value[i], path ? `${path}.${i}` : String(i), depth + 1);
+      if (p) return p;
+    }
+    return undefined;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null)
+    return `${at}: a ${proto?.constructor?.name ?? 'object'} is not JSON`;
+  for (const [k, v] of Object.entries(value)) {
+    const kp = path ? `${path}.${k}` : k;
+    const p = textProblem(k, `${at} key ${JSON.stringify(k.slice(0, 40))}`) ?? jsonProblem(v, kp, depth + 1);
+    if (p) return p;
+  }
+  return undefined;
+}
+
+function textProblem(s: string, at: string): string | undefined {
+  if (hasNul(s)) return `${at}: ${NUL_MESSAGE}`;
+  if (UNPAIRED_SURROGATE.test(s)) return `${at}: holds an unpaired UTF-16 surrogate (not valid Unicode)`;
+  return undefined;
+}
+
+/**
+ * A copy of `value` that jsonb can hold, and whether anything had to change: NUL becomes U+FFFD, unpaired
+ * surrogates U+FFFD, non-finite numbers and non-JSON values (bytes, bigints, ...) null, deeper nesting null. For
+ * what an edge reports about itself (hello, heartbeats): shown, never refused, so an edge is never cut off.
+ */
+export function storableJson(value: unknown, depth = 0): { value: unknown; changed: boolean } {
+  if (value === null || typeof value === 'boolean') return { value, changed: false };
+  if (typeof value === 'number') {
+    return Number.isFinite(value) ? { value, changed: false } : { value: null, changed: true };
+  }
+  if (typeof value === 'string') {
+    const clean = storableText(value);
+    return { value: clean, changed: clean !== value };
+  }
+  if (typeof value !== 'object' || depth >= MAX_JSON_DEPTH)
+    return { value: null, changed: value !== undefined };
+  let changed = false;
+  if (Array.isArray(value)) {
+    const out = value.map((v) => {
+      const r = storableJson(v, depth + 1);
+      changed ||= r.changed;
+      return r.value;
+    });
+    return { value: out, changed };
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return { value: null, changed: true };
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (v === undefined) continue;
+    const key = storableText(k);
+    const r = storableJson(v, depth + 1);
+    changed ||= r.changed || key !== k;
+    out[key] = r.value;
+  }
+  return { value: out, changed };
+}
+
+/** `s` with NUL and unpaired surrogates replaced by U+FFFD (what a text or jsonb column can hold). */
+export function storableText(s: string): string {
+  if (!hasNul(s) && !UNPAIRED_SURROGATE.test(s)) return s;
+  return s.replaceAll('\u0000', '\uFFFD').replace(new RegExp(UNPAIRED_SURROGATE.source, 'g'), '\uFFFD');
+}
+
+/** A JSON object the store can hold as jsonb (see {@link jsonProblem}). */
+export const StorableJsonObject = z.record(z.string(), z.unknown()).superRefine((v, ctx) => {
+  const problem = jsonProblem(v);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
 const id = z
   .string()
   .min(1)
   .max(64)
   .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . - only');
-const ms = z.number().int().nonnegative();
+/** A time in ms since the epoch, within what a Date (and a timestamptz column) holds. */
+const ms = z.number().int().nonnegative().max(MAX_TIME_MS);
+/** A track id: the store keeps it as int4. */
+const trackId = int4.nonnegative();
 /** Binary (msgpack bin decodes to Uint8Array; Buffers are Uint8Arrays too). */
 const bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array, 'expected binary bytes');
 
-/** Live counters of one stream (what `EdgeRuntime.stats()` returns). */
+/**
+ * Live counters of one stream (what `EdgeRuntime.stats()` returns). What an edge reports about itself (hello,
+ * heartbeat) is not refused for text the store cannot hold (a NUL in a source): the hub stores a copy made
+ * storable with {@link storableJson}, so such a report never cuts the edge off from the hub that could fix it.
+ */
 export const StreamStatusSchema = z.strictObject({
   streamId: z.string().min(1).max(64),
   source: z.string().max(2048),
@@ -97,22 +232,14 @@ export const HeartbeatSchema = z.strictObject({
 export type Heartbeat = z.infer<typeof HeartbeatSchema>;
 
 /** One track's box at one moment: `[trackId, tsMs, x1, y1, x2, y2, score]` (compact: most of the traffic). */
-export const PointSchema = z.tuple([
-  z.number().int().nonnegative(),
-  ms,
-  z.number(),
-  z.number(),
-  z.number(),
-  z.number(),
-  z.number(),
-]);
+export const PointSchema = z.tuple([trackId, ms, float4, float4, float4, float4, float4]);
 export type Point = z.infer<typeof PointSchema>;
 
 /** A track as of this batch: merged on the hub (first seen min, last seen max, best thumbnail). */
 export const TrackSummarySchema = z.strictObject({
-  trackId: z.number().int().nonnegative(),
-  label: z.string().max(64),
-  classId: z.number().int(),
+  trackId,
+  label: pgText(64),
+  classId: int4,
   firstSeen: ms,
   lastSeen: ms,
   /** sha256 (hex) of this track's best thumbnail so far, sent in `thumbnails` of this or an earlier batch. */
@@ -121,7 +248,7 @@ export const TrackSummarySchema = z.strictObject({
     .regex(/^[0-9a-f]{64}$/)
     .optional(),
   /** Quality of that thumbnail (higher is better). */
-  thumbnailScore: z.number().optional(),
+  thumbnailScore: float4.optional(),
 });
 export type TrackSummary = z.infer<typeof TrackSummarySchema>;
 
@@ -134,18 +261,19 @@ export type Thumbnail = z.infer<typeof ThumbnailSchema>;
 
 /** An appearance embedding of a track (float32 little-endian bytes, L2-normalised). */
 export const EmbeddingSchema = z.strictObject({
-  trackId: z.number().int().nonnegative(),
+  trackId,
   ts: ms,
-  model: z.string().min(1).max(128),
+  model: pgText(128, 1),
   vector: bytes.refine((b) => b.length % 4 === 0 && b.length <= 4 * 4096, 'float32 bytes'),
 });
 export type EmbeddingMsg = z.infer<typeof EmbeddingSchema>;
 
 /** Something that happened (stream state change, line crossing, ...). */
 export const EventSchema = z.strictObject({
-  kind: z.string().min(1).max(64),
+  kind: pgText(64, 1),
   ts: ms,
-  data: z.record(z.string(), z.unknown()).optional(),
+  /** Stored as jsonb: JSON values only, no NUL (see {@link jsonProblem}). */
+  data: StorableJsonObject.optional(),
 });
 export type EventMsg = z.infer<typeof EventSchema>;
 

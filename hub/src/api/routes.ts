@@ -9,6 +9,7 @@ import type { TokenService } from '../auth/token-service.ts';
 import { FleetError, type FleetHub } from '../fleet/fleet-hub.ts';
 import type { Store } from '../store/db.ts';
 import { events, type TokenRole, trackPoints, tracks } from '../store/schema.ts';
+import { auditRecorder, registerAdminRoutes } from './admin-routes.ts';
 import { type AuthDeps, type AuthEnv, requireRole } from './auth.ts';
 import { ApiErrorSchema, apiError } from './errors.ts';
 import {
@@ -105,6 +106,8 @@ function fleetFailure(err: unknown): never {
 
 export function registerRoutes(app: OpenAPIHono<AuthEnv>, deps: ApiDeps): void {
   const { store, tokens, fleet } = deps;
+  /** Every route that changes something records it in the audit log once it is done. */
+  const record = auditRecorder(store);
 
   // ---- tokens and enrollment -------------------------------------------------------------------------
   app.openapi(
@@ -118,7 +121,9 @@ export function registerRoutes(app: OpenAPIHono<AuthEnv>, deps: ApiDeps): void {
     }),
     async (c) => {
       const body = c.req.valid('json');
-      return c.json(await tokens.create({ role: body.role, name: body.name }), 201);
+      const created = await tokens.create({ role: body.role, name: body.name });
+      await record(c, 'token.create', created.info.id, { role: body.role, name: created.info.name });
+      return c.json(created, 201);
     },
   );
 
@@ -145,6 +150,7 @@ export function registerRoutes(app: OpenAPIHono<AuthEnv>, deps: ApiDeps): void {
     async (c) => {
       const { tokenId } = c.req.valid('param');
       if (!(await tokens.revoke(tokenId))) throw apiError(404, 'NOT_FOUND', `no token ${tokenId}`);
+      await record(c, 'token.revoke', tokenId);
       return c.json({ revoked: tokenId }, 200);
     },
   );
@@ -168,6 +174,8 @@ export function registerRoutes(app: OpenAPIHono<AuthEnv>, deps: ApiDeps): void {
         edgeId: body.edgeId,
         expiresAt: body.ttlSeconds ? new Date(Date.now() + body.ttlSeconds * 1000) : undefined,
       });
+      const { id, name, edgeId, expiresAt } = created.info;
+      await record(c, 'enrollment.create', id, { name, edgeId, expiresAt });
       return c.json(created, 201);
     },
   );
@@ -192,6 +200,7 @@ export function registerRoutes(app: OpenAPIHono<AuthEnv>, deps: ApiDeps): void {
       if (result === 'wrong-edge') {
         throw apiError(403, 'FORBIDDEN', `this enrollment token is for another edge than "${body.edgeId}"`);
       }
+      await record(c, 'edge.enroll', body.edgeId, { name: body.name });
       return c.json({ edgeId: body.edgeId, token: result.token }, 201);
     },
   );
@@ -238,6 +247,7 @@ export function registerRoutes(app: OpenAPIHono<AuthEnv>, deps: ApiDeps): void {
       const { edgeId } = c.req.valid('param');
       await tokens.revokeEdge(edgeId);
       if (!(await fleet.remove(edgeId))) throw apiError(404, 'NOT_FOUND', `no edge "${edgeId}"`);
+      await record(c, 'edge.remove', edgeId);
       return c.json({ removed: edgeId }, 200);
     },
   );
@@ -280,7 +290,13 @@ export function registerRoutes(app: OpenAPIHono<AuthEnv>, deps: ApiDeps): void {
       },
       responses: commandResponses,
     }),
-    async (c) => c.json(await run(c.req.valid('param').edgeId, 'addStream', c.req.valid('json')), 200),
+    async (c) => {
+      const { edgeId } = c.req.valid('param');
+      const body = c.req.valid('json');
+      const result = await run(edgeId, 'addStream', body);
+      await record(c, 'stream.add', `${edgeId}/${body.id}`, body);
+      return c.json(result, 200);
+    },
   );
 
   app.openapi(
@@ -294,7 +310,9 @@ export function registerRoutes(app: OpenAPIHono<AuthEnv>, deps: ApiDeps): void {
     }),
     async (c) => {
       const { edgeId, streamId } = c.req.valid('param');
-      return c.json(await run(edgeId, 'removeStream', { streamId }), 200);
+      const result = await run(edgeId, 'removeStream', { streamId });
+      await record(c, 'stream.remove', `${edgeId}/${streamId}`);
+      return c.json(result, 200);
     },
   );
 
@@ -310,10 +328,9 @@ export function registerRoutes(app: OpenAPIHono<AuthEnv>, deps: ApiDeps): void {
       }),
       async (c) => {
         const { edgeId, streamId } = c.req.valid('param');
-        return c.json(
-          await run(edgeId, action === 'start' ? 'startStream' : 'stopStream', { streamId }),
-          200,
-        );
+        const result = await run(edgeId, action === 'start' ? 'startStream' : 'stopStream', { streamId });
+        await record(c, action === 'start' ? 'stream.start' : 'stream.stop', `${edgeId}/${streamId}`);
+        return c.json(result, 200);
       },
     );
   }
@@ -330,7 +347,14 @@ export function registerRoutes(app: OpenAPIHono<AuthEnv>, deps: ApiDeps): void {
       },
       responses: commandResponses,
     }),
-    async (c) => c.json(await run(c.req.valid('param').edgeId, 'applyConfig', c.req.valid('json')), 200),
+    async (c) => {
+      const { edgeId } = c.req.valid('param');
+      const patch = c.req.valid('json');
+      const result = await run(edgeId, 'applyConfig', patch);
+      const applied = (result.data as { applied?: unknown } | undefined)?.applied;
+      await record(c, 'config.update', edgeId, { patch, ...(applied !== undefined ? { applied } : {}) });
+      return c.json(result, 200);
+    },
   );
 
   // ---- tracks, events, thumbnails, search -------------------------------------------------------------
@@ -469,4 +493,6 @@ export function registerRoutes(app: OpenAPIHono<AuthEnv>, deps: ApiDeps): void {
     }),
     async (c) => c.json({ results: await deps.search(c.req.valid('json')) }, 200),
   );
+
+  registerAdminRoutes(app, deps, record);
 }

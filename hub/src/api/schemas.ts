@@ -1,6 +1,17 @@
 /** Request and response schemas of the REST API (zod; the OpenAPI document is generated from them). */
 import { z } from '@hono/zod-openapi';
+import { hasNul, jsonProblem, NUL_MESSAGE } from '@sightline/shared';
+import { AUDIT_ACTIONS } from '../store/audit-log.ts';
 import { ApiErrorSchema } from './errors.ts';
+
+/** Text the store can hold (PostgreSQL text refuses NUL): `min`..`max` characters, no U+0000. */
+function text(max: number, min = 0) {
+  return z
+    .string()
+    .min(min)
+    .max(max)
+    .refine((s) => !hasNul(s), NUL_MESSAGE);
+}
 
 export const IdSchema = z
   .string()
@@ -46,7 +57,7 @@ export const TokenListingSchema = z
 export const CreateTokenBody = z
   .strictObject({
     role: PersonRole,
-    name: z.string().min(1).max(100).optional(),
+    name: text(100, 1).optional(),
   })
   .openapi('CreateToken');
 
@@ -68,12 +79,12 @@ export const CreateEnrollmentBody = z
       .min(60)
       .max(30 * 86400)
       .optional(),
-    name: z.string().min(1).max(100).optional(),
+    name: text(100, 1).optional(),
   })
   .openapi('CreateEnrollmentToken');
 
 export const EnrollBody = z
-  .strictObject({ edgeId: IdSchema, name: z.string().min(1).max(100).optional() })
+  .strictObject({ edgeId: IdSchema, name: text(100, 1).optional() })
   .openapi('Enroll');
 
 export const EnrolledSchema = z.object({ edgeId: z.string(), token: z.string() }).openapi('Enrolled');
@@ -120,7 +131,7 @@ export const EdgeViewSchema = z
 export const AddStreamBody = z
   .strictObject({
     id: IdSchema,
-    source: z.string().min(1).max(2048).openapi({ example: 'rtsp://camera.local/stream1' }),
+    source: text(2048, 1).openapi({ example: 'rtsp://camera.local/stream1' }),
     loop: z.boolean().optional(),
     realtime: z.boolean().optional(),
   })
@@ -129,6 +140,11 @@ export const AddStreamBody = z
 export const ConfigPatchBody = z
   .record(z.string(), z.unknown())
   .refine((v) => Object.keys(v).length > 0, 'empty config change')
+  // The edge reports the config it runs back to the hub, which stores it as jsonb: nothing jsonb cannot hold.
+  .superRefine((v, ctx) => {
+    const problem = jsonProblem(v);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  })
   .openapi('ConfigPatch', {
     description: 'A partial edge config (same fields as the edge config file), deep-merged by the edge.',
     example: { detector: { confidence: 0.6 } },
@@ -146,9 +162,7 @@ const isoTime = z.iso.datetime({ offset: true });
 export const TrackQuery = z.object({
   edgeId: IdSchema.optional().openapi({ param: { name: 'edgeId', in: 'query' } }),
   streamId: IdSchema.optional().openapi({ param: { name: 'streamId', in: 'query' } }),
-  label: z
-    .string()
-    .max(64)
+  label: text(64)
     .optional()
     .openapi({ param: { name: 'label', in: 'query' } }),
   from: isoTime
@@ -212,9 +226,7 @@ export const PointSchemaOut = z
 
 export const EventQuery = z.object({
   edgeId: IdSchema.optional().openapi({ param: { name: 'edgeId', in: 'query' } }),
-  kind: z
-    .string()
-    .max(64)
+  kind: text(64)
     .optional()
     .openapi({ param: { name: 'kind', in: 'query' } }),
   limit: z.coerce
@@ -256,7 +268,7 @@ export const SearchBody = z
         to: isoTime.optional(),
         edgeId: IdSchema.optional(),
         streamId: IdSchema.optional(),
-        label: z.string().max(64).optional(),
+        label: text(64).optional(),
       })
       .default({}),
   })
@@ -271,6 +283,81 @@ export const SearchResultSchema = z
     results: z.array(TrackSchema.extend({ score: z.number().openapi({ description: 'cosine similarity' }) })),
   })
   .openapi('SearchResults');
+
+/** A positive row id in a path (a bigserial, within what a JS number holds exactly). */
+const rowId = (name: string) =>
+  z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(Number.MAX_SAFE_INTEGER)
+    .openapi({ param: { name, in: 'path' }, example: 12 });
+
+/** Paging: only rows with a smaller id (the `id` of the last row of the previous page). */
+const beforeId = z.coerce
+  .number()
+  .int()
+  .min(1)
+  .max(Number.MAX_SAFE_INTEGER)
+  .optional()
+  .openapi({ param: { name: 'before', in: 'query' }, description: 'only ids below this (paging)' });
+
+const pageLimit = z.coerce
+  .number()
+  .int()
+  .min(1)
+  .max(1000)
+  .default(100)
+  .openapi({ param: { name: 'limit', in: 'query' } });
+
+export const AuditQuery = z.object({
+  since: isoTime
+    .optional()
+    .openapi({ param: { name: 'since', in: 'query' }, description: 'only changes at or after this time' }),
+  action: z
+    .enum(AUDIT_ACTIONS)
+    .optional()
+    .openapi({ param: { name: 'action', in: 'query' } }),
+  tokenId: TokenParams.shape.tokenId
+    .optional()
+    .openapi({ param: { name: 'tokenId', in: 'query' }, description: 'only changes made with this token' }),
+  before: beforeId,
+  limit: pageLimit,
+});
+
+export const AuditEntrySchema = z
+  .object({
+    id: z.number(),
+    at: z.string(),
+    tokenId: z.string().openapi({ description: 'the token that made the change' }),
+    role: z.string().openapi({ description: "that token's role" }),
+    action: z.string().openapi({ example: 'stream.add' }),
+    target: z.string().openapi({ description: 'what was changed', example: 'edge-1/cam1' }),
+    detail: z.unknown().optional().openapi({ description: 'details, secrets redacted' }),
+  })
+  .openapi('AuditEntry');
+
+export const QuarantineQuery = z.object({
+  edgeId: IdSchema.optional().openapi({ param: { name: 'edgeId', in: 'query' } }),
+  before: beforeId,
+  limit: pageLimit,
+});
+
+export const QuarantineParams = z.object({ quarantineId: rowId('quarantineId') });
+
+export const QuarantinedBatchSchema = z
+  .object({
+    id: z.number(),
+    edgeId: z.string(),
+    streamId: z.string().optional(),
+    run: z.string().optional(),
+    seq: z.number().optional(),
+    code: z.string().openapi({ description: 'the error code the edge was sent', example: 'BAD_MESSAGE' }),
+    reason: z.string().openapi({ example: 'points.0.0: Too big: expected number to be <=2147483647' }),
+    bytes: z.number().openapi({ description: 'size of the frame as received' }),
+    receivedAt: z.string(),
+  })
+  .openapi('QuarantinedBatch');
 
 /** JSON response helper for createRoute. */
 export function json<T extends z.ZodType>(schema: T, description: string) {

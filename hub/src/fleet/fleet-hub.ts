@@ -6,7 +6,16 @@
  * the last heartbeat is younger than `offlineAfterMs` (missed heartbeats, or just disconnected), `offline` after.
  */
 import { randomUUID } from 'node:crypto';
-import type { Command, CommandOp, CommandResult, EdgeLoad, Hello, StreamStatus } from '@sightline/shared';
+import {
+  type Command,
+  type CommandOp,
+  type CommandResult,
+  type EdgeLoad,
+  type Hello,
+  type StreamStatus,
+  storableJson,
+  storableText,
+} from '@sightline/shared';
 import { eq, sql } from 'drizzle-orm';
 import type { Store } from '../store/db.ts';
 import { edges, streams, tracks } from '../store/schema.ts';
@@ -103,33 +112,32 @@ export class FleetHub {
     return this.#live.size;
   }
 
-  /** A connection said hello: it becomes the edge's live connection (an older one is closed). */
-  async connected(conn: EdgeConnection, hello: Hello): Promise<void> {
+  /**
+   * A connection said hello: it becomes the edge's live connection (an older one is closed). What the store
+   * cannot hold (a NUL in a stream source or the config) is stored with U+FFFD in its place, never refused: a
+   * refused hello would cut the edge off from the hub that could fix its config. Resolves true when something
+   * had to be replaced that way.
+   */
+  async connected(conn: EdgeConnection, hello: Hello): Promise<boolean> {
     const old = this.#live.get(hello.edgeId);
     if (old && old.conn !== conn) old.conn.close(4000, 'replaced by a newer connection of this edge');
     const now = this.#now();
     this.#live.set(hello.edgeId, { conn, hello, streams: hello.streams, lastHeartbeat: now });
+    const status = storableJson({ model: hello.model, provider: hello.provider, streams: hello.streams });
+    const config = storableJson(hello.config ?? null);
+    const row = {
+      version: storableText(hello.version),
+      status: status.value,
+      config: config.value as Record<string, unknown> | null,
+      lastHeartbeat: new Date(now),
+    };
     await this.#store.db
       .insert(edges)
-      .values({
-        id: hello.edgeId,
-        name: hello.edgeId,
-        version: hello.version,
-        status: { model: hello.model, provider: hello.provider, streams: hello.streams },
-        config: hello.config ?? null,
-        lastHeartbeat: new Date(now),
-      })
-      .onConflictDoUpdate({
-        target: edges.id,
-        set: {
-          version: hello.version,
-          status: { model: hello.model, provider: hello.provider, streams: hello.streams },
-          config: hello.config ?? null,
-          lastHeartbeat: new Date(now),
-        },
-      });
+      .values({ id: hello.edgeId, name: hello.edgeId, ...row })
+      .onConflictDoUpdate({ target: edges.id, set: row });
     this.#persistedAt.set(hello.edgeId, now);
     await this.#saveStreams(hello.edgeId, hello.streams);
+    return status.changed || config.changed || row.version !== hello.version;
   }
 
   /** A heartbeat from a connected edge. */
@@ -146,12 +154,12 @@ export class FleetHub {
         .update(edges)
         .set({
           lastHeartbeat: new Date(now),
-          status: {
+          status: storableJson({
             model: live.hello.model,
             provider: live.hello.provider,
             streams: hb.streams,
             load: hb.load,
-          },
+          }).value,
         })
         .where(eq(edges.id, edgeId));
       await this.#saveStreams(edgeId, hb.streams);
@@ -176,7 +184,7 @@ export class FleetHub {
     if (result.ok && config && typeof config === 'object') {
       await this.#store.db
         .update(edges)
-        .set({ config: config as Record<string, unknown> })
+        .set({ config: storableJson(config).value as Record<string, unknown> })
         .where(eq(edges.id, edgeId))
         .catch(() => {});
     }
@@ -312,7 +320,13 @@ export class FleetHub {
     await this.#store.db
       .insert(streams)
       .values(
-        list.map((s) => ({ edgeId, streamId: s.streamId, source: s.source, state: s.state, updatedAt: now })),
+        list.map((s) => ({
+          edgeId,
+          streamId: storableText(s.streamId),
+          source: storableText(s.source),
+          state: storableText(s.state),
+          updatedAt: now,
+        })),
       )
       .onConflictDoUpdate({
         target: [streams.edgeId, streams.streamId],

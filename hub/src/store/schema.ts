@@ -186,3 +186,51 @@ export const uplinkAcks = pgTable(
   },
   (t) => [primaryKey({ columns: [t.edgeId, t.streamId, t.run] })],
 );
+
+/**
+ * Uplink batches the hub refused for their content (they fail the schema, or the store refuses a value): kept
+ * here, raw, for an admin to look at or discard, instead of being retried for ever. The edge is told to drop
+ * them. `(edge_id, stream_id, run, seq)` is unique, so a replay of a refused batch adds no second row.
+ */
+export const quarantine = pgTable(
+  'quarantine',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    edgeId: text('edge_id').notNull(),
+    /** Null when the frame named none that could be stored (a malformed one). */
+    streamId: text('stream_id'),
+    run: text('run'),
+    seq: bigint('seq', { mode: 'number' }),
+    /** The error code the edge was sent (BAD_MESSAGE, BATCH_INVALID, THUMBNAIL_INVALID, ...). */
+    code: text('code').notNull(),
+    /** Why it was refused (never SQL or query parameters). */
+    reason: text('reason').notNull(),
+    /** The frame as received (msgpack). */
+    payload: bytea('payload').notNull(),
+    bytes: integer('bytes').notNull(),
+    receivedAt: tsz('received_at').notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('quarantine_batch_uidx').on(t.edgeId, t.streamId, t.run, t.seq),
+    index('quarantine_received_idx').on(t.receivedAt),
+  ],
+);
+
+/**
+ * Append-only record of changes made through the API: who (token id and its role) did what (`action`, e.g.
+ * `token.create`, `stream.add`, `config.update`) to what (`target`), with details that never hold a secret.
+ * A trigger refuses UPDATE and DELETE (migration 0003).
+ */
+export const auditLog = pgTable(
+  'audit_log',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    at: tsz('at').notNull().defaultNow(),
+    tokenId: text('token_id').notNull(),
+    role: text('role').notNull(),
+    action: text('action').notNull(),
+    target: text('target').notNull().default(''),
+    detail: jsonb('detail'),
+  },
+  (t) => [index('audit_log_at_idx').on(t.at), index('audit_log_action_at_idx').on(t.action, t.at)],
+);

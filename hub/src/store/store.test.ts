@@ -142,9 +142,11 @@ for (const backend of backends) {
       );
       const names = tables.map((t) => t.table_name).filter((t) => !t.startsWith('__'));
       assert.deepEqual(names, [
+        'audit_log',
         'edges',
         'embeddings',
         'events',
+        'quarantine',
         'streams',
         'tokens',
         'track_points',

@@ -5,7 +5,10 @@
  * credential belongs to. Each batch is stored (idempotently) and then acked; batches of one edge are stored in
  * order, different edges in parallel. A frame that is not msgpack or fails the schema gets an `error` message
  * naming the problem (with the batch's seq when it had one) and the connection stays up: one bad message never
- * costs the others. A batch the hub cannot store for any other reason (the database away, a connection cut, a
+ * costs the others. A batch refused for its content (it fails the schema, or the store refuses one of its values)
+ * is quarantined first (kept raw for an admin, counted) and then reported with its seq, so the edge drops it and
+ * the batches behind it flow on; if even the quarantine cannot be written (the store is away) it is an outage
+ * like any other. A batch the hub cannot store for any other reason (the database away, a connection cut, a
  * disk error) is never called malformed: the error carries no seq (STORE_UNAVAILABLE, or STORE_FAILED for an
  * unexpected failure) and the connection closes, so the edge keeps the batch in its outbox and replays it after
  * its reconnect backoff.
@@ -27,11 +30,18 @@ import { type WebSocket, WebSocketServer } from 'ws';
 import type { TokenService } from '../auth/token-service.ts';
 import type { EdgeConnection, FleetHub } from '../fleet/fleet-hub.ts';
 import type { HubMetrics } from '../hub-metrics.ts';
+import type { QuarantineEntry } from '../store/quarantine.ts';
 import { classifyStoreError, storeErrorReason } from '../store/store-errors.ts';
 import { edgeCredential, type UpgradeDispatcher } from '../upgrade-dispatcher.ts';
 
 /** Stores one batch; resolves once it is durable. */
 export type BatchStore = (edgeId: string, batch: Batch) => Promise<{ points: number }>;
+
+/** Keeps a batch refused for its content; true when it was new. Rejects when the store cannot take it now. */
+export type BatchQuarantine = (entry: QuarantineEntry) => Promise<boolean>;
+
+/** How a refused message is reported: the batch it was, when it was one. */
+type RejectExtra = { seq?: number; streamId?: string; run?: string };
 
 export interface UplinkServerOptions {
   /** Where the hub's WebSocket upgrades are routed; the uplink registers its path there. */
@@ -39,6 +49,8 @@ export interface UplinkServerOptions {
   tokens: TokenService;
   fleet: FleetHub;
   storeBatch: BatchStore;
+  /** Where batches refused for their content go (see the module comment). */
+  quarantine: BatchQuarantine;
   metrics?: HubMetrics;
 }
 
@@ -82,13 +94,18 @@ export class UplinkServer {
     let chain: Promise<void> = Promise.resolve();
     metrics?.uplinkConnections.inc();
 
-    const reject = (
-      code: string,
-      message: string,
-      extra: { seq?: number; streamId?: string; run?: string } = {},
-    ) => {
+    const reject = (code: string, message: string, extra: RejectExtra = {}) => {
       metrics?.uplinkRejected.inc({ code });
       send({ t: 'error', code, message, ...extra });
+    };
+    /** Runs `task` after everything this connection queued before; skipped once the connection closed. */
+    const queue = (task: () => Promise<boolean>) => {
+      chain = chain.then(async () => {
+        // Closed after a batch could not be stored: the edge replays this one on its next connection.
+        if (ws.readyState !== ws.OPEN) return;
+        // Not stored (store down): close so the edge backs off and replays everything unacked on its next one.
+        if (!(await task())) ws.close(1011, 'hub store unavailable');
+      });
     };
 
     ws.on('message', (data, isBinary) => {
@@ -101,13 +118,19 @@ export class UplinkServer {
       }
       const parsed = EdgeMessageSchema.safeParse(raw);
       if (!parsed.success) {
-        const r = raw as { seq?: unknown; streamId?: unknown; run?: unknown } | null;
+        const r = raw as { t?: unknown; seq?: unknown; streamId?: unknown; run?: unknown } | null;
         const issue = parsed.error.issues[0]!;
-        return reject('BAD_MESSAGE', `${issue.path.join('.') || '(message)'}: ${issue.message}`, {
+        const message = `${issue.path.join('.') || '(message)'}: ${issue.message}`;
+        const extra: RejectExtra = {
           ...(typeof r?.seq === 'number' ? { seq: r.seq } : {}),
           ...(typeof r?.streamId === 'string' ? { streamId: r.streamId } : {}),
           ...(typeof r?.run === 'string' ? { run: r.run } : {}),
-        });
+        };
+        if (r?.t !== 'batch') return reject('BAD_MESSAGE', message, extra);
+        // A batch the hub will never store: kept in the quarantine (in order with this edge's other batches).
+        const entry = { edgeId, streamId: r.streamId, run: r.run, seq: r.seq, payload: data as Buffer };
+        queue(() => this.#refuse({ ...entry, code: 'BAD_MESSAGE', reason: message }, extra, reject));
+        return;
       }
       const msg = parsed.data;
       metrics?.uplinkMessages.inc({ type: msg.t });
@@ -124,9 +147,19 @@ export class UplinkServer {
         }
         chain = chain.then(async () => {
           try {
-            await fleet.connected(conn, msg);
+            const sanitized = await fleet.connected(conn, msg);
             helloed = true;
             send({ t: 'welcome', protocol: UPLINK_PROTOCOL, heartbeatMs: fleet.heartbeatMs });
+            if (sanitized) {
+              // Not fatal: the edge is connected and its config can be fixed (e.g. the bad stream removed).
+              this.#log.warn({ edge: edgeId }, 'hello held text the store cannot hold: stored with U+FFFD');
+              send({
+                t: 'error',
+                code: 'HELLO_SANITIZED',
+                message:
+                  'the hello held text the store cannot hold (NUL, unpaired surrogates): stored with U+FFFD',
+              });
+            }
             this.#log.info({ edge: edgeId, run: msg.run, version: msg.version }, 'edge connected');
           } catch (err) {
             this.#log.warn({ edge: edgeId, err: storeErrorReason(err) }, 'cannot record the edge connection');
@@ -144,12 +177,7 @@ export class UplinkServer {
       } else if (msg.t === 'result') {
         void fleet.commandResult(edgeId, msg);
       } else {
-        chain = chain.then(async () => {
-          // Closed after a batch could not be stored: the edge replays this one on its next connection.
-          if (ws.readyState !== ws.OPEN) return;
-          // Not stored (store down): close so the edge backs off and replays everything unacked on its next one.
-          if (!(await this.#store(edgeId, msg, send, reject))) ws.close(1011, 'hub store unavailable');
-        });
+        queue(() => this.#store(edgeId, msg, data as Buffer, send, reject));
       }
     });
     ws.on('close', () => {
@@ -162,12 +190,9 @@ export class UplinkServer {
   async #store(
     edgeId: string,
     batch: Batch,
+    payload: Uint8Array,
     send: (m: HubMessage) => void,
-    reject: (
-      code: string,
-      message: string,
-      extra?: { seq?: number; streamId?: string; run?: string },
-    ) => void,
+    reject: (code: string, message: string, extra?: RejectExtra) => void,
   ): Promise<boolean> {
     const started = performance.now();
     try {
@@ -182,12 +207,39 @@ export class UplinkServer {
       // retry": reported without a seq, and the connection closes so the edge backs off and replays every
       // unacked batch on its next one. Storing is idempotent, so a replay never doubles anything.
       const { code, content, reason } = classifyStoreError(err);
+      const key = { seq: batch.seq, streamId: batch.streamId, run: batch.run };
+      if (content) return this.#refuse({ edgeId, ...key, code, reason, payload }, key, reject);
       this.#log.warn(
         { edge: edgeId, stream: batch.streamId, seq: batch.seq, code, err: reason },
-        content ? 'batch refused: its content cannot be stored' : 'batch not stored: the edge will retry',
+        'batch not stored: the edge will retry',
       );
-      reject(code, reason, content ? { seq: batch.seq, streamId: batch.streamId, run: batch.run } : {});
-      return content;
+      reject(code, reason);
+      return false;
     }
+  }
+
+  /**
+   * A batch refused for its content: quarantined, then reported with its seq (the edge drops it). False (an
+   * outage: reported without a seq, the edge keeps the batch and retries) when the quarantine cannot be written.
+   */
+  async #refuse(
+    entry: QuarantineEntry,
+    extra: RejectExtra,
+    reject: (code: string, message: string, extra?: RejectExtra) => void,
+  ): Promise<boolean> {
+    const where = { edge: entry.edgeId, stream: extra.streamId, run: extra.run, seq: extra.seq };
+    try {
+      const added = await this.#opts.quarantine(entry);
+      if (added) this.#opts.metrics?.uplinkQuarantined.inc({ code: entry.code });
+    } catch (err) {
+      const { code, reason } = classifyStoreError(err);
+      const why = code === 'STORE_UNAVAILABLE' ? code : 'STORE_FAILED';
+      this.#log.warn({ ...where, code, err: reason }, 'refused batch not quarantined: the edge will retry');
+      reject(why, `batch refused (${entry.reason}) but not quarantined: ${reason}`);
+      return false;
+    }
+    this.#log.warn({ ...where, code: entry.code, err: entry.reason }, 'batch refused and quarantined');
+    reject(entry.code, entry.reason, extra);
+    return true;
   }
 }

@@ -8,6 +8,7 @@ import {
   didYouMean,
   editDistance,
   loadConfigReferences,
+  sourceSchemeIssues,
 } from './config-check.ts';
 import { coco80, loadManifest } from './models/index.ts';
 import { planConfigChange } from './pipeline/config-change.ts';
@@ -156,5 +157,27 @@ describe('planConfigChange with the references of the running edge', () => {
     assert.deepEqual(planConfigChange(current, { detector: { confidence: 0.7 } }, refs).applied, [
       'detector.confidence',
     ]);
+  });
+});
+
+describe('stream sources against sources.schemes', () => {
+  test('names each stream whose scheme the policy leaves out, among the issues start() checks', async () => {
+    const c = parseEdgeConfig({
+      streams: [
+        { id: 'a', source: 'a.mp4' },
+        { id: 'b', source: 'RTSP://cam/s' },
+        { id: 'c', source: 'file:///srv/c.mp4' },
+      ],
+      sources: { schemes: ['rtsps', 'https'] },
+    });
+    assert.deepEqual(sourceSchemeIssues(c), [
+      'streams.0.source: a local file is not allowed by sources.schemes (rtsps, https)',
+      'streams.1.source: rtsp:// is not allowed by sources.schemes (rtsps, https)',
+      'streams.2.source: a local file is not allowed by sources.schemes (rtsps, https)',
+    ]);
+    const manifest = await loadManifest();
+    assert.ok(configReferenceIssues(c, { manifest }).includes(sourceSchemeIssues(c)[1]!));
+    assert.deepEqual(sourceSchemeIssues(config({})), [], 'no sources: every scheme');
+    assert.deepEqual(sourceSchemeIssues(config({ sources: { schemes: ['file'] } })), []);
   });
 });

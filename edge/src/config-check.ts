@@ -4,9 +4,17 @@
  * instead of failing every frame later. EdgeRuntime.start() runs them before any stream starts, and
  * applyConfig() before it changes anything.
  */
-import { ConfigError, type EdgeConfig, type Manifest, type ModelEntry } from '@sightline/shared';
+import {
+  ConfigError,
+  type EdgeConfig,
+  type Manifest,
+  type ModelEntry,
+  SOURCE_SCHEMES,
+  type SourceScheme,
+} from '@sightline/shared';
 import { DETECTION_ADAPTERS } from './adapters/adapter.ts';
 import { loadManifest, modelsDir, resolveLabels } from './models/manifest.ts';
+import { sourceScheme } from './sources/source-url.ts';
 
 /**
  * Edit distance between `a` and `b` (optimal string alignment: insertions, deletions, substitutions and swaps of
@@ -135,7 +143,8 @@ function classIssues(
  * Every field of `config` that names something it does not find: detector.model (a detection model of the
  * manifest), detector.classes (labels of that model), reid.model (a model of the manifest; suggestions among
  * the re-ID models) and
- * reid.classes (labels of the detector, whose detections re-ID embeds). Each problem reads
+ * reid.classes (labels of the detector, whose detections re-ID embeds), and streams.N.source (a scheme that
+ * sources.schemes allows). Each problem reads
  * "path: problem", with the closest valid names when some are close. Empty when all is well.
  */
 export function configReferenceIssues(config: EdgeConfig, refs: ConfigReferences): string[] {
@@ -165,7 +174,23 @@ export function configReferenceIssues(config: EdgeConfig, refs: ConfigReferences
     if (!reid)
       issues.push(`reid.model: ${unknownName('a model in the manifest', config.reid.model, reidModels)}`);
   }
-  return [...issues, ...classReferenceIssues(config, refs)];
+  return [...issues, ...classReferenceIssues(config, refs), ...sourceSchemeIssues(config)];
+}
+
+/**
+ * Streams whose scheme sources.schemes leaves out ("streams.0.source: rtsp:// is not in sources.schemes (file)"):
+ * a config that contradicts itself fails the start instead of one stream. Unknown schemes are the parser's.
+ */
+export function sourceSchemeIssues(config: EdgeConfig): string[] {
+  const allowed = config.sources?.schemes;
+  if (!allowed) return [];
+  return config.streams.flatMap((s, i) => {
+    const scheme = sourceScheme(s.source);
+    if (!(SOURCE_SCHEMES as readonly string[]).includes(scheme) || allowed.includes(scheme as SourceScheme))
+      return [];
+    const what = scheme === 'file' ? 'a local file' : `${scheme}://`;
+    return [`streams.${i}.source: ${what} is not allowed by sources.schemes (${allowed.join(', ')})`];
+  });
 }
 
 /**

@@ -55,6 +55,7 @@ describe('edge runtime with an RTSP camera that goes away and comes back', { ski
       await server.stop();
       const why = await reconnecting;
       assert.match(why ?? '', /^SOURCE_UNREACHABLE: /);
+      assert.match(statsOf(runtime, 'cam').lastError ?? '', /^SOURCE_UNREACHABLE: /);
       // The outage: the file stream goes on producing results while the camera retries a closed port.
       await waitForResults(runtime, 'file', 10, 20_000);
       assert.equal(statsOf(runtime, 'cam').state, 'reconnecting');
@@ -62,6 +63,7 @@ describe('edge runtime with an RTSP camera that goes away and comes back', { ski
       const running = waitForStreamState(runtime, 'cam', 'running', 30_000);
       await server.start();
       await running;
+      assert.equal(statsOf(runtime, 'cam').lastError, undefined, 'the camera is back: no error to show');
       await waitForResults(runtime, 'cam', 10, 30_000);
       const gap = meter.end();
 

@@ -13,6 +13,7 @@ import {
   type FrameResult,
   nowMs,
   SightlineError,
+  SOURCE_SCHEMES,
   StreamConfig,
   type StreamConfigInput,
   type StreamStats,
@@ -24,10 +25,11 @@ import { InferencePool, type InferResult } from '../inference/inference-pool.ts'
 import { createEdgeMetrics, type EdgeMetrics } from '../metrics/edge-metrics.ts';
 import { type MetricsServer, startMetricsServer } from '../metrics/metrics-server.ts';
 import { type LoadedModel, loadModel } from '../models/load.ts';
-import { loadManifest } from '../models/manifest.ts';
+import { loadManifest, mediaDir } from '../models/manifest.ts';
 import type { CropSource } from '../preprocess/crop.ts';
 import { ReidStage, type ReidStats } from '../reid/reid-stage.ts';
 import { createSink, type Sink } from '../sinks/sink.ts';
+import type { SourcePolicy } from '../sources/source-policy.ts';
 import { type StreamInfo, StreamSource } from '../sources/stream-source.ts';
 import { ThumbnailStage, type TrackThumbnail } from '../thumbnails/thumbnail-stage.ts';
 import { type Appearance, createTracker, type Tracker } from '../tracking/tracker.ts';
@@ -185,10 +187,13 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
   #control: Promise<unknown> = Promise.resolve();
   /** Sources opened from now on also emit their compressed packets ('packet' events). */
   #packets = false;
+  /** The sources of the config the edge started with: the operator's own, opened wherever their files are. */
+  readonly #operatorSources: ReadonlySet<string>;
 
   constructor(config: EdgeConfig) {
     super();
     this.#config = config;
+    this.#operatorSources = new Set(config.streams.map((s) => s.source));
     this.#thumbnails = new ThumbnailStage({
       config: config.thumbnails,
       onThumbnail: (t) => {
@@ -647,6 +652,7 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
       threads: this.config.decoder.threads,
       hwaccel: this.config.decoder.hwaccel,
       hwaccelDevice: this.config.decoder.hwaccelDevice,
+      policy: this.#sourcePolicy(config.source),
       keepPackets: this.#packets && this.config.decoder.backend === 'node-av',
       // An unpaced file waits for the pipeline instead of dropping; keep enough queued to fill a batch and
       // feed every session, and no more (more would only add queueing latency).
@@ -708,10 +714,22 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
     return s;
   }
 
+  /**
+   * What a stream's source may open: sources.schemes always; a local file only inside sources.localRoots (default
+   * the media folder), unless the operator's config or command line named this very source at start.
+   */
+  #sourcePolicy(source: string): SourcePolicy {
+    const { schemes = SOURCE_SCHEMES, localRoots } = this.config.sources ?? {};
+    if (this.#operatorSources.has(source)) return { schemes };
+    return { schemes, localRoots: localRoots ?? [mediaDir()] };
+  }
+
   #setState(s: StreamRuntime, state: StreamStats['state'], error?: string): void {
     // Every 'reconnecting' from the source is one failed attempt followed by a retry, also while already reconnecting.
     if (state === 'reconnecting') s.reconnects++;
     if (error) s.lastError = error;
+    // Running (again): the source opened, so what went wrong before is over.
+    if (state === 'running') delete s.lastError;
     if (s.state === state) return;
     s.state = state;
     this.#log.info({ stream: s.config.id, state, ...(error ? { err: error } : {}) }, 'stream state');

@@ -1,5 +1,6 @@
 /** Map FFmpeg error codes and messages to SourceError codes with messages that name the input. */
 import type { ErrorInfo } from './protocol.ts';
+import { authRefused } from './rtsp-probe.ts';
 
 // FFmpeg error codes are negative errno values or FFERRTAG tags.
 const tag = (a: number, b: string, c: string, d: string) =>
@@ -15,14 +16,32 @@ const HTTP_FORBIDDEN = tag(0xf8, '4', '0', '3');
 const DECODER_NOT_FOUND = tag(0xf8, 'D', 'E', 'C');
 const PROTOCOL_NOT_FOUND = tag(0xf8, 'P', 'R', 'O');
 
-/** Classify an error from opening `display`. Files fail as SOURCE_INVALID; connection problems are SOURCE_UNREACHABLE. */
+/** Hide the password of any URL in FFmpeg's text (it may quote the input). */
+function redactText(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^/@:?#\s]*):[^/?#\s]*@/gi, '$1:***@');
+}
+
+/**
+ * Classify an error from opening `display`. Files fail as SOURCE_INVALID; connection problems are
+ * SOURCE_UNREACHABLE. `rtsp`: an RTSP source, whose refused credentials get their own message and whose
+ * "Invalid data" (FFmpeg's answer to a silent, non-RTSP or hung-up server alike) is marked for diagnosis.
+ */
 export function classifyOpenError(
   code: number | undefined,
   detail: string,
   display: string,
   network: boolean,
+  rtsp = false,
 ): ErrorInfo {
-  const d = detail.replace(/^Failed to open input: /, '');
+  const d = redactText(detail.replace(/^Failed to open input: /, ''));
+  if (rtsp && (code === HTTP_UNAUTHORIZED || /\b401\b|unauthori[sz]ed/i.test(d))) return authRefused(display);
+  if (rtsp && (code === INVALIDDATA || /invalid data/i.test(d))) {
+    return {
+      code: 'SOURCE_UNREACHABLE',
+      message: `${display}: no usable RTSP answer (${d})`,
+      diagnose: { rtsp: true, detail: d },
+    };
+  }
   if (code === ENOENT || /no such file/i.test(d)) {
     return { code: network ? 'SOURCE_UNREACHABLE' : 'SOURCE_INVALID', message: `No such file: ${display}` };
   }

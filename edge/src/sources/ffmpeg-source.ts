@@ -40,7 +40,7 @@ function inputArgs(req: SessionRequest): string[] {
 /** Turn ffmpeg/ffprobe stderr into a SourceError description. */
 function classifyStderr(stderr: string, req: SessionRequest): ErrorInfo {
   const line = stderr.trim().split('\n').filter(Boolean).pop() ?? 'no error output';
-  return classifyOpenError(undefined, line.replace(/^.*?: /, ''), req.display, req.network);
+  return classifyOpenError(undefined, line.replace(/^.*?: /, ''), req.display, req.network, req.rtsp);
 }
 
 /** Describe the first video stream of `req.input` with ffprobe. */
@@ -59,6 +59,7 @@ export function probe(
     'json',
     req.input,
   ];
+  const startedAt = performance.now();
   return new Promise((resolve) => {
     execFile(
       ffprobe,
@@ -72,7 +73,11 @@ export function probe(
           });
           return;
         }
-        if (err) return resolve(classifyStderr(stderr || err.message, req));
+        if (err) {
+          const info = classifyStderr(stderr || err.message, req);
+          if (info.diagnose) info.diagnose.elapsedMs = performance.now() - startedAt;
+          return resolve(info);
+        }
         let s: Record<string, unknown> | undefined;
         try {
           s = (JSON.parse(stdout) as { streams?: Record<string, unknown>[] }).streams?.[0];

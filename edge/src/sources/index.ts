@@ -3,7 +3,15 @@ export { Backoff, type BackoffOptions } from './backoff.ts';
 export { fitInside, type Size } from './fit.ts';
 export { HWACCELS, type Hwaccel } from './hwaccel.ts';
 export type { StreamInfo } from './protocol.ts';
-export { type ParsedSource, parseSourceUrl, redactUrl, type SourceKind } from './source-url.ts';
+export { askRtsp, explainRtspAnswer, type RtspAnswer } from './rtsp-probe.ts';
+export { checkSourceScheme, resolveLocalSource, type SourcePolicy } from './source-policy.ts';
+export {
+  type ParsedSource,
+  parseSourceUrl,
+  redactUrl,
+  type SourceKind,
+  sourceScheme,
+} from './source-url.ts';
 export {
   type SourceState,
   StreamSource,

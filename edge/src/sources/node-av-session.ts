@@ -152,11 +152,19 @@ export class NodeAvSession {
   async #runOnce(announce: boolean): Promise<'eof' | 'error'> {
     const req = this.#req;
     let demuxer: Demuxer;
+    const openedAt = performance.now();
     try {
       demuxer = Demuxer.openSync(req.input, { options: openOptions(req) });
     } catch (err) {
-      const info = classifyOpenError(ffmpegCode(err), (err as Error).message, req.display, req.network);
-      this.#fail(info.code, info.message);
+      const info = classifyOpenError(
+        ffmpegCode(err),
+        (err as Error).message,
+        req.display,
+        req.network,
+        req.rtsp,
+      );
+      if (info.diagnose) info.diagnose.elapsedMs = performance.now() - openedAt;
+      throw Object.assign(new Error(info.message), { info });
     }
     let decoder: Decoder | undefined;
     try {

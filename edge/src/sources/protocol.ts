@@ -91,6 +91,12 @@ export interface PacketMessage {
 export interface ErrorInfo {
   code: ErrorCode;
   message: string;
+  /**
+   * An RTSP open failed and FFmpeg did not say why ("Invalid data"): the StreamSource asks the server itself
+   * (rtsp-probe.ts) before it reports the error. `detail` is what FFmpeg said; `elapsedMs` how long the open
+   * took, when measured.
+   */
+  diagnose?: { rtsp: true; detail: string; elapsedMs?: number };
 }
 
 /** Which decoder a session uses, posted before its 'info' and again if it changes (hardware gave up). */

@@ -6,6 +6,7 @@ import { parseSourceUrl, redactUrl } from './source-url.ts';
 test('classifies paths, file://, rtsp(s):// and http(s)://', () => {
   assert.deepEqual(parseSourceUrl('media/a.mp4'), {
     kind: 'file',
+    scheme: 'file',
     input: 'media/a.mp4',
     display: 'media/a.mp4',
     network: false,

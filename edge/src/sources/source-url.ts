@@ -1,6 +1,6 @@
 /** Classify a stream source string (path, file://, rtsp(s)://, http(s)://, whip://) into what FFmpeg opens. */
 import { fileURLToPath } from 'node:url';
-import { ID_PATTERN, SourceError } from '@sightline/shared';
+import { ID_PATTERN, SourceError, type SourceScheme } from '@sightline/shared';
 import { WHIP_INPUT_OPTIONS, whipInputPath } from './whip-inputs.ts';
 
 /**
@@ -11,6 +11,8 @@ export type SourceKind = 'file' | 'rtsp' | 'http' | 'whip';
 
 export interface ParsedSource {
   kind: SourceKind;
+  /** The scheme as written, lower case ("file" for a plain path); what sources.schemes allows or refuses. */
+  scheme: SourceScheme;
   /** What FFmpeg opens: an absolute-or-relative path for files, the URL otherwise. */
   input: string;
   /** The source for logs and errors, with any password replaced by ***. */
@@ -22,6 +24,11 @@ export interface ParsedSource {
 }
 
 const SCHEME = /^([a-z][a-z0-9+.-]*):\/\//i;
+
+/** The scheme of a source string, lower case: "file" for a plain path, whatever precedes :// otherwise. */
+export function sourceScheme(url: string): string {
+  return SCHEME.exec(url)?.[1]?.toLowerCase() ?? 'file';
+}
 
 /**
  * Replace the password in a URL with *** for logs and error messages. The user info ends at the last @ before the
@@ -40,12 +47,12 @@ export function parseSourceUrl(url: string): ParsedSource {
   }
   const display = redactUrl(url);
   const m = SCHEME.exec(url);
-  if (!m) return { kind: 'file', input: url, display, network: false };
+  if (!m) return { kind: 'file', scheme: 'file', input: url, display, network: false };
   const scheme = m[1]!.toLowerCase();
   if (scheme === 'whip') return parseWhip(url, display);
   if (scheme === 'file') {
     try {
-      return { kind: 'file', input: fileURLToPath(url), display, network: false };
+      return { kind: 'file', scheme: 'file', input: fileURLToPath(url), display, network: false };
     } catch (err) {
       throw new SourceError('SOURCE_INVALID', `Invalid file URL ${display}: ${(err as Error).message}`, {
         cause: err,
@@ -73,7 +80,7 @@ export function parseSourceUrl(url: string): ParsedSource {
     });
   }
   if (!parsed.hostname) throw new SourceError('SOURCE_INVALID', `Invalid URL ${display}: no host`);
-  return { kind, input: url, display, network: true };
+  return { kind, scheme: scheme as SourceScheme, input: url, display, network: true };
 }
 
 /** whip://<streamId>: the SDP file of the RTP that the live WHIP session for streamId forwards. */
@@ -92,5 +99,12 @@ function parseWhip(url: string, display: string): ParsedSource {
       `No WHIP session publishes ${display}: publish it with POST /whip/${id} on this edge's WHIP server`,
     );
   }
-  return { kind: 'whip', input, display, network: true, options: { ...WHIP_INPUT_OPTIONS } };
+  return {
+    kind: 'whip',
+    scheme: 'whip',
+    input,
+    display,
+    network: true,
+    options: { ...WHIP_INPUT_OPTIONS },
+  };
 }

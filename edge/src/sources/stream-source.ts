@@ -22,6 +22,8 @@ import type {
   SessionRequest,
   StreamInfo,
 } from './protocol.ts';
+import { explainRtspOpen } from './rtsp-probe.ts';
+import { checkSourceScheme, resolveLocalSource, type SourcePolicy } from './source-policy.ts';
 import { type ParsedSource, parseSourceUrl, redactUrl } from './source-url.ts';
 import { WorkerBackend } from './worker-backend.ts';
 
@@ -68,6 +70,11 @@ export interface StreamSourceOptions {
   hwaccelDevice?: string;
   /** Logger for this stream's lines (tagged component stream-source and streamId). Default: the process logger. */
   logger?: Logger;
+  /**
+   * Schemes and local folders this source may use; outside them it fails with SOURCE_REFUSED before anything is
+   * opened. Default: none (any supported source).
+   */
+  policy?: SourcePolicy;
 }
 
 export type StreamSourceEvents = {
@@ -103,6 +110,7 @@ export interface StreamSourceStats {
   fps: number;
   /** The decoder in use, e.g. "h264 (software)" or "h264 (cuda)"; undefined until the stream is first opened. */
   decoder?: string;
+  /** The last problem since the stream last opened; cleared when it opens again (a reconnect succeeded). */
   lastError?: string;
 }
 
@@ -134,7 +142,8 @@ export class StreamSource extends TypedEmitter<StreamSourceEvents> {
   readonly #url: string;
   readonly #parsed: ParsedSource | undefined;
   readonly #parseError: SourceError | undefined;
-  readonly #request: SessionRequest | undefined;
+  #request: SessionRequest | undefined;
+  readonly #policy: SourcePolicy | undefined;
   readonly #backendKind: 'node-av' | 'ffmpeg';
   readonly #ffmpegPath: string;
   readonly #backoff: Backoff;
@@ -163,6 +172,8 @@ export class StreamSource extends TypedEmitter<StreamSourceEvents> {
   #lastPts = -1;
   #lastFrameAt = 0;
   #frameTicks = 3000;
+  /** When the current session was asked to open (nowMs). */
+  #openedAt = 0;
 
   constructor(options: StreamSourceOptions) {
     super();
@@ -213,11 +224,14 @@ export class StreamSource extends TypedEmitter<StreamSourceEvents> {
     this.#log = options.logger
       ? options.logger.child({ component: 'stream-source', streamId })
       : childLogger('stream-source', { streamId });
+    this.#policy = options.policy;
+    // A refused or bad source is reported through 'error' + 'failed' on start(), like any other bad source.
+    this.#parseError = this.#policy && checkSourceScheme(options.url, this.#policy);
     try {
-      this.#parsed = parseSourceUrl(options.url);
+      if (!this.#parseError) this.#parsed = parseSourceUrl(options.url);
     } catch (err) {
       if (!(err instanceof SourceError)) throw err;
-      this.#parseError = err; // reported through 'error' + 'failed' on start(), like any other bad source
+      this.#parseError = err;
     }
     const p = this.#parsed;
     if (p) {
@@ -331,10 +345,17 @@ export class StreamSource extends TypedEmitter<StreamSourceEvents> {
     if (this.#closed) return;
     if (this.#parseError) return this.#fail(this.#parseError);
     const p = this.#parsed!;
+    if (p.kind === 'file' && this.#policy) {
+      // Outside the allowed folders: refused, with one message whether the file exists or not.
+      const path = await resolveLocalSource(p.input, p.display, this.#policy);
+      if (this.#closed) return;
+      if (path instanceof SourceError) return this.#fail(path);
+      this.#request = { ...this.#request!, input: path };
+    }
     if (p.kind === 'file') {
       // Check here so a missing file or a directory gets a plain message without starting a worker.
       try {
-        const s = await stat(p.input);
+        const s = await stat(this.#request!.input);
         if (s.isDirectory()) {
           return this.#fail(
             new SourceError('SOURCE_INVALID', `${p.display} is a directory, not a media file`),
@@ -359,6 +380,7 @@ export class StreamSource extends TypedEmitter<StreamSourceEvents> {
             this.#request!.openTimeoutMs + 2000,
           );
     this.#sessionFirst = true;
+    this.#openedAt = nowMs();
     this.#backend.open(this.#request!);
   }
 
@@ -377,6 +399,7 @@ export class StreamSource extends TypedEmitter<StreamSourceEvents> {
         this.#info = m.info;
         if (m.info.fps > 0) this.#frameTicks = Math.round(PTS_CLOCK_HZ / m.info.fps);
         this.#backoff.reset();
+        this.#lastError = undefined; // opened (again): earlier problems are over
         this.emit('open', m.info);
         if (this.#state !== 'running') this.#setState('running');
         return;
@@ -456,7 +479,13 @@ export class StreamSource extends TypedEmitter<StreamSourceEvents> {
   }
 
   #onDone(outcome: 'eof' | 'error' | 'stopped', info: ErrorInfo | undefined): void {
-    if (outcome === 'stopped') return;
+    if (outcome === 'stopped' || this.#closed) return;
+    if (info?.diagnose) {
+      // FFmpeg said only "Invalid data" for an RTSP open: find out what the server did, then go on with that.
+      const elapsedMs = info.diagnose.elapsedMs ?? nowMs() - this.#openedAt;
+      void explainRtspOpen(info, this.#request!, elapsedMs).then((why) => this.#onDone(outcome, why));
+      return;
+    }
     const p = this.#parsed!;
     const error = info ? new SourceError(info.code, info.message) : undefined;
     if (!p.network || (p.kind === 'http' && outcome === 'eof')) {

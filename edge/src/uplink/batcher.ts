@@ -1,6 +1,7 @@
 /**
  * Turns the edge runtime's per-frame results, thumbnails and events into uplink `Batch` messages, one stream at a
  * time: a batch is cut every `flushMs`, or at once when a stream's window is full; empty windows send nothing.
+ * With a `journal`, what each call adds to a window is written ahead to it, so a crash loses no open window.
  */
 import {
   type Batch,
@@ -13,6 +14,7 @@ import {
   type Thumbnail,
   type TrackSummary,
 } from '@sightline/shared';
+import type { JournalTrack, WindowDelta, WindowJournal } from './journal.ts';
 
 export interface UplinkBatcherOptions {
   /** Run id of this process (picked once per start, see `newRunId`). */
@@ -31,6 +33,8 @@ export interface UplinkBatcherOptions {
   embeddingModel?: string;
   /** Forget a track not seen for this long (ms, on the frames' clock). Default 60000. */
   forgetAfterMs?: number;
+  /** Write-ahead journal of the open windows (see journal.ts). Default: none (a crash loses the open windows). */
+  journal?: WindowJournal;
 }
 
 /** A thumbnail of a track, as the runtime produces it. */
@@ -83,6 +87,17 @@ function emptyWindow(): Window {
   return { points: [], tracks: new Set(), thumbnails: [], embeddings: [], events: [], bytes: 0 };
 }
 
+function summary(trackId: number, k: Known): JournalTrack {
+  return {
+    trackId,
+    label: k.label,
+    classId: k.classId,
+    firstSeen: k.firstSeen,
+    lastSeen: k.lastSeen,
+    ...(k.thumbnail !== undefined ? { thumbnail: k.thumbnail, thumbnailScore: k.thumbnailScore } : {}),
+  };
+}
+
 /** A run id: base36 time plus randomness, e.g. `mfx3k2a1-7f3k9q`. */
 export function newRunId(now = Date.now()): string {
   return `${now.toString(36)}-${Math.random().toString(36).slice(2, 8).padEnd(6, '0')}`;
@@ -97,6 +112,7 @@ export class UplinkBatcher {
   readonly embeddingModel: string;
   readonly forgetAfterMs: number;
   readonly #onBatch: (batch: Batch) => void;
+  readonly #journal?: WindowJournal;
   readonly #streams = new Map<string, StreamState>();
   readonly #log = childLogger('uplink-batcher');
   #timer?: NodeJS.Timeout;
@@ -104,6 +120,7 @@ export class UplinkBatcher {
   constructor(options: UplinkBatcherOptions) {
     this.run = options.run;
     this.#onBatch = options.onBatch;
+    this.#journal = options.journal;
     this.flushMs = options.flushMs ?? 500;
     this.maxPoints = options.maxPoints ?? 5000;
     this.maxBytes = options.maxBytes ?? 4 * 1024 * 1024;
@@ -119,6 +136,10 @@ export class UplinkBatcher {
     const s = this.#stream(result.streamId);
     const ts = Math.max(0, Math.round(result.capturedAt));
     if (ts > s.latest) s.latest = ts;
+    const journal = this.#journal;
+    const points0 = s.window.points.length;
+    const embeddings0 = s.window.embeddings.length;
+    const delta: Required<Pick<WindowDelta, 'joined' | 'tracks'>> = { joined: [], tracks: [] };
     for (const t of result.tracks) {
       if (t.timeSinceUpdate !== 0) continue;
       let k = s.known.get(t.trackId);
@@ -129,9 +150,11 @@ export class UplinkBatcher {
       k.lastSeen = Math.max(k.lastSeen, ts);
       k.label = t.label;
       k.classId = t.classId;
+      if (journal) delta.tracks.push(summary(t.trackId, k));
       if (t.status !== 'confirmed') continue;
       const [x1, y1, x2, y2] = t.box;
       s.window.points.push([t.trackId, ts, x1, y1, x2, y2, t.score]);
+      if (journal && !s.window.tracks.has(t.trackId)) delta.joined.push(t.trackId);
       s.window.tracks.add(t.trackId);
       if (
         t.embedding &&
@@ -144,41 +167,65 @@ export class UplinkBatcher {
         s.window.bytes += vector.length;
       }
     }
+    if (journal && delta.tracks.length > 0) {
+      const points = s.window.points.slice(points0);
+      const embeddings = s.window.embeddings.slice(embeddings0);
+      journal.record(result.streamId, s.seq + 1, {
+        ...(points.length ? { points } : {}),
+        ...(delta.joined.length ? { joined: delta.joined } : {}),
+        tracks: delta.tracks,
+        ...(embeddings.length ? { embeddings } : {}),
+      });
+    }
     this.#cutIfFull(result.streamId, s);
   }
 
   /** Adds a thumbnail; it becomes the track's best when its score beats the best so far. */
   addThumbnail(thumb: ThumbnailInput): void {
     const s = this.#stream(thumb.streamId);
-    s.window.thumbnails.push({ sha256: thumb.sha256, jpeg: thumb.jpeg });
+    const thumbnail = { sha256: thumb.sha256, jpeg: thumb.jpeg };
+    s.window.thumbnails.push(thumbnail);
     s.window.bytes += thumb.jpeg.length;
-    const k = s.known.get(thumb.trackId);
+    let k = s.known.get(thumb.trackId);
+    let joined = false;
+    let changed = true;
     if (k && (k.thumbnailScore === undefined || thumb.score > k.thumbnailScore)) {
       k.thumbnail = thumb.sha256;
       k.thumbnailScore = thumb.score;
+      joined = !s.window.tracks.has(thumb.trackId);
       s.window.tracks.add(thumb.trackId);
     } else if (!k) {
       const ts = Math.max(0, Math.round(thumb.ts));
-      s.known.set(thumb.trackId, {
+      k = {
         label: '',
         classId: -1,
         firstSeen: ts,
         lastSeen: ts,
         thumbnail: thumb.sha256,
         thumbnailScore: thumb.score,
-      });
+      };
+      s.known.set(thumb.trackId, k);
+    } else {
+      changed = false;
     }
+    this.#journal?.record(thumb.streamId, s.seq + 1, {
+      thumbnails: [thumbnail],
+      ...(joined ? { joined: [thumb.trackId] } : {}),
+      ...(changed ? { tracks: [summary(thumb.trackId, k)] } : {}),
+    });
     this.#cutIfFull(thumb.streamId, s);
   }
 
   /** Adds an event of a stream (state change, line crossing, ...). */
   addEvent(streamId: string, event: { kind: string; ts: number; data?: Record<string, unknown> }): void {
     const s = this.#stream(streamId);
-    s.window.events.push({
+    const msg: EventMsg = {
       kind: event.kind,
       ts: Math.max(0, Math.round(event.ts)),
       ...(event.data ? { data: event.data } : {}),
-    });
+    };
+    s.window.events.push(msg);
+    this.#journal?.record(streamId, s.seq + 1, { events: [msg] });
     this.#cutIfFull(streamId, s);
   }
 
@@ -190,9 +237,10 @@ export class UplinkBatcher {
     s.known.clear();
   }
 
-  /** Cuts a batch of every stream with something to send, now. */
+  /** Cuts a batch of every stream with something to send, now (and lets the journal go of its records). */
   flush(): void {
-    for (const [streamId, s] of this.#streams) this.#cut(streamId, s);
+    for (const [streamId, s] of this.#streams) this.#cut(streamId, s, false);
+    this.#journal?.reset();
   }
 
   /** Stops the flush timer (call `flush()` first to send what is pending). */
@@ -224,7 +272,8 @@ export class UplinkBatcher {
     }
   }
 
-  #cut(streamId: string, s: StreamState): void {
+  /** Cuts the stream's window into a batch; `mark`: tell the journal (not needed when a reset follows). */
+  #cut(streamId: string, s: StreamState, mark = true): void {
     const w = s.window;
     if (!w.points.length && !w.thumbnails.length && !w.embeddings.length && !w.events.length) {
       w.tracks.clear();
@@ -260,6 +309,8 @@ export class UplinkBatcher {
     }
     try {
       this.#onBatch(batch);
+      // Only once the batch is in the outbox: a window whose batch could not be queued stays in the journal.
+      if (mark) this.#journal?.cut(streamId, batch.seq);
     } catch (err) {
       this.#log.error({ streamId, seq: batch.seq, err: describeError(err) }, 'cannot queue uplink batch');
     }

@@ -3,14 +3,29 @@
  *
  * One file per message, `<ordinal 12 digits>~<streamId>~<run>~<seq>.msgpack` (components percent-encoded, so `~`
  * never appears inside one), written to `<name>.tmp` then renamed: a file under its final name is always whole.
- * Files are not fsynced (a crash of the process loses nothing; a power cut may lose the last few messages).
+ * With `durable` each file is fsynced before its rename and the folder after it, so a message survives a power cut
+ * once `append` returns (two fsyncs per message); without, a crash of the process loses nothing but a power cut may
+ * lose the last few messages. Deletions (acks) are never fsynced: a power cut may bring an acked message back, and
+ * the hub stores a replayed `(stream, run, seq)` once.
  * The folder belongs to the outbox: at open, leftover `.tmp` files and `.msgpack` files whose name does not parse
  * are removed (one warning with the count); other files are left alone.
  *
  * When a bound is hit the oldest messages are deleted and counted as dropped (`dropped` since open, and a total
  * persisted in `outbox-meta.json` so drops are never silent across restarts).
  */
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { ClosedError, childLogger, describeError } from '@sightline/shared';
 
@@ -43,6 +58,8 @@ export interface OutboxOptions {
   dropLogIntervalMs?: number;
   /** Clock in ms, for the warning rate limit. Default Date.now. */
   now?: () => number;
+  /** fsync each message (file and folder) before `append` returns. Default false. */
+  durable?: boolean;
 }
 
 interface Entry extends OutboxEntry {
@@ -71,10 +88,21 @@ function positiveInt(name: string, value: number): number {
   return value;
 }
 
+/** fsyncs a folder, so that files created or renamed in it survive a power cut. */
+export function syncFolder(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export class Outbox {
   readonly dir: string;
   readonly maxMessages: number;
   readonly maxBytes: number;
+  readonly durable: boolean;
   readonly #dropLogIntervalMs: number;
   readonly #now: () => number;
   readonly #log;
@@ -97,6 +125,7 @@ export class Outbox {
     this.maxBytes = positiveInt('maxBytes', options.maxBytes ?? 256 * 1024 * 1024);
     this.#dropLogIntervalMs = options.dropLogIntervalMs ?? 10_000;
     this.#now = options.now ?? Date.now;
+    this.durable = options.durable ?? false;
     this.#log = childLogger('outbox', { dir: options.dir });
   }
 
@@ -148,8 +177,21 @@ export class Outbox {
     const ordinal = this.#nextOrdinal++;
     const file = `${String(ordinal).padStart(12, '0')}~${encodePart(key.streamId)}~${encodePart(key.run)}~${key.seq}.msgpack`;
     const path = join(this.dir, file);
-    writeFileSync(`${path}.tmp`, bytes);
-    renameSync(`${path}.tmp`, path);
+    if (this.durable) {
+      const fd = openSync(`${path}.tmp`, 'w');
+      try {
+        let done = 0;
+        while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(`${path}.tmp`, path);
+      syncFolder(this.dir);
+    } else {
+      writeFileSync(`${path}.tmp`, bytes);
+      renameSync(`${path}.tmp`, path);
+    }
     const entry = this.#entry({ ...key }, ordinal, bytes.length, file);
     this.#push(entry);
     if (evicted > 0) this.#countDrops(evicted);

@@ -1,5 +1,7 @@
-/** Starts the hub: store, tokens, fleet, ingest, embedding indexes, HTTP API and the uplink WebSocket. */
+/** Starts the hub: store, tokens, fleet, ingest, embedding indexes, HTTP(S) API and the uplink WebSocket. */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { join, resolve } from 'node:path';
 import { serve } from '@hono/node-server';
 import { childLogger, describeError, SightlineError } from '@sightline/shared';
@@ -8,12 +10,14 @@ import { RateLimiter, type RateLimiterOptions } from './auth/rate-limiter.ts';
 import { TokenService } from './auth/token-service.ts';
 import { FleetHub } from './fleet/fleet-hub.ts';
 import { corsOriginsFromEnv, parseCorsOrigins } from './http/security.ts';
+import { HSTS_VALUE, loadHubTls, tlsPaths } from './http/tls.ts';
 import { createHubMetrics } from './hub-metrics.ts';
 import { EdgeSignalling } from './media/edge-signalling.ts';
 import { MediaHub, type MediaHubOptions } from './media/media-hub.ts';
 import { ViewerSignalling } from './media/viewer-signalling.ts';
 import { SearchService } from './search/search-service.ts';
 import { openStore, type Store } from './store/db.ts';
+import { quarantineBatch } from './store/quarantine.ts';
 import { deleteTrackPointsBefore } from './store/track-points.ts';
 import { UpgradeDispatcher } from './upgrade-dispatcher.ts';
 import { IndexRegistry } from './uplink/index-registry.ts';
@@ -46,12 +50,20 @@ export interface HubServerOptions {
   media?: HubMediaOptions;
   /** Origins (`https://host[:port]`) whose pages may call the API (CORS). Default $SIGHTLINE_CORS_ORIGINS (comma separated) or none: no CORS headers at all. */
   cors?: readonly string[];
+  /**
+   * PEM certificate chain (leaf first) to serve HTTPS and WSS with; needs `tlsKey` (docs/tls.md). Default
+   * $SIGHTLINE_TLS_CERT, else none: plain HTTP (e.g. behind a TLS-terminating reverse proxy).
+   */
+  tlsCert?: string;
+  /** PEM private key (unencrypted) of `tlsCert`. Default $SIGHTLINE_TLS_KEY. */
+  tlsKey?: string;
 }
 
 /** Live-video options of the hub (docs/webrtc.md): MediaHub's, less the metrics the hub passes itself. */
 export type HubMediaOptions = Omit<MediaHubOptions, 'metrics'>;
 
 export interface HubServer {
+  /** Base URL: https:// when the hub serves TLS itself, else http://. */
   url: string;
   store: Store;
   tokens: TokenService;
@@ -97,6 +109,9 @@ export async function startHub(options: HubServerOptions = {}): Promise<HubServe
     throw new RangeError(`Expected retention days >= 0 but received ${retentionDays}`);
   }
   const corsOrigins = options.cors ? parseCorsOrigins(options.cors) : corsOriginsFromEnv();
+  // Checked before anything opens: a bad certificate or key stops the start with the file's name.
+  const tlsFiles = tlsPaths(options.tlsCert, options.tlsKey);
+  const tls = tlsFiles ? loadHubTls(tlsFiles) : undefined;
   const log = childLogger('hub');
   mkdirSync(dataDir, { recursive: true });
   const other = databaseUrl ? undefined : runningHubPid(dataDir);
@@ -134,7 +149,21 @@ export async function startHub(options: HubServerOptions = {}): Promise<HubServe
     indexes,
     cors: corsOrigins,
   });
-  const server = serve({ fetch: app.fetch, port, hostname: host });
+  const server = (
+    tls
+      ? serve({
+          fetch: app.fetch,
+          port,
+          hostname: host,
+          createServer: createHttpsServer,
+          serverOptions: { cert: tls.cert, key: tls.key },
+        })
+      : serve({ fetch: app.fetch, port, hostname: host })
+  ) as HttpServer;
+  if (tls) {
+    // Before hono's listener writes the head: every HTTPS response tells browsers to keep to HTTPS.
+    server.prependListener('request', (_req, res) => res.setHeader('strict-transport-security', HSTS_VALUE));
+  }
   try {
     await new Promise<void>((ok, fail) => {
       server.once('listening', ok);
@@ -152,7 +181,7 @@ export async function startHub(options: HubServerOptions = {}): Promise<HubServe
     if (!databaseUrl) rmSync(lockPath(dataDir), { force: true });
     throw err;
   }
-  const upgrades = new UpgradeDispatcher(server as unknown as import('node:http').Server);
+  const upgrades = new UpgradeDispatcher(server);
   const edgeMedia = new EdgeSignalling({ upgrades, tokens, media, metrics });
   const viewerMedia = new ViewerSignalling({ upgrades, tokens, media, metrics });
   const uplink = new UplinkServer({
@@ -161,6 +190,7 @@ export async function startHub(options: HubServerOptions = {}): Promise<HubServe
     fleet,
     metrics,
     storeBatch: (edgeId, batch) => ingest.storeBatch(edgeId, batch),
+    quarantine: (entry) => quarantineBatch(store, entry),
   });
   // Save changed indexes now and then, so a crash loses little (the store is the truth; a restart catches up).
   const saver = setInterval(() => {
@@ -186,8 +216,15 @@ export async function startHub(options: HubServerOptions = {}): Promise<HubServe
   retention.unref();
   const address = server.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
+  const url = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
   log.info({ url, dataDir, store: store.kind }, 'hub listening');
+  if (tls) {
+    const days = Math.floor((tls.validTo.getTime() - Date.now()) / 86_400_000);
+    const cert = { names: tls.names, validTo: tls.validTo.toISOString() };
+    if (days < 0) log.error(cert, 'the TLS certificate has expired: clients will refuse it');
+    else if (days < 14) log.warn({ ...cert, days }, 'the TLS certificate expires soon');
+    else log.info(cert, 'serving TLS');
+  }
   let closed: Promise<void> | undefined;
   return {
     url,
@@ -211,7 +248,7 @@ export async function startHub(options: HubServerOptions = {}): Promise<HubServe
         upgrades.close();
         await new Promise<void>((done) => {
           server.close(() => done());
-          (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+          server.closeAllConnections();
         });
         await ingest.idle();
         await indexes.close().catch((err) => log.warn({ err: describeError(err) }, 'closing indexes failed'));

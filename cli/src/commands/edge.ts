@@ -34,6 +34,8 @@ export const EDGE_USAGE = `Usage: sightline edge run [options]
   --hub <url>           send tracks, thumbnails and heartbeats to a hub, e.g. http://127.0.0.1:8080
   --enroll-token <t>    one-time enrollment token from the hub admin (first start; the credential is saved)
   --hub-token <t>       this edge's credential, when not enrolling (default: the saved one)
+  --hub-ca <file>       PEM CA bundle trusted for an https:// hub instead of the system CAs: a private CA, or
+                        a self-signed hub's certificate itself (hub.ca in the config; docs/tls.md)
   --state-dir <dir>     saved credential and outbox of unacknowledged batches (default ./edge-state)
   --edge-id <id>        this edge's id (default: the host name)
   --metrics-port <n>    serve Prometheus metrics on http://127.0.0.1:<n>/metrics
@@ -88,6 +90,7 @@ export async function edgeConfigFromArgs(
       hub: { type: 'string' },
       'enroll-token': { type: 'string' },
       'hub-token': { type: 'string' },
+      'hub-ca': { type: 'string' },
       'state-dir': { type: 'string' },
       'edge-id': { type: 'string' },
       'metrics-port': { type: 'string' },
@@ -113,8 +116,10 @@ export async function edgeConfigFromArgs(
   const metricsPort =
     values['metrics-port'] === undefined ? undefined : portFlag('edge', values['metrics-port']);
   const whipPort = values['whip-port'] === undefined ? undefined : portFlag('edge', values['whip-port']);
-  if ((enrollmentToken || hubToken || values['state-dir']) && !hubUrl && !values.config) {
-    throw new UsageError('--enroll-token, --hub-token and --state-dir need --hub <url>', 'edge');
+  const hubCa = values['hub-ca'];
+  if (hubCa === '') throw new UsageError('--hub-ca expects a file, got ""', 'edge');
+  if ((enrollmentToken || hubToken || values['state-dir'] || hubCa) && !hubUrl && !values.config) {
+    throw new UsageError('--enroll-token, --hub-token, --hub-ca and --state-dir need --hub <url>', 'edge');
   }
   if (values['edge-id'] !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(values['edge-id'])) {
     throw new UsageError(
@@ -154,12 +159,13 @@ export async function edgeConfigFromArgs(
   if (values.out) sinks.push({ type: 'jsonl', path: values.out });
   if (values.mot) sinks.push({ type: 'mot', dir: values.mot });
   input.sinks = sinks;
-  if (hubUrl || enrollmentToken || hubToken || values['state-dir']) {
+  if (hubUrl || enrollmentToken || hubToken || hubCa || values['state-dir']) {
     input.hub = {
       ...((base.hub as object | undefined) ?? {}),
       ...(hubUrl ? { url: hubUrl } : {}),
       ...(enrollmentToken ? { enrollmentToken } : {}),
       ...(hubToken ? { token: hubToken } : {}),
+      ...(hubCa ? { ca: hubCa } : {}),
       ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}),
     };
   }

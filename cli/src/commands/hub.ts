@@ -27,6 +27,7 @@ the edge id it may enroll as.
 `;
 
 export const HUB_USAGE = `Usage: sightline hub [--port 8080] [--host 127.0.0.1] [--data-dir ./data] [--retention-days 30]
+                     [--tls-cert <file> --tls-key <file>]
        sightline hub token create | list | revoke ...   (sightline help hub token)
 
   --port <n>        TCP port (default $SIGHTLINE_HUB_PORT or 8080; 0 picks a free one)
@@ -35,6 +36,9 @@ export const HUB_USAGE = `Usage: sightline hub [--port 8080] [--host 127.0.0.1] 
                     when missing (and said so on stderr)
   --retention-days <n>  delete track points older than n days, at start and hourly; 0 keeps them
                     (default $SIGHTLINE_RETENTION_DAYS or 30)
+  --tls-cert <file> PEM certificate chain (leaf first): serve HTTPS and WSS instead of HTTP (default
+                    $SIGHTLINE_TLS_CERT; none: plain HTTP, e.g. behind a TLS-terminating proxy; docs/tls.md)
+  --tls-key <file>  PEM private key (unencrypted) of --tls-cert (default $SIGHTLINE_TLS_KEY); both or neither
 ${LOG_USAGE}
 The store is PGlite in the data dir unless DATABASE_URL names a PostgreSQL database.
 
@@ -52,14 +56,26 @@ export async function runHub(argv: string[]): Promise<number> {
       host: { type: 'string' },
       'data-dir': { type: 'string' },
       'retention-days': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
     },
   });
   if (positionals.length) throw new UsageError(`unknown hub subcommand "${positionals[0]}"`, 'hub');
+  const tlsCert = values['tls-cert'];
+  const tlsKey = values['tls-key'];
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) {
+    const [given, missing, env] =
+      tlsCert === undefined
+        ? ['--tls-key', '--tls-cert', 'SIGHTLINE_TLS_CERT']
+        : ['--tls-cert', '--tls-key', 'SIGHTLINE_TLS_KEY'];
+    if (!process.env[env])
+      throw new UsageError(`${given} needs ${missing} (or $${env}): both or neither`, 'hub');
+  }
   const port = portFlag('hub', values.port);
   const retentionDays = retentionFlag(values['retention-days']);
   const dataDir = dataDirOf(values['data-dir']);
   const reportNew = reportNewDataDir(dataDir);
-  const hub = await startHub({ port, host: values.host, dataDir, retentionDays });
+  const hub = await startHub({ port, host: values.host, dataDir, retentionDays, tlsCert, tlsKey });
   // Before anything says the hub is up: a supervisor's SIGTERM from then on gets the clean shutdown.
   const signals = handleStopSignals();
   reportNew();

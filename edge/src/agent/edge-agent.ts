@@ -21,6 +21,8 @@ import { EdgeRuntime } from '../pipeline/edge-runtime.ts';
 import { redactUrl } from '../sources/source-url.ts';
 import { newRunId, UplinkBatcher } from '../uplink/batcher.ts';
 import { type EdgeCredential, enrollEdge, loadCredential, saveCredential } from '../uplink/enroll.ts';
+import { type HubTls, loadHubCa } from '../uplink/hub-tls.ts';
+import { Journal } from '../uplink/journal.ts';
 import { Outbox } from '../uplink/outbox.ts';
 import { type CommandOutcome, UplinkClient } from '../uplink/uplink-client.ts';
 import { VERSION } from '../version.ts';
@@ -54,6 +56,7 @@ export class EdgeAgent {
   readonly whip?: WhipServer;
   readonly #batcher?: UplinkBatcher;
   readonly #outbox?: Outbox;
+  readonly #journal?: Journal;
   #closed?: Promise<void>;
 
   private constructor(parts: {
@@ -61,6 +64,7 @@ export class EdgeAgent {
     uplink?: UplinkClient;
     batcher?: UplinkBatcher;
     outbox?: Outbox;
+    journal?: Journal;
     media?: EdgeMediaClient;
     whip?: WhipServer;
   }) {
@@ -69,6 +73,7 @@ export class EdgeAgent {
     this.media = parts.media;
     this.#batcher = parts.batcher;
     this.#outbox = parts.outbox;
+    this.#journal = parts.journal;
     this.whip = parts.whip;
   }
 
@@ -76,11 +81,15 @@ export class EdgeAgent {
   static async start(config: EdgeConfig): Promise<EdgeAgent> {
     const runtime = new EdgeRuntime(config);
     const hub = config.hub;
-    const credential = hub ? await obtainCredential(config, runtime.edgeId) : undefined;
+    // hub.ca is read first: a missing or malformed CA bundle stops the start before anything talks to the hub.
+    const tls: HubTls | undefined = hub?.ca ? loadHubCa(hub.ca) : undefined;
+    const credential = hub ? await obtainCredential(config, runtime.edgeId, tls) : undefined;
     const webrtc = hub && credential && (config.webrtc?.enabled ?? true);
     // The sources must emit their packets from their first open on (and re-encode what browsers cannot play).
     if (webrtc) runtime.enablePackets();
     let outbox: Outbox | undefined;
+    let journal: Journal | undefined;
+    const run = newRunId();
     let whip: WhipServer | undefined;
     let uplink: UplinkClient | undefined;
     let lastDisconnect: string | undefined;
@@ -107,7 +116,10 @@ export class EdgeAgent {
           dir: join(hub.stateDir, 'outbox'),
           maxMessages: hub.outboxMaxMessages,
           maxBytes: hub.outboxMaxBytes,
+          durable: hub.fsync !== 'none',
         });
+        // The write-ahead journal of the batcher's open windows; what an earlier run left is queued below.
+        journal = Journal.open({ dir: join(hub.stateDir, 'journal'), run, fsync: hub.fsync });
       }
       await runtime.start();
       // WHIP ingest: published cameras become whip://<streamId> streams of the runtime.
@@ -117,13 +129,13 @@ export class EdgeAgent {
       }
     } catch (err) {
       await whip?.close();
+      journal?.close();
       outbox?.close();
       await runtime.close();
       throw err;
     }
     let batcher: UplinkBatcher | undefined;
-    if (hub && credential && outbox) {
-      const run = newRunId();
+    if (hub && credential && outbox && journal) {
       const client = new UplinkClient({
         hubUrl: hub.url,
         token: credential.token,
@@ -139,9 +151,18 @@ export class EdgeAgent {
         }),
         heartbeat: () => ({ streams: runtime.stats() }),
         onCommand: (cmd) => runCommand(runtime, cmd, (id) => batcher?.resetStream(id)),
+        tls,
       });
       uplink = client;
-      batcher = new UplinkBatcher({ run, onBatch: (b) => client.send(b), flushMs: hub.flushMs });
+      // Windows an earlier process left un-cut (killed, crashed): their batches, with that run's seqs.
+      for (const b of journal.recovered) if (!outbox.has(b.streamId, b.run, b.seq)) client.send(b);
+      journal.discardRecovered();
+      batcher = new UplinkBatcher({
+        run,
+        onBatch: (b) => client.send(b),
+        flushMs: hub.flushMs,
+        journal,
+      });
       const b = batcher;
       runtime.on('result', (r) => b.addResult(r));
       runtime.on('thumbnail', (t) => b.addThumbnail(t));
@@ -156,6 +177,9 @@ export class EdgeAgent {
         lastDisconnect = undefined;
       });
       client.on('disconnected', (reason) => {
+        lastDisconnect = reason;
+      });
+      client.on('connect-failed', (reason) => {
         lastDisconnect = reason;
       });
       client.start();
@@ -195,6 +219,7 @@ export class EdgeAgent {
         holdMs: config.webrtc?.holdMs,
         maxHeldFrames: config.webrtc?.maxHeldFrames,
         mtu: config.webrtc?.mtu,
+        tls,
       });
       media.start();
       const mc = media;
@@ -210,7 +235,7 @@ export class EdgeAgent {
           : { status: 'degraded', detail: 'media signalling not connected' },
       );
     }
-    return new EdgeAgent({ runtime, uplink, batcher, outbox, media, whip });
+    return new EdgeAgent({ runtime, uplink, batcher, outbox, journal, media, whip });
   }
 
   /**
@@ -224,6 +249,7 @@ export class EdgeAgent {
       await this.runtime.close();
       this.#batcher?.flush();
       this.#batcher?.close();
+      this.#journal?.close();
       await this.uplink?.close();
       this.#outbox?.close();
     })();
@@ -231,7 +257,11 @@ export class EdgeAgent {
   }
 }
 
-async function obtainCredential(config: EdgeConfig, edgeId: string): Promise<EdgeCredential> {
+async function obtainCredential(
+  config: EdgeConfig,
+  edgeId: string,
+  tls: HubTls | undefined,
+): Promise<EdgeCredential> {
   const hub = config.hub!;
   if (hub.token) return { hubUrl: hub.url, edgeId, token: hub.token };
   const saved = await loadCredential(hub.stateDir);
@@ -242,7 +272,7 @@ async function obtainCredential(config: EdgeConfig, edgeId: string): Promise<Edg
       `edge "${edgeId}" has no credential for ${hub.url} in ${hub.stateDir}: give hub.token, or an enrollment token (--enroll-token) to enroll`,
     );
   }
-  const credential = await enrollEdge({ hubUrl: hub.url, enrollmentToken: hub.enrollmentToken, edgeId });
+  const credential = await enrollEdge({ hubUrl: hub.url, enrollmentToken: hub.enrollmentToken, edgeId, tls });
   await saveCredential(hub.stateDir, credential);
   childLogger('edge').info({ hub: hub.url, edge: edgeId }, 'enrolled with the hub; credential saved');
   return credential;

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeError } from '@sightline/shared';
+import { describeHubTlsError, type HubResponse, type HubTls, hubRequest } from './hub-tls.ts';
 
 /** What an edge keeps after enrolling. */
 export interface EdgeCredential {
@@ -21,9 +22,11 @@ export interface EnrollOptions {
   name?: string;
   /** Give up after this long (ms). Default 10000. */
   timeoutMs?: number;
+  /** What is trusted for an https:// hub's certificate (loadHubCa). Default: the system CAs. */
+  tls?: HubTls;
 }
 
-/** Enrollment failed: `code` is the hub's error code, or HUB_UNREACHABLE / BAD_RESPONSE. */
+/** Enrollment failed: `code` is the hub's error code, or HUB_UNREACHABLE / HUB_CERT_REFUSED / BAD_RESPONSE. */
 export class EnrollError extends Error {
   readonly code: string;
   readonly status?: number;
@@ -38,9 +41,10 @@ export class EnrollError extends Error {
 /** Trades an enrollment token for the edge's credential: POST /api/v1/enroll, HTTP 201 `{ edgeId, token }`. */
 export async function enrollEdge(options: EnrollOptions): Promise<EdgeCredential> {
   const url = new URL('/api/v1/enroll', options.hubUrl).href;
-  let res: Response;
+  let res: HubResponse;
   try {
-    res = await fetch(url, {
+    // node:https rather than fetch: fetch cannot be given the hub's CA (hub.ca).
+    res = await hubRequest(url, {
       method: 'POST',
       // The enrollment token is the bearer token of this one request.
       headers: {
@@ -52,17 +56,20 @@ export async function enrollEdge(options: EnrollOptions): Promise<EdgeCredential
         edgeId: options.edgeId,
         ...(options.name !== undefined ? { name: options.name } : {}),
       }),
-      signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+      timeoutMs: options.timeoutMs ?? 10_000,
+      tls: options.tls,
     });
   } catch (err) {
-    const cause = (err as { cause?: unknown }).cause;
+    const tlsReason = describeHubTlsError(err, options.tls);
     throw new EnrollError(
-      'HUB_UNREACHABLE',
-      `cannot reach hub at ${options.hubUrl} to enroll: ${describeError(cause ?? err)}`,
+      tlsReason ? 'HUB_CERT_REFUSED' : 'HUB_UNREACHABLE',
+      tlsReason
+        ? `cannot enroll with the hub at ${options.hubUrl}: ${tlsReason}`
+        : `cannot reach hub at ${options.hubUrl} to enroll: ${describeError(err)}`,
       { cause: err },
     );
   }
-  const text = await res.text();
+  const text = res.text;
   let body: unknown;
   try {
     body = text ? JSON.parse(text) : undefined;

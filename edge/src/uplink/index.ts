@@ -14,6 +14,23 @@ export {
   loadCredential,
   saveCredential,
 } from './enroll.ts';
+export {
+  describeHubTlsError,
+  type HubRequestInit,
+  type HubResponse,
+  type HubTls,
+  hubRequest,
+  loadHubCa,
+  tlsConnectOptions,
+} from './hub-tls.ts';
+export {
+  type FsyncPolicy,
+  Journal,
+  type JournalOptions,
+  type JournalStats,
+  type WindowDelta,
+  type WindowJournal,
+} from './journal.ts';
 export { Outbox, type OutboxEntry, type OutboxKey, type OutboxOptions } from './outbox.ts';
 export {
   type CommandOutcome,

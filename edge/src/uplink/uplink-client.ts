@@ -24,6 +24,7 @@ import {
 import WebSocket from 'ws';
 import { Backoff, type BackoffOptions } from '../sources/backoff.ts';
 import { closeSocket, openHubSocket } from './hub-socket.ts';
+import type { HubTls } from './hub-tls.ts';
 import type { Outbox, OutboxEntry } from './outbox.ts';
 
 /** What `onCommand` answers. */
@@ -57,6 +58,8 @@ export interface UplinkClientOptions {
   helloTimeoutMs?: number;
   /** Drop a connection that heard nothing (not even a pong) for this long (ms); at least 3 heartbeats. Default 15000. */
   deadAfterMs?: number;
+  /** What is trusted for an https:// hub's certificate (loadHubCa). Default: the system CAs. */
+  tls?: HubTls;
 }
 
 /** Counters of the uplink. */
@@ -78,6 +81,8 @@ export interface UplinkStats {
 export type UplinkClientEvents = {
   connected: [];
   disconnected: [reason: string];
+  /** A connection attempt ended before the hub's welcome (the client retries); `reason` in plain words. */
+  'connect-failed': [reason: string];
   acked: [streamId: string, run: string, seq: number];
 };
 
@@ -122,6 +127,7 @@ export class UplinkClient extends TypedEmitter<UplinkClientEvents> {
   /** Set while the hub is unreachable (one warning per outage). */
   #outageSince?: number;
   #authRefused = false;
+  #tlsRefused = false;
   #everConnected = false;
   #badFrames = 0;
   #stats = { sent: 0, acked: 0, rejected: 0, reconnects: 0 };
@@ -185,8 +191,12 @@ export class UplinkClient extends TypedEmitter<UplinkClientEvents> {
     const { ws, fail } = openHubSocket(
       this.url,
       this.#o.token,
-      { maxPayload: UPLINK_MAX_FRAME_BYTES, handshakeTimeoutMs: this.#o.helloTimeoutMs ?? 10_000 },
-      (socket, reason, status) => this.#onClose(socket, reason, status),
+      {
+        maxPayload: UPLINK_MAX_FRAME_BYTES,
+        handshakeTimeoutMs: this.#o.helloTimeoutMs ?? 10_000,
+        tls: this.#o.tls,
+      },
+      (socket, reason, status, tlsFailed) => this.#onClose(socket, reason, status, tlsFailed),
     );
     this.#ws = ws;
     ws.on('open', () => {
@@ -210,7 +220,7 @@ export class UplinkClient extends TypedEmitter<UplinkClientEvents> {
     });
   }
 
-  #onClose(ws: WebSocket, reason: string, status: number | undefined): void {
+  #onClose(ws: WebSocket, reason: string, status: number | undefined, tlsFailed = false): void {
     if (ws !== this.#ws) return;
     clearTimeout(this.#helloTimer);
     clearInterval(this.#heartbeatTimer);
@@ -220,8 +230,13 @@ export class UplinkClient extends TypedEmitter<UplinkClientEvents> {
     this.#cursor = 0;
     if (wasWelcomed) this.emit('disconnected', reason);
     if (this.#closed) return;
+    if (!wasWelcomed) this.emit('connect-failed', reason);
     const authRefused = status === 401 || status === 403;
-    if (authRefused) {
+    if (tlsFailed) {
+      // Not a passing outage: nothing changes until the hub's certificate or hub.ca does. Said once, retried slowly.
+      if (!this.#tlsRefused)
+        this.#log.error({ hub: this.#o.hubUrl }, `${reason} (retrying at the slowest backoff)`);
+    } else if (authRefused) {
       if (!this.#authRefused) {
         this.#log.error(
           { hub: this.#o.hubUrl, edgeId: this.#o.edgeId, status },
@@ -235,8 +250,9 @@ export class UplinkClient extends TypedEmitter<UplinkClientEvents> {
       );
     }
     this.#authRefused = authRefused;
+    this.#tlsRefused = tlsFailed;
     this.#outageSince ??= Date.now();
-    const delay = authRefused ? this.#backoff.maxDelayMs : this.#backoff.next();
+    const delay = authRefused || tlsFailed ? this.#backoff.maxDelayMs : this.#backoff.next();
     this.#reconnectTimer = setTimeout(() => this.#connect(), delay);
   }
 
@@ -303,6 +319,7 @@ export class UplinkClient extends TypedEmitter<UplinkClientEvents> {
     this.#welcomed = true;
     this.#backoff.reset();
     this.#authRefused = false;
+    this.#tlsRefused = false;
     if (this.#outageSince !== undefined && this.#everConnected) {
       this.#log.info(
         { hub: this.#o.hubUrl, downMs: Date.now() - this.#outageSince, outbox: this.#outbox.size },

@@ -12,6 +12,7 @@ import type { DroppedFrame, EdgeRuntime } from '../pipeline/edge-runtime.ts';
 import { Backoff, type BackoffOptions } from '../sources/backoff.ts';
 import type { StreamInfo } from '../sources/protocol.ts';
 import { closeSocket, openHubSocket } from '../uplink/hub-socket.ts';
+import type { HubTls } from '../uplink/hub-tls.ts';
 import {
   PublishError,
   type PublishedVideo,
@@ -54,6 +55,8 @@ export interface EdgeMediaClientOptions {
   backoff?: BackoffOptions;
   /** Longest a publish waits for the hub's answer (ms). Default 15000. */
   answerTimeoutMs?: number;
+  /** What is trusted for an https:// hub's certificate (loadHubCa). Default: the system CAs. */
+  tls?: HubTls;
 }
 
 /** Counters of the media client. */
@@ -193,8 +196,8 @@ export class EdgeMediaClient {
     const { ws } = openHubSocket(
       this.url,
       this.#o.token,
-      { maxPayload: 1 << 20, handshakeTimeoutMs: 10_000 },
-      (socket, reason, status) => this.#onClose(socket, reason, status),
+      { maxPayload: 1 << 20, handshakeTimeoutMs: 10_000, tls: this.#o.tls },
+      (socket, reason, status, tlsFailed) => this.#onClose(socket, reason, status, tlsFailed),
     );
     this.#ws = ws;
     ws.on('open', () => {
@@ -210,15 +213,16 @@ export class EdgeMediaClient {
     ws.on('message', (data, isBinary) => this.#onMessage(ws, data, isBinary));
   }
 
-  #onClose(ws: WebSocket, reason: string, status: number | undefined): void {
+  #onClose(ws: WebSocket, reason: string, status: number | undefined, tlsFailed = false): void {
     if (ws !== this.#ws) return;
     const wasOpen = this.#open;
     this.#open = false;
     this.#ws = undefined;
     void this.#closePublishers(`signalling socket closed: ${reason}`);
     if (this.#closed) return;
-    // 404: the hub has no media endpoint (an older hub); 401/403: the credential is refused. Retry slowly.
-    const slow = status === 404 || status === 401 || status === 403;
+    // 404: the hub has no media endpoint (an older hub); 401/403: the credential is refused; a refused TLS
+    // certificate (the uplink logs it as an error too). Retry slowly.
+    const slow = tlsFailed || status === 404 || status === 401 || status === 403;
     if (!this.#outageLogged) {
       this.#outageLogged = true;
       if (status === 404) {

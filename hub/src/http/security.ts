@@ -7,7 +7,8 @@
  * Content-Security-Policy that the hub's own pages work under: scripts and styles from the hub itself or inline
  * with the per-request nonce (the status page and the API docs page), images from the hub or data:/blob:, media
  * from blob:/mediastream:, fetch and WebSocket signalling to the hub's own origin only ('self' covers ws:/wss: of
- * the same host and port). No 'unsafe-inline', no 'unsafe-eval'. HSTS is left to the TLS terminator in front.
+ * the same host and port). No 'unsafe-inline', no 'unsafe-eval'. HSTS: server.ts adds it when the hub serves TLS
+ * itself; behind a TLS proxy it is the proxy's.
  *
  * CORS is off unless origins are configured: without them no Access-Control-Allow-Origin is ever sent, so a
  * browser refuses cross-origin reads and preflights.

@@ -9,6 +9,14 @@ export {
 } from './auth/token-service.ts';
 export { type EdgeStatus, type EdgeView, FleetHub, type FleetHubOptions } from './fleet/fleet-hub.ts';
 export * from './index-search/index.ts';
+export {
+  parseFmtp,
+  parsePublishOffer,
+  parseSdp,
+  parseViewerAnswer,
+  parseWhepOffer,
+  SdpError,
+} from './media/sdp-bridge.ts';
 export { SearchService } from './search/search-service.ts';
 export { type HubServer, type HubServerOptions, lockPath, runningHubPid, startHub } from './server.ts';
 export * from './store/index.ts';

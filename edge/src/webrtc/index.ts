@@ -25,6 +25,7 @@ export {
   type StreamPublisherOptions,
 } from './stream-publisher.ts';
 export { profileLevelIdOfExtradata, profileLevelIdOfPacket, videoFacts } from './video-facts.ts';
+export { checkWhipOffer, type OfferCheck, type OfferedH264, rtpInputSdp } from './whip-sdp.ts';
 export {
   type WhipRuntime,
   WhipServer,

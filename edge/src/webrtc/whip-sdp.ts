@@ -59,6 +59,15 @@ export function checkWhipOffer(sdp: string): OfferCheck {
   if (mline[1] === '0')
     return { ok: false, code: 'SDP_INVALID', message: 'the offer rejects its own video (port 0)' };
   const formats = mline.slice(3).map(Number);
+  // RTP carries a 7-bit payload type: a format outside 0..127 could never arrive (and FFmpeg would be told it).
+  const badFormat = mline.slice(3).find((f) => !/^\d{1,3}$/.test(f) || Number(f) > 127);
+  if (badFormat !== undefined) {
+    return {
+      ok: false,
+      code: 'SDP_INVALID',
+      message: `the offer's video format "${badFormat.slice(0, 20)}" is not an RTP payload type (0..127)`,
+    };
+  }
   const names = new Map<number, string>();
   const fmtps = new Map<number, string>();
   let direction = 'sendrecv';

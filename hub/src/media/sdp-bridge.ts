@@ -82,7 +82,11 @@ function midOf(m: MediaDescription, index: number): string {
 /** Codecs of an m= section as mediasoup codec parameters (payload type, fmtp, rtcp-fb). */
 function sectionCodecs(m: MediaDescription): T.RtpCodecParameters[] {
   const kind = m.type === 'audio' ? 'audio' : 'video';
-  return (m.rtp ?? []).map((rtp) => {
+  // RTP carries a 7-bit payload type: a format numbered outside 0..127 is not a codec anyone can send.
+  const rtps = (m.rtp ?? []).filter(
+    (rtp) => Number.isInteger(rtp.payload) && rtp.payload >= 0 && rtp.payload <= 127,
+  );
+  return rtps.map((rtp) => {
     const fmtp = (m.fmtp ?? []).find((f) => f.payload === rtp.payload);
     const parameters = fmtp ? parseFmtp(fmtp.config) : {};
     const rtcpFeedback = (m.rtcpFb ?? [])
@@ -160,6 +164,12 @@ function produceParameters(m: MediaDescription, mid: string): T.RtpParameters {
     : [ssrcs[0] ? Number(ssrcs[0].id) : undefined, undefined];
   if (mainSsrc === undefined || !Number.isFinite(mainSsrc)) {
     throw new SdpError('the video section has no a=ssrc (the hub needs the SSRC the publisher sends)');
+  }
+  // An SSRC is 32 bits: refuse a bigger one here (400 SDP_INVALID), before mediasoup's produce() sees it.
+  for (const ssrc of [mainSsrc, rtxSsrc]) {
+    if (ssrc !== undefined && !(Number.isInteger(ssrc) && ssrc >= 0 && ssrc <= 0xffffffff)) {
+      throw new SdpError(`the video section's SSRC ${ssrc} is not a 32-bit unsigned integer`);
+    }
   }
   const cname = ssrcs.find((s) => s.attribute === 'cname')?.value;
   const headerExtensions = (m.ext ?? [])

@@ -64,9 +64,9 @@ describe('config files: ${NAME} substitution', () => {
     });
     assert.equal(config.detector.model, value, 'the value as is, not parsed and not substituted again');
     assert.equal(config.streams.length, 1);
-    // Keys are not substituted.
+    // Keys are not substituted (and a key that is not a plain name is quoted in the issue).
     const err = await failure('streams: [{ source: a.mp4 }]\n"${KEY}": 1\n', { KEY: 'edgeId' });
-    assert.deepEqual(err.issues, ['${KEY}: unknown field']);
+    assert.deepEqual(err.issues, ['"${KEY}": unknown field']);
   });
 
   test('${NAME:-default} takes the default when the variable is unset or empty', async () => {

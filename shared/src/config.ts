@@ -318,8 +318,8 @@ export function parseEdgeConfig(input: unknown, origin = 'config'): EdgeConfig {
     // An unknown key is reported at its own path ("inference.thread: unknown field"), one line per key.
     const issues = result.error.issues.flatMap((i) =>
       i.code === 'unrecognized_keys'
-        ? i.keys.map((k) => `${[...i.path, k].join('.')}: unknown field`)
-        : [`${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`],
+        ? i.keys.map((k) => `${configPath([...i.path, k])}: unknown field`)
+        : [`${configPath(i.path)}: ${i.message}`],
     );
     throw new ConfigError(`Invalid ${origin}`, issues);
   }
@@ -339,13 +339,26 @@ export function parseEdgeConfig(input: unknown, origin = 'config'): EdgeConfig {
   return config;
 }
 
+/**
+ * A field path as issues print it: `streams.0.source`; a key that is empty or holds anything but letters, digits,
+ * `_` and `-` is quoted (`streams.0."a b"`, `""`), so every issue names its field visibly; `(root)` when empty.
+ */
+export function configPath(path: readonly PropertyKey[]): string {
+  if (path.length === 0) return '(root)';
+  return path
+    .map((k) =>
+      typeof k === 'number' || /^[A-Za-z0-9_-]+$/.test(String(k)) ? String(k) : JSON.stringify(String(k)),
+    )
+    .join('.');
+}
+
 /** Paths of the strings (or keys) in `value` holding a NUL character; `(root)` for a bare string. */
 function nulPaths(value: unknown, path: string[] = [], out: string[] = []): string[] {
   if (typeof value === 'string') {
-    if (hasNul(value)) out.push(path.length ? path.join('.') : '(root)');
+    if (hasNul(value)) out.push(configPath(path));
   } else if (value !== null && typeof value === 'object' && path.length < 32) {
     for (const [k, v] of Object.entries(value)) {
-      if (hasNul(k)) out.push([...path, JSON.stringify(k)].join('.'));
+      if (hasNul(k)) out.push(configPath([...path, k]));
       else nulPaths(v, [...path, k], out);
     }
   }

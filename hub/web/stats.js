@@ -1,0 +1,73 @@
+/** A tile's figures: frame rate and latency from its log of displayed frames, bitrate and drops from WebRTC. */
+/** @import { FrameRecord, TileStats } from './types.js' */
+
+/** Frames the latency percentiles are taken over. */
+const LATENCY_WINDOW = 300;
+
+/** @returns {TileStats} */
+export const emptyStats = () => ({
+  fps: 0,
+  kbps: 0,
+  latencyP50: 0,
+  latencyP95: 0,
+  dropped: 0,
+  frames: 0,
+  withMeta: 0,
+  noMeta: 0,
+});
+
+/**
+ * Frames displayed in the second before `nowEpoch`, and the p50 / p95 latency of the last 300 frames that had one.
+ * @param {readonly FrameRecord[]} frames
+ * @param {number} nowEpoch epoch ms
+ * @returns {{ fps: number, latencyP50: number, latencyP95: number }}
+ */
+export function frameFigures(frames, nowEpoch) {
+  const fps = frames.filter((f) => f.displayEpoch > nowEpoch - 1000).length;
+  const lat = frames
+    .slice(-LATENCY_WINDOW)
+    .map((f) => f.latencyMs)
+    .filter((x) => typeof x === 'number')
+    .sort((a, b) => a - b);
+  return {
+    fps,
+    latencyP50: lat.length ? (lat[Math.floor(lat.length * 0.5)] ?? 0) : 0,
+    latencyP95: lat.length ? (lat[Math.min(lat.length - 1, Math.floor(lat.length * 0.95))] ?? 0) : 0,
+  };
+}
+
+/**
+ * The inbound video streams of a peer connection's stats: bytes received and frames dropped (when reported).
+ * @param {RTCStatsReport} report
+ * @returns {{ bytesReceived: number, framesDropped: number | undefined }[]}
+ */
+export function inboundVideo(report) {
+  /** @type {{ bytesReceived: number, framesDropped: number | undefined }[]} */
+  const found = [];
+  report.forEach((r) => {
+    if (r.type === 'inbound-rtp' && r.kind === 'video') {
+      found.push({
+        bytesReceived: r.bytesReceived,
+        framesDropped: typeof r.framesDropped === 'number' ? r.framesDropped : undefined,
+      });
+    }
+  });
+  return found;
+}
+
+/**
+ * The stats line under a tile (HTML: numbers only).
+ * @param {TileStats} s
+ * @returns {string}
+ */
+export const statsHtml = (s) =>
+  [
+    `fps ${s.fps}`,
+    `${s.kbps} kbit/s`,
+    `dropped ${s.dropped}`,
+    `latency p50 ${s.latencyP50.toFixed(0)} ms`,
+    `p95 ${s.latencyP95.toFixed(0)} ms`,
+    `no meta ${s.noMeta}`,
+  ]
+    .map((x) => `<span>${x}</span>`)
+    .join('');

@@ -9,7 +9,7 @@ import { createHubReadiness } from './health.ts';
 import { createHubMetrics } from './hub-metrics.ts';
 import { openStore, type Store } from './store/db.ts';
 import { testBackends } from './testing/backends.ts';
-import { IndexRegistry } from './uplink/index-registry.ts';
+import { IndexRegistry } from './vector-index/index-registry.ts';
 
 const backends = await testBackends('health');
 const KEYS = ['checks', 'status', 'uptimeSeconds', 'version'];

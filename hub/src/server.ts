@@ -20,10 +20,10 @@ import { openStore, type Store } from './store/db.ts';
 import { quarantineBatch } from './store/quarantine.ts';
 import { deleteTrackPointsBefore } from './store/track-points.ts';
 import { UpgradeDispatcher } from './upgrade-dispatcher.ts';
-import { IndexRegistry } from './uplink/index-registry.ts';
 import { Ingest } from './uplink/ingest.ts';
 import { ThumbnailStore } from './uplink/thumbnail-store.ts';
 import { UplinkServer } from './uplink/uplink-server.ts';
+import { IndexRegistry } from './vector-index/index-registry.ts';
 
 export interface HubServerOptions {
   /** TCP port; 0 picks a free one. Default $SIGHTLINE_HUB_PORT or 8080. */

@@ -1,4 +1,4 @@
-/** Extra malformed edge messages for media.test.ts (kept apart so the list is easy to extend). */
+/** Extra malformed edge messages for hub/src/media/media.test.ts (kept apart so the list is easy to extend). */
 export const EDGE_ERRORS_FOR_TESTS: [unknown, string][] = [
   [
     {

@@ -1,11 +1,13 @@
 /**
  * Test support for live video: H.264 access units from a real file (node-av's sync demuxer, no encode), an RTP
- * packetizer (single NAL units and FU-A), and werift peers playing an edge, a viewer and a WHEP player.
+ * packetizer (single NAL units and FU-A), werift peers playing an edge, a viewer and a WHEP player, and a JSON
+ * WebSocket for the signalling sockets.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RTCDataChannel } from 'werift';
 import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, RtpHeader, RtpPacket } from 'werift';
+import { WebSocket } from 'ws';
 
 /** The test video (H.264 in MP4) of the shared media directory. */
 export const H264_SAMPLE = join(
@@ -197,5 +199,50 @@ export class FakeViewerPeer {
 
   async close(): Promise<void> {
     await this.pc.close();
+  }
+}
+
+/** A JSON WebSocket with a queue of received messages. */
+export class JsonSocket {
+  readonly ws: WebSocket;
+  readonly got: Record<string, unknown>[] = [];
+  readonly closed: Promise<{ code: number; reason: string }>;
+  readonly opened: Promise<void>;
+  constructor(url: string, token?: string) {
+    this.ws = new WebSocket(url, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+    this.ws.on('message', (d) => this.got.push(JSON.parse(String(d))));
+    this.opened = new Promise((ok, fail) => {
+      this.ws.once('open', () => ok());
+      this.ws.once('error', fail);
+      this.ws.once('unexpected-response', (_req, res) => fail(new Error(`HTTP ${res.statusCode}`)));
+    });
+    this.closed = new Promise((ok) =>
+      this.ws.once('close', (code, reason) => ok({ code, reason: String(reason) })),
+    );
+    this.closed.catch(() => {});
+    this.opened.catch(() => {});
+  }
+  send(msg: unknown): void {
+    this.ws.send(typeof msg === 'string' ? msg : JSON.stringify(msg));
+  }
+  /** The first message (after `from`) matching `pred`. */
+  async next(
+    pred: (m: Record<string, unknown>) => boolean,
+    ms = 5000,
+    from = 0,
+  ): Promise<Record<string, unknown>> {
+    let found: Record<string, unknown> | undefined;
+    await until(
+      () => {
+        found = this.got.slice(from).find(pred);
+        return !!found;
+      },
+      ms,
+      'a message',
+    );
+    return found!;
+  }
+  close(): void {
+    this.ws.close();
   }
 }

@@ -1,18 +1,16 @@
 /**
  * Admin routes for what the hub keeps about itself: the audit log (who changed what through the API) and the
- * quarantine of uplink batches refused for their content. Also the one helper every mutating route records with.
+ * quarantine of uplink batches refused for their content.
  */
-import { createRoute, type OpenAPIHono, type RouteConfig, z } from '@hono/zod-openapi';
-import { childLogger } from '@sightline/shared';
-import type { Context } from 'hono';
-import { type AuditAction, appendAudit, listAudit } from '../store/audit-log.ts';
+import { type OpenAPIHono, type RouteConfig, z } from '@hono/zod-openapi';
+import { listAudit } from '../store/audit-log.ts';
 import type { Store } from '../store/db.ts';
 import { discardQuarantined, listQuarantine, quarantinePayload } from '../store/quarantine.ts';
-import { storeErrorReason } from '../store/store-errors.ts';
-import { type AuthDeps, type AuthEnv, requireRole } from './auth.ts';
+import type { RecordAudit } from './audit-recorder.ts';
+import type { AuthDeps, AuthEnv } from './auth.ts';
+import { authedRoute } from './authed-route.ts';
 import { apiError } from './errors.ts';
 import {
-  AUTH_ERRORS,
   AuditEntrySchema,
   AuditQuery,
   BAD_REQUEST,
@@ -23,41 +21,8 @@ import {
   QuarantineQuery,
 } from './schemas.ts';
 
-const log = childLogger('audit');
-
-/** Records one change made by the request's token; see {@link auditRecorder}. */
-export type RecordAudit = (
-  c: Context<AuthEnv>,
-  action: AuditAction,
-  target: string,
-  detail?: Record<string, unknown>,
-) => Promise<void>;
-
-/**
- * Records changes in the audit log, after they were made. A failure to write the entry (the store gone away just
- * then) does not undo or fail the change the caller already made: the entry goes to the hub's log in full instead
- * (error level, "audit entry not written"), from where it can be recovered.
- */
-export function auditRecorder(store: Store): RecordAudit {
-  return async (c, action, target, detail) => {
-    const auth = c.get('auth');
-    const entry = { tokenId: auth.id, role: auth.role, action, target, detail };
-    try {
-      await appendAudit(store, entry);
-    } catch (err) {
-      log.error({ audit: entry, err: storeErrorReason(err) }, 'audit entry not written');
-    }
-  };
-}
-
 function adminRoute<R extends RouteConfig>(deps: AuthDeps, route: R) {
-  return createRoute({
-    ...route,
-    security: [{ bearer: [] }],
-    'x-required-role': 'admin',
-    middleware: [requireRole(deps, 'admin')] as const,
-    responses: { ...AUTH_ERRORS, ...route.responses },
-  });
+  return authedRoute(deps, 'admin', route);
 }
 
 /** GET /api/v1/audit, and the quarantine: GET list, GET payload, DELETE. All need the admin role. */

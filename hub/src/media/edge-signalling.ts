@@ -11,7 +11,8 @@ import { z } from 'zod';
 import type { TokenService } from '../auth/token-service.ts';
 import type { HubMetrics } from '../hub-metrics.ts';
 import { edgeCredential, refuseUpgrade, type UpgradeDispatcher } from '../upgrade-dispatcher.ts';
-import { MediaError, type MediaHub } from './media-hub.ts';
+import { MediaError } from './media-error.ts';
+import type { MediaHub } from './media-hub.ts';
 import { SdpError } from './sdp-bridge.ts';
 
 /** Where edges publish. */

@@ -6,10 +6,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { childLogger, describeError } from '@sightline/shared';
 import type { types as T } from 'mediasoup';
 import type { HubMetrics } from '../hub-metrics.ts';
+import { MediaError } from './media-error.ts';
+import type { MediaHubEvents, PublishedVideo, StreamInfo, ViewerSession } from './media-types.ts';
+import { PayloadTypeRouters } from './payload-type-routers.ts';
 import {
   offeredPayloadType,
   parsePublishOffer,
@@ -20,70 +22,11 @@ import {
   writeViewerOffer,
   writeWhepAnswer,
 } from './sdp-bridge.ts';
-import { loadMediasoup, MEDIA_CODECS, WorkerPool } from './worker-pool.ts';
-
-/** UDP socket buffers of the transports (send and receive), bytes. */
-const DEFAULT_SOCKET_BUFFER = 2 * 1024 * 1024;
-
-/**
- * Why the kernel will not give the transports `bytes` of UDP buffer (net.core.rmem_max / wmem_max are lower),
- * with the fix; undefined when it will or the limits cannot be read (not Linux).
- */
-export function socketBufferCap(
-  bytes: number,
-  read = (f: string) => readFileSync(f, 'utf8'),
-): string | undefined {
-  const low: string[] = [];
-  for (const name of ['rmem_max', 'wmem_max']) {
-    let limit: number;
-    try {
-      limit = Number.parseInt(read(`/proc/sys/net/core/${name}`), 10);
-    } catch {
-      return undefined;
-    }
-    if (Number.isFinite(limit) && limit < bytes) low.push(`net.core.${name}=${limit}`);
-  }
-  if (!low.length) return undefined;
-  return (
-    `the kernel caps UDP socket buffers below the ${bytes} bytes live video asks for (${low.join(', ')}): ` +
-    `keyframe bursts may be lost; raise them with sysctl -w net.core.rmem_max=${bytes} net.core.wmem_max=${bytes}`
-  );
-}
+import { DEFAULT_SOCKET_BUFFER, socketBufferCap } from './socket-buffers.ts';
+import { loadMediasoup, sameCodec, WorkerPool } from './worker-pool.ts';
 
 /** The stream id of the `meta` data channel on both legs (negotiated, like mediasoup-client does it). */
 export const META_STREAM_ID = 0;
-
-/** Error codes of the media API (also used by the signalling sockets and WHEP). */
-export type MediaErrorCode = 'MEDIA_UNAVAILABLE' | 'STREAM_UNKNOWN' | 'SDP_INVALID' | 'SESSION_UNKNOWN';
-
-export class MediaError extends Error {
-  constructor(
-    readonly code: MediaErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-/** The video description an edge publishes with (kept as sent; viewers get it in `streams`). */
-export interface PublishedVideo {
-  codec: string;
-  profileLevelId?: string;
-  width?: number;
-  height?: number;
-  fps?: number;
-  transcoded?: boolean;
-  note?: string;
-  [extra: string]: unknown;
-}
-
-/** One published stream as viewers see it. */
-export interface StreamInfo {
-  key: string;
-  edgeId: string;
-  streamId: string;
-  video: PublishedVideo;
-}
 
 export interface MediaHubOptions {
   /** Whether live video runs at all. Default true. */
@@ -124,24 +67,6 @@ interface Publication {
   closed: boolean;
 }
 
-/** A viewer's leg of one stream (WebSocket viewer or WHEP player). */
-export interface ViewerSession {
-  id: string;
-  key: string;
-  via: 'ws' | 'whep';
-  transport: T.WebRtcTransport;
-  consumer: T.Consumer;
-  dataConsumer?: T.DataConsumer;
-  closed: boolean;
-}
-
-export interface MediaHubEvents {
-  /** The set of published streams changed. */
-  streams: [streams: StreamInfo[]];
-  /** A viewer session ended without being asked to (its stream went away, its transport failed). */
-  viewerclosed: [session: ViewerSession, reason: string];
-}
-
 export class MediaHub extends EventEmitter<MediaHubEvents> {
   readonly #pool?: WorkerPool;
   readonly #opts: MediaHubOptions;
@@ -152,6 +77,8 @@ export class MediaHub extends EventEmitter<MediaHubEvents> {
   readonly #log = childLogger('media');
   readonly #listenInfo: T.TransportListenInfo;
   readonly #buffers: { sendBufferSize: number; recvBufferSize: number };
+  /** Routers for WHEP players that want another payload type than the publication's router uses. */
+  readonly #ptRouters: PayloadTypeRouters;
   /** Why live video is off (undefined when it is on). */
   readonly unavailableReason?: string;
   #closed = false;
@@ -164,6 +91,7 @@ export class MediaHub extends EventEmitter<MediaHubEvents> {
     const announced = options.announcedAddress ?? process.env.SIGHTLINE_MEDIA_ANNOUNCED_IP;
     const buffer = options.socketBufferBytes ?? DEFAULT_SOCKET_BUFFER;
     this.#buffers = { sendBufferSize: buffer, recvBufferSize: buffer };
+    this.#ptRouters = new PayloadTypeRouters(this.#buffers, (router) => this.#pool_().workerOf(router));
     this.#listenInfo = {
       protocol: 'udp',
       ip: options.listenIp ?? process.env.SIGHTLINE_MEDIA_LISTEN_IP ?? '127.0.0.1',
@@ -481,7 +409,7 @@ export class MediaHub extends EventEmitter<MediaHubEvents> {
     let router = pub.router;
     let producerId = pub.producer.id;
     if (wantedPt !== routerCodec.payloadType) {
-      ({ router, producerId } = await this.#routerWithPt(pub, routerCodec, wantedPt));
+      ({ router, producerId } = await this.#ptRouters.get(pub, routerCodec, wantedPt));
     }
     const transport = await this.#transport(router, false);
     try {
@@ -515,65 +443,6 @@ export class MediaHub extends EventEmitter<MediaHubEvents> {
     }
   }
 
-  /** Routers whose codec for a stream uses a given payload type, per publication router and payload type. */
-  readonly #ptRouters = new Map<T.Router, Map<number, { router: T.Router; piped: Map<string, string> }>>();
-
-  async #routerWithPt(
-    pub: Publication,
-    codec: T.RtpCodecParameters,
-    pt: number,
-  ): Promise<{ router: T.Router; producerId: string }> {
-    let byPt = this.#ptRouters.get(pub.router);
-    if (!byPt) {
-      byPt = new Map();
-      this.#ptRouters.set(pub.router, byPt);
-      pub.router.observer.once('close', () => {
-        for (const e of byPt!.values()) e.router.close();
-        this.#ptRouters.delete(pub.router);
-      });
-    }
-    let entry = byPt.get(pt);
-    if (!entry) {
-      // The stream's codec alone, at the player's payload type (RTX, which the consumer does not use, gets another).
-      const base = MEDIA_CODECS.find((c) => sameCodec(c, codec));
-      if (!base) throw new SdpError(`no router codec for ${codec.mimeType}`);
-      const worker = this.#pool_().workerOf(pub.router);
-      if (!worker) throw new MediaError('STREAM_UNKNOWN', `stream ${pub.info.key} lost its router`);
-      const router = await worker.createRouter({ mediaCodecs: [{ ...base, preferredPayloadType: pt }] });
-      entry = { router, piped: new Map() };
-      byPt.set(pt, entry);
-    }
-    let producerId = entry.piped.get(pub.producer.id);
-    if (!producerId) {
-      // A pipe by hand: router.pipeToRouter() keeps the producer id, which clashes when both routers share a worker.
-      // Both ends live in one worker: a keyframe's burst must fit the receiving socket's buffer before the worker
-      // reads it (with the OS default, every keyframe lost ~30 packets and a player never decoded a frame).
-      const listenInfo: T.TransportListenInfo = { protocol: 'udp', ip: '127.0.0.1', ...this.#buffers };
-      const out = await pub.router.createPipeTransport({ listenInfo });
-      const into = await entry.router.createPipeTransport({ listenInfo });
-      try {
-        await out.connect({ ip: '127.0.0.1', port: into.tuple.localPort });
-        await into.connect({ ip: '127.0.0.1', port: out.tuple.localPort });
-        const pipeConsumer = await out.consume({ producerId: pub.producer.id });
-        const pipeProducer = await into.produce({ kind: 'video', rtpParameters: pipeConsumer.rtpParameters });
-        pipeConsumer.on('producerclose', () => {
-          out.close();
-          into.close();
-        });
-        producerId = pipeProducer.id;
-        const e = entry;
-        const pid = pub.producer.id;
-        e.piped.set(pid, producerId);
-        pipeProducer.observer.once('close', () => e.piped.delete(pid));
-      } catch (err) {
-        out.close();
-        into.close();
-        throw err;
-      }
-    }
-    return { router: entry.router, producerId };
-  }
-
   /** Ends a viewer session (its socket closed, the viewer unwatched, a WHEP DELETE). False when unknown. */
   closeSession(sessionId: string): boolean {
     const session = this.#sessions.get(sessionId);
@@ -601,16 +470,4 @@ export class MediaHub extends EventEmitter<MediaHubEvents> {
     this.#pool?.close();
     this.#opts.metrics?.mediaPublications.set(0);
   }
-}
-
-/** Same MIME type and clock rate, and for H.264 the same profile (profile_idc) and packetization mode. */
-function sameCodec(
-  a: { mimeType: string; clockRate: number; parameters?: Record<string, unknown> },
-  b: { mimeType: string; clockRate: number; parameters?: Record<string, unknown> },
-): boolean {
-  if (a.mimeType.toLowerCase() !== b.mimeType.toLowerCase() || a.clockRate !== b.clockRate) return false;
-  if (!/h264$/i.test(a.mimeType)) return true;
-  const profile = (p?: Record<string, unknown>) => String(p?.['profile-level-id'] ?? '42001f').slice(0, 2);
-  const mode = (p?: Record<string, unknown>) => Number(p?.['packetization-mode'] ?? 0);
-  return profile(a.parameters) === profile(b.parameters) && mode(a.parameters) === mode(b.parameters);
 }

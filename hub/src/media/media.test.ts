@@ -9,68 +9,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { WebSocket } from 'ws';
-import { type HubServer, startHub } from '../server.ts';
-import { EDGE_ERRORS_FOR_TESTS } from './media.test-fixtures.ts';
-import { socketBufferCap } from './media-hub.ts';
 import {
   type AccessUnit,
   FakeEdgePeer,
   FakeViewerPeer,
   h264Codec,
+  JsonSocket,
   readAccessUnits,
   until,
-} from './testing.ts';
+} from '../../test-support/media.ts';
+import { EDGE_ERRORS_FOR_TESTS } from '../../test-support/media-fixtures.ts';
+import { type HubServer, startHub } from '../server.ts';
+import { socketBufferCap } from './socket-buffers.ts';
 import { findWorkerBin } from './worker-pool.ts';
 
 const workerBin = findWorkerBin();
 const skip = workerBin
   ? false
   : 'no mediasoup-worker binary: run `node scripts/build-mediasoup-worker.mjs` or set MEDIASOUP_WORKER_BIN';
-
-/** A JSON WebSocket with a queue of received messages. */
-class JsonSocket {
-  readonly ws: WebSocket;
-  readonly got: Record<string, unknown>[] = [];
-  readonly closed: Promise<{ code: number; reason: string }>;
-  readonly opened: Promise<void>;
-  constructor(url: string, token?: string) {
-    this.ws = new WebSocket(url, { headers: token ? { authorization: `Bearer ${token}` } : {} });
-    this.ws.on('message', (d) => this.got.push(JSON.parse(String(d))));
-    this.opened = new Promise((ok, fail) => {
-      this.ws.once('open', () => ok());
-      this.ws.once('error', fail);
-      this.ws.once('unexpected-response', (_req, res) => fail(new Error(`HTTP ${res.statusCode}`)));
-    });
-    this.closed = new Promise((ok) =>
-      this.ws.once('close', (code, reason) => ok({ code, reason: String(reason) })),
-    );
-    this.closed.catch(() => {});
-    this.opened.catch(() => {});
-  }
-  send(msg: unknown): void {
-    this.ws.send(typeof msg === 'string' ? msg : JSON.stringify(msg));
-  }
-  /** The first message (after `from`) matching `pred`. */
-  async next(
-    pred: (m: Record<string, unknown>) => boolean,
-    ms = 5000,
-    from = 0,
-  ): Promise<Record<string, unknown>> {
-    let found: Record<string, unknown> | undefined;
-    await until(
-      () => {
-        found = this.got.slice(from).find(pred);
-        return !!found;
-      },
-      ms,
-      'a message',
-    );
-    return found!;
-  }
-  close(): void {
-    this.ws.close();
-  }
-}
 
 describe('live video through the hub', { skip, timeout: 180_000 }, () => {
   let hub: HubServer;

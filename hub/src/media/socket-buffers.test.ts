@@ -1,7 +1,7 @@
 /** The warning when the kernel caps the transports' UDP buffers (no mediasoup needed). */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { socketBufferCap } from './media-hub.ts';
+import { socketBufferCap } from './socket-buffers.ts';
 
 const limits = (values: Record<string, string>) => (file: string) => {
   const v = values[file.split('/').pop()!];

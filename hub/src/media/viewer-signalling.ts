@@ -13,7 +13,9 @@ import { roleAllows } from '../api/auth.ts';
 import type { TokenService } from '../auth/token-service.ts';
 import type { HubMetrics } from '../hub-metrics.ts';
 import type { UpgradeDispatcher } from '../upgrade-dispatcher.ts';
-import { MediaError, type MediaHub, type StreamInfo, type ViewerSession } from './media-hub.ts';
+import { MediaError } from './media-error.ts';
+import type { MediaHub } from './media-hub.ts';
+import type { StreamInfo, ViewerSession } from './media-types.ts';
 import { SdpError } from './sdp-bridge.ts';
 
 /** Where viewers connect. */

@@ -7,7 +7,8 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { type AuthDeps, type AuthEnv, requireRole } from '../api/auth.ts';
 import { ApiErrorSchema, apiError } from '../api/errors.ts';
 import { AUTH_ERRORS, json, StreamParams } from '../api/schemas.ts';
-import { MediaError, type MediaHub } from './media-hub.ts';
+import { MediaError } from './media-error.ts';
+import type { MediaHub } from './media-hub.ts';
 import { SdpError } from './sdp-bridge.ts';
 
 const SESSION_PATH = '/api/v1/whep/sessions';

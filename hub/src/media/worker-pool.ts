@@ -234,3 +234,15 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     this.#byKey.clear();
   }
 }
+
+/** Same MIME type and clock rate, and for H.264 the same profile (profile_idc) and packetization mode. */
+export function sameCodec(
+  a: { mimeType: string; clockRate: number; parameters?: Record<string, unknown> },
+  b: { mimeType: string; clockRate: number; parameters?: Record<string, unknown> },
+): boolean {
+  if (a.mimeType.toLowerCase() !== b.mimeType.toLowerCase() || a.clockRate !== b.clockRate) return false;
+  if (!/h264$/i.test(a.mimeType)) return true;
+  const profile = (p?: Record<string, unknown>) => String(p?.['profile-level-id'] ?? '42001f').slice(0, 2);
+  const mode = (p?: Record<string, unknown>) => Number(p?.['packetization-mode'] ?? 0);
+  return profile(a.parameters) === profile(b.parameters) && mode(a.parameters) === mode(b.parameters);
+}

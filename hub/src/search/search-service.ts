@@ -4,21 +4,56 @@
  * over-fetches against until it has k of them, so a narrow filter keeps its recall. A track has several
  * embeddings; results are per track (its best-matching embedding), and the query track itself is left out.
  */
-import { and, eq, gte, inArray, lt, type SQL, sql } from 'drizzle-orm';
-import { apiError } from '../api/errors.ts';
-import { parseTrackKey, type SearchHit, type SearchInput, trackView } from '../api/routes.ts';
 import type { Store } from '../store/db.ts';
-import { embeddings, tracks } from '../store/schema.ts';
-import type { IndexRegistry } from '../uplink/index-registry.ts';
-import { decodeVector } from '../uplink/index-registry.ts';
+import { embeddingKeysWhere, embeddingOwners, hasEmbeddings, trackEmbeddings } from '../store/embeddings.ts';
+import { formatTrackKey, parseTrackKey, tracksByKeys } from '../store/tracks.ts';
+import type { IndexRegistry } from '../vector-index/index-registry.ts';
+import { type TrackView, trackView } from '../views/track-view.ts';
 
 export interface SearchServiceOptions {
   store: Store;
   indexes: IndexRegistry;
 }
 
-const trackKeyOf = (r: { edgeId: string; streamId: string; run: string; trackId: number }) =>
-  `${r.edgeId}:${r.streamId}:${r.run}:${r.trackId}`;
+/** Filters of a search; every one is optional. */
+export interface SearchFilters {
+  /** ISO time: tracks last seen at or after it. */
+  from?: string;
+  /** ISO time: tracks first seen before it. */
+  to?: string;
+  edgeId?: string;
+  streamId?: string;
+  label?: string;
+}
+
+/** One search, validated (exactly one of `embedding` and `track`). */
+export interface SearchQuery {
+  /** The query vector (any scale). */
+  embedding?: number[];
+  /** Search with this track's appearance (`edgeId:streamId:run:trackId`). */
+  track?: string;
+  /** The embedding model whose index to search. */
+  model: string;
+  /** Most results. */
+  k: number;
+  filters: SearchFilters;
+}
+
+/** One result: a track and its cosine similarity to the query. */
+export type SearchHit = TrackView & { score: number };
+
+/**
+ * A search that cannot run as asked: NOT_FOUND (the query track has no embeddings of the model) or
+ * VALIDATION_FAILED (an all-zero vector, or one whose length does not fit the model's index).
+ */
+export class SearchQueryError extends Error {
+  readonly code: 'NOT_FOUND' | 'VALIDATION_FAILED';
+  constructor(code: 'NOT_FOUND' | 'VALIDATION_FAILED', message: string) {
+    super(message);
+    this.name = 'SearchQueryError';
+    this.code = code;
+  }
+}
 
 export class SearchService {
   readonly #store: Store;
@@ -29,51 +64,33 @@ export class SearchService {
     this.#indexes = options.indexes;
   }
 
-  async search(input: SearchInput): Promise<SearchHit[]> {
-    const db = this.#store.db;
+  /** The `k` tracks most like the query, best first. Throws {@link SearchQueryError} for a query it cannot run. */
+  async search(input: SearchQuery): Promise<SearchHit[]> {
     let query: Float32Array;
     let exclude: string | undefined;
     if (input.track) {
-      const k = parseTrackKey(input.track);
-      const rows = await db
-        .select({ vector: embeddings.vector })
-        .from(embeddings)
-        .where(
-          and(
-            eq(embeddings.modelId, input.model),
-            eq(embeddings.edgeId, k.edgeId),
-            eq(embeddings.streamId, k.streamId),
-            eq(embeddings.run, k.run),
-            eq(embeddings.trackId, k.trackId),
-          ),
-        );
-      if (!rows.length) {
-        throw apiError(
-          404,
+      const vectors = await trackEmbeddings(this.#store, input.model, parseTrackKey(input.track));
+      if (!vectors.length) {
+        throw new SearchQueryError(
           'NOT_FOUND',
           `track ${input.track} has no ${input.model} embeddings to search with`,
         );
       }
-      query = meanOf(rows.map((r) => decodeVector(r.vector)));
+      query = meanOf(vectors);
       exclude = input.track;
     } else {
       query = Float32Array.from(input.embedding!);
-      if (!query.some((v) => v !== 0)) throw apiError(400, 'VALIDATION_FAILED', 'body.embedding: all zeros');
+      if (!query.some((v) => v !== 0))
+        throw new SearchQueryError('VALIDATION_FAILED', 'body.embedding: all zeros');
     }
-    const [known] = await db
-      .select({ one: sql<number>`1` })
-      .from(embeddings)
-      .where(eq(embeddings.modelId, input.model))
-      .limit(1);
-    if (!known) return [];
+    if (!(await hasEmbeddings(this.#store, input.model))) return [];
     const index = await this.#indexes.get(input.model, query.length).catch((err: { code?: string }) => {
       if (err.code === 'EMBEDDING_INVALID')
-        throw apiError(400, 'VALIDATION_FAILED', `body.embedding: ${String((err as Error).message)}`);
+        throw new SearchQueryError('VALIDATION_FAILED', `body.embedding: ${String((err as Error).message)}`);
       throw err;
     });
     if (index.dimensions !== query.length) {
-      throw apiError(
-        400,
+      throw new SearchQueryError(
         'VALIDATION_FAILED',
         `body.embedding: ${input.model} embeddings have ${index.dimensions} dimensions, got ${query.length}`,
       );
@@ -92,29 +109,17 @@ export class SearchService {
   }
 
   /** Vector keys passing the filters (undefined: no filter). */
-  async #allowedKeys(input: SearchInput): Promise<Set<bigint> | undefined> {
+  async #allowedKeys(input: SearchQuery): Promise<Set<bigint> | undefined> {
     const f = input.filters;
-    const where: SQL[] = [eq(embeddings.modelId, input.model)];
-    if (f.edgeId) where.push(eq(embeddings.edgeId, f.edgeId));
-    if (f.streamId) where.push(eq(embeddings.streamId, f.streamId));
-    if (f.from) where.push(gte(tracks.lastSeen, new Date(f.from)));
-    if (f.to) where.push(lt(tracks.firstSeen, new Date(f.to)));
-    if (f.label) where.push(eq(tracks.label, f.label));
-    if (where.length === 1) return undefined;
-    const rows = await this.#store.db
-      .select({ key: embeddings.vectorKey })
-      .from(embeddings)
-      .innerJoin(
-        tracks,
-        and(
-          eq(tracks.edgeId, embeddings.edgeId),
-          eq(tracks.streamId, embeddings.streamId),
-          eq(tracks.run, embeddings.run),
-          eq(tracks.trackId, embeddings.trackId),
-        ),
-      )
-      .where(and(...where));
-    return new Set(rows.map((r) => BigInt(r.key)));
+    if (!f.edgeId && !f.streamId && !f.from && !f.to && !f.label) return undefined;
+    const keys = await embeddingKeysWhere(this.#store, input.model, {
+      edgeId: f.edgeId,
+      streamId: f.streamId,
+      from: f.from ? new Date(f.from) : undefined,
+      to: f.to ? new Date(f.to) : undefined,
+      label: f.label,
+    });
+    return new Set(keys);
   }
 
   async #toTracks(
@@ -123,50 +128,25 @@ export class SearchService {
     exclude: string | undefined,
   ): Promise<SearchHit[]> {
     if (!matches.length) return [];
-    const db = this.#store.db;
-    const owners = await db
-      .select({
-        key: embeddings.vectorKey,
-        edgeId: embeddings.edgeId,
-        streamId: embeddings.streamId,
-        run: embeddings.run,
-        trackId: embeddings.trackId,
-      })
-      .from(embeddings)
-      .where(
-        and(
-          eq(embeddings.modelId, model),
-          inArray(
-            embeddings.vectorKey,
-            matches.map((m) => m.key),
-          ),
-        ),
-      );
-    const ownerOf = new Map(owners.map((o) => [BigInt(o.key), o]));
+    const owners = await embeddingOwners(
+      this.#store,
+      model,
+      matches.map((m) => m.key),
+    );
+    const ownerOf = new Map(owners.map((o) => [o.key, o]));
     const best = new Map<string, number>();
     for (const m of matches) {
       const owner = ownerOf.get(m.key);
       if (!owner) continue;
-      const key = trackKeyOf(owner);
+      const key = formatTrackKey(owner);
       if (key === exclude) continue;
       const score = 1 - m.distance;
       if (!best.has(key) || score > best.get(key)!) best.set(key, score);
     }
     if (!best.size) return [];
     const keys = [...best.keys()].map(parseTrackKey);
-    const rows = await db
-      .select()
-      .from(tracks)
-      .where(
-        sql.join(
-          keys.map(
-            (k) =>
-              sql`(${tracks.edgeId} = ${k.edgeId} and ${tracks.streamId} = ${k.streamId} and ${tracks.run} = ${k.run} and ${tracks.trackId} = ${k.trackId})`,
-          ),
-          sql` or `,
-        ),
-      );
-    const byKey = new Map(rows.map((r) => [trackKeyOf(r), r]));
+    const rows = await tracksByKeys(this.#store, keys);
+    const byKey = new Map(rows.map((r) => [formatTrackKey(r), r]));
     const hits: SearchHit[] = [];
     for (const [key, score] of best) {
       const row = byKey.get(key);

@@ -1,4 +1,4 @@
-/** The hub's metadata store: schema, opening (PGlite or PostgreSQL) and the track-point repository. */
+/** The hub's metadata store: schema, opening (PGlite or PostgreSQL), and one repository per table group. */
 export {
   AUDIT_ACTIONS,
   type AuditAction,
@@ -10,6 +10,29 @@ export {
   redactSecrets,
 } from './audit-log.ts';
 export { migrationsFolder, openStore, type Store, type StoreDb, type StoreOptions } from './db.ts';
+export { type EdgeRow, upsertEdge } from './edges.ts';
+export {
+  countEmbeddings,
+  decodeVector,
+  type EmbeddingFilter,
+  type EmbeddingRow,
+  type EmbeddingSource,
+  embeddingDimensions,
+  embeddingKeysWhere,
+  embeddingOwners,
+  embeddingPage,
+  hasEmbeddings,
+  insertEmbeddings,
+  type StoredVector,
+  trackEmbeddings,
+} from './embeddings.ts';
+export {
+  type EventColumns,
+  type EventFilter,
+  type EventRecord,
+  insertStreamEvents,
+  listEvents,
+} from './events.ts';
 export {
   discardQuarantined,
   listQuarantine,
@@ -24,22 +47,35 @@ export * as storeSchema from './schema.ts';
 export { TOKEN_ROLES, type TokenRole } from './schema.ts';
 export {
   affectedRows,
-  type CompactPoint,
-  deleteTrackPointsBefore,
-  type EdgeRow,
-  insertMessagePoints,
-  insertTrackPoints,
   numArray,
-  type PointMessage,
-  queryTrackPoints,
   ROWS_PER_STATEMENT,
   type StoreExecutor,
   type StoreHandle,
+  textArray,
+} from './sql.ts';
+export {
+  type CompactPoint,
+  deleteTrackPointsBefore,
+  insertMessagePoints,
+  insertTrackPoints,
+  type PointMessage,
+  pointsOfTrack,
+  queryTrackPoints,
   type TrackPoint,
   type TrackPointQuery,
   type TrackPointRow,
-  type TrackRow,
-  textArray,
-  upsertEdge,
-  upsertTracks,
 } from './track-points.ts';
+export {
+  byTrackKey,
+  formatTrackKey,
+  listTracks,
+  parseTrackKey,
+  sameTrack,
+  type TrackFilter,
+  type TrackKey,
+  type TrackRecord,
+  type TrackRow,
+  tracksByKeys,
+  upsertTracks,
+} from './tracks.ts';
+export { ackUplinkBatch, type UplinkBatchKey } from './uplink-acks.ts';

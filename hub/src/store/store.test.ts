@@ -5,69 +5,19 @@ import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { StoreError } from '@sightline/shared';
 import { sql } from 'drizzle-orm';
+import { type TestLocation, testBackends } from '../testing/backends.ts';
 import { migrationsFolder, openStore, type Store } from './db.ts';
+import { upsertEdge } from './edges.ts';
 import { edges, tokens, tracks } from './schema.ts';
 import {
   deleteTrackPointsBefore,
   insertTrackPoints,
   queryTrackPoints,
   type TrackPointRow,
-  upsertEdge,
-  upsertTracks,
 } from './track-points.ts';
+import { upsertTracks } from './tracks.ts';
 
-/** The machine's PostgreSQL (override with TEST_DATABASE_URL). */
-const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-
-/** One backend the shared suite runs against; a location is a PGlite dir or a PostgreSQL schema. */
-interface Backend {
-  name: string;
-  skip: string | false;
-  create(): string;
-  open(loc: string): Promise<Store>;
-  dispose(loc: string): Promise<void>;
-}
-
-let schemaCounter = 0;
-
-async function pgReachable(): Promise<string | false> {
-  try {
-    const s = await openStore({
-      databaseUrl: PG_URL,
-      schema: `probe_${process.pid}`,
-      connectTimeoutMs: 2000,
-    });
-    await s.db.execute(sql.raw(`drop schema probe_${process.pid} cascade`));
-    await s.close();
-    return false;
-  } catch (err) {
-    return `PostgreSQL at ${PG_URL} is unreachable, skipping its half of the suite (${String(err)})`;
-  }
-}
-
-const pgSkip = await pgReachable();
-if (pgSkip) console.warn(pgSkip);
-
-const backends: Backend[] = [
-  {
-    name: 'pglite',
-    skip: false,
-    create: () => mkdtempSync(join(tmpdir(), 'sightline-store-')),
-    open: (dir) => openStore({ dataDir: dir, databaseUrl: '' }),
-    dispose: async (dir) => rmSync(dir, { recursive: true, force: true }),
-  },
-  {
-    name: 'postgres',
-    skip: pgSkip,
-    create: () => `store_test_${process.pid}_${++schemaCounter}`,
-    open: (schema) => openStore({ databaseUrl: PG_URL, schema }),
-    dispose: async (schema) => {
-      const s = await openStore({ databaseUrl: PG_URL, schema });
-      await s.db.execute(sql.raw(`drop schema if exists ${schema} cascade`));
-      await s.close();
-    },
-  },
-];
+const backends = await testBackends('store');
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 
@@ -117,7 +67,7 @@ async function migrationsApplied(store: Store): Promise<number> {
 
 for (const backend of backends) {
   describe(`store on ${backend.name}`, { skip: backend.skip }, () => {
-    let loc = '';
+    let loc: TestLocation | undefined;
     let store: Store;
 
     before(async () => {
@@ -282,7 +232,7 @@ for (const backend of backends) {
     it('keeps data on reopen and applies no migration twice', async () => {
       await insertTrackPoints(store, points(10));
       await store.close();
-      store = await backend.open(loc);
+      store = await backend.open(loc!);
       assert.equal(await countPoints(store), 10);
       assert.equal(await migrationsApplied(store), journalEntries());
       assert.equal(await insertTrackPoints(store, points(10)), 0);

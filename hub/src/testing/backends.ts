@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
-import { openStore } from '../store/db.ts';
+import { openStore, type Store } from '../store/db.ts';
 
 /** The machine's PostgreSQL (override with TEST_DATABASE_URL). */
 export const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -25,7 +25,14 @@ export interface TestBackend {
   /** A reason to skip, or false. */
   skip: string | false;
   create(): TestLocation;
+  /** Opens a store at `loc` (migrated; PGlite in `<dataDir>/pglite`, or the suite's PostgreSQL schema). */
+  open(loc: TestLocation): Promise<Store>;
   dispose(loc: TestLocation): Promise<void>;
+}
+
+/** A store at `loc`; an empty `databaseUrl` means PGlite whatever DATABASE_URL says. */
+function openAt(loc: TestLocation): Promise<Store> {
+  return openStore({ dataDir: loc.dataDir, databaseUrl: loc.databaseUrl, schema: loc.databaseSchema });
 }
 
 let counter = 0;
@@ -52,6 +59,7 @@ export async function testBackends(prefix: string): Promise<TestBackend[]> {
       name: 'pglite',
       skip: false,
       create: () => ({ dataDir: mkdtempSync(join(tmpdir(), `sightline-${prefix}-`)), databaseUrl: '' }),
+      open: openAt,
       dispose: async (loc) => rmSync(loc.dataDir, { recursive: true, force: true }),
     },
     {
@@ -62,6 +70,7 @@ export async function testBackends(prefix: string): Promise<TestBackend[]> {
         databaseUrl: PG_URL,
         databaseSchema: `${prefix.replace(/\W/g, '_')}_${process.pid}_${++counter}`,
       }),
+      open: openAt,
       dispose: async (loc) => {
         rmSync(loc.dataDir, { recursive: true, force: true });
         const s = await openStore({ databaseUrl: PG_URL, schema: loc.databaseSchema });

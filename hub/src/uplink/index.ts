@@ -1,5 +1,4 @@
 /** The hub's uplink ingest: storing edge batches (points, tracks, thumbnails, embeddings, events) idempotently. */
-export { checkModelId, decodeVector, IndexRegistry, type IndexRegistryOptions } from './index-registry.ts';
 export { Ingest, type IngestOptions, KeyedQueue, type StoreBatchResult, vectorKey } from './ingest.ts';
 export {
   fakeJpeg,

@@ -5,65 +5,16 @@ import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { type Batch, SightlineError } from '@sightline/shared';
 import { sql } from 'drizzle-orm';
-import { openStore, type Store } from '../store/db.ts';
+import type { Store } from '../store/db.ts';
+import { decodeVector } from '../store/embeddings.ts';
 import { tracks } from '../store/schema.ts';
-import { decodeVector, IndexRegistry } from './index-registry.ts';
+import { type TestLocation, testBackends } from '../testing/backends.ts';
+import { IndexRegistry } from '../vector-index/index-registry.ts';
 import { Ingest, KeyedQueue, vectorKey } from './ingest.ts';
 import { fakeJpeg, prng, sha256Hex, syntheticBatch, vectorBytes } from './synthetic.ts';
 import { ThumbnailStore } from './thumbnail-store.ts';
 
-/** The machine's PostgreSQL (override with TEST_DATABASE_URL). */
-const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-
-/** One backend the suite runs against; a location is a PGlite dir or a PostgreSQL schema. */
-interface Backend {
-  name: string;
-  skip: string | false;
-  create(): string;
-  open(loc: string): Promise<Store>;
-  dispose(loc: string): Promise<void>;
-}
-
-let schemaCounter = 0;
-
-async function pgReachable(): Promise<string | false> {
-  try {
-    const s = await openStore({
-      databaseUrl: PG_URL,
-      schema: `probe_ingest_${process.pid}`,
-      connectTimeoutMs: 2000,
-    });
-    await s.db.execute(sql.raw(`drop schema probe_ingest_${process.pid} cascade`));
-    await s.close();
-    return false;
-  } catch (err) {
-    return `PostgreSQL at ${PG_URL} is unreachable, skipping its half of the suite (${String(err)})`;
-  }
-}
-
-const pgSkip = await pgReachable();
-if (pgSkip) console.warn(pgSkip);
-
-const backends: Backend[] = [
-  {
-    name: 'pglite',
-    skip: false,
-    create: () => mkdtempSync(join(tmpdir(), 'sightline-ingest-db-')),
-    open: (dir) => openStore({ dataDir: dir, databaseUrl: '' }),
-    dispose: async (dir) => rmSync(dir, { recursive: true, force: true }),
-  },
-  {
-    name: 'postgres',
-    skip: pgSkip,
-    create: () => `ingest_test_${process.pid}_${++schemaCounter}`,
-    open: (schema) => openStore({ databaseUrl: PG_URL, schema }),
-    dispose: async (schema) => {
-      const s = await openStore({ databaseUrl: PG_URL, schema });
-      await s.db.execute(sql.raw(`drop schema if exists ${schema} cascade`));
-      await s.close();
-    },
-  },
-];
+const backends = await testBackends('ingest');
 
 const MODEL = 'osnet_test';
 const DIMS = 64;
@@ -97,7 +48,7 @@ function isCode(code: string, pattern: RegExp) {
 
 for (const backend of backends) {
   describe(`uplink ingest on ${backend.name}`, { skip: backend.skip }, () => {
-    let loc = '';
+    let loc: TestLocation | undefined;
     let dataDir = '';
     let store: Store;
     let thumbnails: ThumbnailStore;

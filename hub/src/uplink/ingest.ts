@@ -12,20 +12,16 @@
  */
 import { createHash } from 'node:crypto';
 import { type Batch, childLogger, type Logger, SightlineError } from '@sightline/shared';
-import { sql } from 'drizzle-orm';
-import type { EmbeddingIndex } from '../index-search/index.ts';
-import { normaliseInto } from '../index-search/vectors.ts';
 import type { Store } from '../store/db.ts';
-import {
-  affectedRows,
-  insertMessagePoints,
-  numArray,
-  type StoreHandle,
-  type TrackRow,
-  textArray,
-  upsertTracks,
-} from '../store/track-points.ts';
-import { checkModelId, decodeVector, type IndexRegistry } from './index-registry.ts';
+import { decodeVector, type EmbeddingRow, insertEmbeddings } from '../store/embeddings.ts';
+import { type EventColumns, insertStreamEvents } from '../store/events.ts';
+import type { StoreHandle } from '../store/sql.ts';
+import { insertMessagePoints } from '../store/track-points.ts';
+import { type TrackRow, upsertTracks } from '../store/tracks.ts';
+import { ackUplinkBatch } from '../store/uplink-acks.ts';
+import type { EmbeddingIndex } from '../vector-index/embedding-index.ts';
+import { checkModelId, type IndexRegistry } from '../vector-index/index-registry.ts';
+import { normaliseInto } from '../vector-index/vectors.ts';
 import { type ThumbnailStore, verifyThumbnail } from './thumbnail-store.ts';
 
 /** Options of {@link Ingest}. */
@@ -147,9 +143,10 @@ export class Ingest {
       const h: StoreHandle = { db: tx };
       const points = await insertMessagePoints(h, msg, batch.points);
       if (batch.tracks.length > 0) await upsertTracks(h, trackRows(edgeId, batch));
-      const embeddings = models.size > 0 ? await insertEmbeddings(h, edgeId, batch, models) : 0;
-      const newEvents = events.kinds.length > 0 ? await insertEvents(h, edgeId, batch, events) : 0;
-      const seen = await ackBatch(h, edgeId, batch);
+      const embeddings = models.size > 0 ? await insertEmbeddings(h, msg, embeddingRows(batch, models)) : 0;
+      const newEvents =
+        events.kinds.length > 0 ? await insertStreamEvents(h, edgeId, batch.streamId, events) : 0;
+      const seen = await ackUplinkBatch(h, msg);
       return { points, embeddings, events: newEvents, seen };
     });
 
@@ -246,15 +243,8 @@ function checkIds(edgeId: string, batch: Batch): void {
   }
 }
 
-interface EncodedEvents {
-  kinds: string[];
-  ts: number[];
-  /** JSON text of each event's data, '' for none. */
-  data: string[];
-}
-
-function encodeEvents(batch: Batch): EncodedEvents {
-  const out: EncodedEvents = { kinds: [], ts: [], data: [] };
+function encodeEvents(batch: Batch): EventColumns {
+  const out: EventColumns = { kinds: [], ts: [], data: [] };
   batch.events.forEach((e, i) => {
     let data = '';
     if (e.data !== undefined) {
@@ -289,78 +279,13 @@ function trackRows(edgeId: string, batch: Batch): TrackRow[] {
   }));
 }
 
-/** Inserts the batch's embeddings (one statement); returns how many were new. */
-async function insertEmbeddings(
-  h: StoreHandle,
-  edgeId: string,
-  batch: Batch,
-  models: Map<string, ModelEmbeddings>,
-): Promise<number> {
-  const modelIds: string[] = [];
-  const keys: bigint[] = [];
-  const trackIds: number[] = [];
-  const ts: number[] = [];
-  const hex: string[] = [];
+/** The batch's embeddings as rows, each with the index key {@link Ingest.prepareEmbeddings} gave it. */
+function embeddingRows(batch: Batch, models: Map<string, ModelEmbeddings>): EmbeddingRow[] {
   const next = new Map<string, number>();
-  for (const e of batch.embeddings) {
+  return batch.embeddings.map((e) => {
     const m = models.get(e.model)!;
     const j = next.get(e.model) ?? 0;
     next.set(e.model, j + 1);
-    modelIds.push(e.model);
-    keys.push(m.keys[j]!);
-    trackIds.push(e.trackId);
-    ts.push(e.ts);
-    hex.push(Buffer.from(e.vector.buffer, e.vector.byteOffset, e.vector.byteLength).toString('hex'));
-  }
-  const res = await h.db.execute(sql`insert into embeddings
-      (model_id, vector_key, edge_id, stream_id, run, track_id, ts, vector)
-    select m, k, ${edgeId}::text, ${batch.streamId}::text, ${batch.run}::text, t, to_timestamp(ms / 1000.0),
-      decode(v, 'hex')
-    from unnest(${textArray(modelIds)}::text[], ${`{${keys.join(',')}}`}::bigint[], ${numArray(trackIds)}::int[],
-      ${numArray(ts)}::float8[], ${textArray(hex)}::text[]) as u(m, k, t, ms, v)
-    on conflict do nothing`);
-  return affectedRows(res);
-}
-
-/**
- * Inserts the batch's events (one statement), skipping each that the stream already has an identical copy of
- * (same kind, ts and data): that is how a replayed batch adds none. Two identical events in one batch are
- * both kept; an identical event in a later batch of the stream is taken for a replay and dropped.
- */
-async function insertEvents(
-  h: StoreHandle,
-  edgeId: string,
-  batch: Batch,
-  ev: EncodedEvents,
-): Promise<number> {
-  const res = await h.db.execute(sql`insert into events (edge_id, stream_id, kind, ts, data)
-    select ${edgeId}::text, ${batch.streamId}::text, u.k, to_timestamp(u.ms / 1000.0), nullif(u.d, '')::jsonb
-    from unnest(${textArray(ev.kinds)}::text[], ${numArray(ev.ts)}::float8[], ${textArray(ev.data)}::text[])
-      as u(k, ms, d)
-    where not exists (
-      select 1 from events x
-      where x.edge_id = ${edgeId}::text and x.stream_id = ${batch.streamId}::text and x.kind = u.k
-        and x.ts = to_timestamp(u.ms / 1000.0) and x.data is not distinct from nullif(u.d, '')::jsonb)`);
-  return affectedRows(res);
-}
-
-/**
- * Records the stream (once) and raises its acked seq to the batch's; returns whether the stream had already
- * acked this seq or a later one.
- */
-async function ackBatch(h: StoreHandle, edgeId: string, batch: Batch): Promise<boolean> {
-  const res = (await h.db.execute(sql`with s as (
-      insert into streams (edge_id, stream_id) values (${edgeId}, ${batch.streamId}) on conflict do nothing
-    ), prev as (
-      select last_seq from uplink_acks
-      where edge_id = ${edgeId} and stream_id = ${batch.streamId} and run = ${batch.run}
-    )
-    insert into uplink_acks (edge_id, stream_id, run, last_seq)
-    values (${edgeId}, ${batch.streamId}, ${batch.run}, ${batch.seq})
-    on conflict (edge_id, stream_id, run) do update
-      set last_seq = greatest(uplink_acks.last_seq, excluded.last_seq), updated_at = now()
-    returning coalesce((select last_seq >= ${batch.seq}::bigint from prev), false) as seen`)) as unknown as {
-    rows: { seen: boolean }[];
-  };
-  return res.rows[0]?.seen === true;
+    return { modelId: e.model, key: m.keys[j]!, trackId: e.trackId, ts: e.ts, vector: e.vector };
+  });
 }

@@ -6,9 +6,9 @@
 import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ClosedError, childLogger, type Logger, SightlineError } from '@sightline/shared';
-import { sql } from 'drizzle-orm';
-import { EmbeddingIndex, type EmbeddingIndexOptions, type IndexEntry } from '../index-search/index.ts';
 import type { Store } from '../store/db.ts';
+import { countEmbeddings, embeddingDimensions, embeddingPage } from '../store/embeddings.ts';
+import { EmbeddingIndex, type EmbeddingIndexOptions, type IndexEntry } from './embedding-index.ts';
 
 /** Options of {@link IndexRegistry}. */
 export interface IndexRegistryOptions {
@@ -44,8 +44,6 @@ interface Entry {
   /** Set once the index has opened (loaded or rebuilt). */
   loaded?: EmbeddingIndex;
 }
-
-type Rows<T> = { rows: T[] };
 
 /** Opens, caches, saves and rebuilds the per-model embedding indexes of the hub. */
 export class IndexRegistry {
@@ -151,7 +149,7 @@ export class IndexRegistry {
         `model ${modelId}: embeddings need at least 1 dimension, got ${dimensions}`,
       );
     }
-    const stored = await this.storedDimensions(modelId);
+    const stored = await embeddingDimensions(this.store, modelId);
     if (stored !== undefined && stored !== dimensions) throw dimensionMismatch(modelId, stored, dimensions);
     const path = this.path(modelId);
     const open = () =>
@@ -165,7 +163,7 @@ export class IndexRegistry {
     let index = await open();
     if (!index.outcome.loaded) return index;
     // The file is intact, but the hub may have stopped after storing embeddings and before saving it.
-    const count = await this.count(modelId);
+    const count = await countEmbeddings(this.store, modelId);
     if (index.size > count) {
       this.log.warn(
         { model: modelId, indexSize: index.size, stored: count },
@@ -190,22 +188,6 @@ export class IndexRegistry {
     return index;
   }
 
-  /** Length of the model's stored vectors (from one row), or undefined when none is stored. */
-  private async storedDimensions(modelId: string): Promise<number | undefined> {
-    const res = (await this.store.db.execute(
-      sql`select octet_length(vector) / 4 as d from embeddings where model_id = ${modelId} limit 1`,
-    )) as unknown as Rows<{ d: number | string }>;
-    const row = res.rows[0];
-    return row ? Number(row.d) : undefined;
-  }
-
-  private async count(modelId: string): Promise<number> {
-    const res = (await this.store.db.execute(
-      sql`select count(*)::float8 as n from embeddings where model_id = ${modelId}`,
-    )) as unknown as Rows<{ n: number }>;
-    return Number(res.rows[0]?.n ?? 0);
-  }
-
   /** Every stored embedding of the model, in key order (the rebuild source). */
   private async *rows(modelId: string): AsyncGenerator<IndexEntry> {
     for await (const page of this.pages(modelId)) yield* page;
@@ -213,28 +195,15 @@ export class IndexRegistry {
 
   /** The model's stored embeddings, a page at a time (keyset pagination on the primary key). */
   private async *pages(modelId: string): AsyncGenerator<IndexEntry[]> {
-    let after = '-1';
+    let after = -1n;
     for (;;) {
-      const res = (await this.store.db.execute(
-        sql`select vector_key::text as k, vector as v from embeddings
-            where model_id = ${modelId} and vector_key > ${after}::bigint
-            order by vector_key limit ${this.pageSize}`,
-      )) as unknown as Rows<{ k: string; v: Uint8Array }>;
-      if (res.rows.length === 0) return;
-      yield res.rows.map((r) => ({ key: BigInt(r.k), vector: decodeVector(r.v) }));
-      after = res.rows.at(-1)!.k;
-      if (res.rows.length < this.pageSize) return;
+      const page = await embeddingPage(this.store, modelId, after, this.pageSize);
+      if (page.length === 0) return;
+      yield page;
+      after = page.at(-1)!.key;
+      if (page.length < this.pageSize) return;
     }
   }
-}
-
-/** float32 little-endian bytes as a Float32Array (copied: the bytes need not be 4-aligned). */
-export function decodeVector(bytes: Uint8Array): Float32Array {
-  const n = bytes.length >>> 2;
-  const out = new Float32Array(n);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, n * 4);
-  for (let i = 0; i < n; i++) out[i] = view.getFloat32(i * 4, true);
-  return out;
 }
 
 function dimensionMismatch(modelId: string, has: number, got: number): SightlineError {

@@ -1,4 +1,7 @@
-/** The hub's embedding index: one usearch HNSW index per embedding model, plus exact search for checks. */
+/**
+ * The hub's vector indexes: one usearch HNSW index per embedding model (`EmbeddingIndex`), the registry that opens,
+ * saves and rebuilds them from the store (`IndexRegistry`), and exact search for checks.
+ */
 export {
   EmbeddingIndex,
   type EmbeddingIndexOptions,
@@ -10,4 +13,5 @@ export {
   type RebuildSource,
 } from './embedding-index.ts';
 export { type ExactMatches, type ExactSearchOptions, exactSearch } from './exact-search.ts';
+export { checkModelId, IndexRegistry, type IndexRegistryOptions } from './index-registry.ts';
 export { type ClusterData, type ClusterOptions, gaussian, identityClusters } from './synthetic.ts';

@@ -15,7 +15,12 @@ function workerResourceLimits(): NonNullable<WorkerOptions['resourceLimits']> {
  */
 export function startWorker(name: string, callerUrl: string, options: WorkerOptions = {}): Worker {
   const fromSource = callerUrl.endsWith('.ts');
-  const entry = new URL(`./${name}.${fromSource ? 'ts' : 'js'}`, callerUrl);
+  return startWorkerAt(new URL(`./${name}.${fromSource ? 'ts' : 'js'}`, callerUrl), options);
+}
+
+/** Start the worker module at `entry` (a .js module, or a .ts one through tsx), as startWorker does. */
+export function startWorkerAt(entry: URL, options: WorkerOptions = {}): Worker {
+  const fromSource = entry.pathname.endsWith('.ts');
   const opts: WorkerOptions = {
     ...options,
     resourceLimits: { ...workerResourceLimits(), ...options.resourceLimits },

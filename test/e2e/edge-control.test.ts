@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { EdgeRuntime, type TrackThumbnail } from '@sightline/edge';
+import { EdgeAgent, EdgeRuntime, type TrackThumbnail } from '@sightline/edge';
 import {
   ConfigError,
   type EdgeConfigInput,
@@ -30,6 +30,19 @@ async function withRuntime(
     await fn(runtime);
   } finally {
     await runtime.close();
+  }
+}
+
+/** An edge agent without a hub: the runtime plus the metrics server it serves (metrics.port). */
+async function withAgent(
+  config: Omit<EdgeConfigInput, 'edgeId'>,
+  fn: (runtime: EdgeRuntime, agent: EdgeAgent) => Promise<void>,
+): Promise<void> {
+  const agent = await EdgeAgent.start(parseEdgeConfig({ edgeId: 'e2e-control', ...config }));
+  try {
+    await fn(agent.runtime, agent);
+  } finally {
+    await agent.close();
   }
 }
 
@@ -299,8 +312,8 @@ describe('edge runtime control: applyConfig', () => {
 
 describe('edge metrics', () => {
   test('/metrics while running: the frame counters increase and the text parses as Prometheus exposition', async () => {
-    await withRuntime({ streams: [live('a')], metrics: { port: 0 } }, async (runtime) => {
-      const url = runtime.metricsUrl;
+    await withAgent({ streams: [live('a')], metrics: { port: 0 } }, async (runtime, agent) => {
+      const url = agent.metricsUrl;
       assert.ok(url?.startsWith('http://127.0.0.1:'), url);
       await waitForResults(runtime, 'a', 3, 20_000);
       const scrape = async () => {
@@ -343,7 +356,7 @@ describe('edge metrics', () => {
       const health = await fetch(`${url}/health`);
       assert.equal(health.status, 200);
       assert.equal(((await health.json()) as { status: string }).status, 'ok');
-      // Readiness of a runtime alone (no hub check): a stopped stream is fine.
+      // Readiness of an edge without a hub: a stopped stream is fine.
       const ready = await fetch(`${url}/ready`);
       assert.equal(ready.status, 200);
       const checks = ((await ready.json()) as { checks: Record<string, { status: string; detail?: string }> })

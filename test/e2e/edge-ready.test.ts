@@ -61,7 +61,7 @@ describe('edge /ready follows the hub link', { timeout: 120_000 }, () => {
           webrtc: { enabled: false },
         }),
       );
-      const url = agent.runtime.metricsUrl!;
+      const url = agent.metricsUrl!;
       const down = await get(`${url}/ready`);
       assert.equal(down.status, 503, JSON.stringify(down.body));
       assert.equal(down.retryAfter, '5');

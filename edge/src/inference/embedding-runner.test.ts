@@ -5,12 +5,12 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type Detection, InferenceConfig } from '@sightline/shared';
 import type { DecodedFrame, ImageBuffer } from '../frame.ts';
-import { SessionRunner } from '../inference/session-runner.ts';
 import { loadModel } from '../models/load.ts';
 import { cropImage } from '../preprocess/crop.ts';
 import { StreamSource } from '../sources/stream-source.ts';
 import { iou } from '../tracking/iou.ts';
 import { EmbeddingRunner } from './embedding-runner.ts';
+import { SessionRunner } from './session-runner.ts';
 
 const mediaDir = process.env.SIGHTLINE_MEDIA_DIR;
 const skip = !mediaDir && 'SIGHTLINE_MEDIA_DIR not set';

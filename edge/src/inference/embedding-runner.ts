@@ -1,18 +1,9 @@
 /** One ONNX Runtime session of a re-ID model: person crops in, L2-normalised embeddings out. */
 import type { ExecutionProvider, InferenceConfig, ModelEntry } from '@sightline/shared';
 import { ClosedError, ModelError } from '@sightline/shared/errors';
-import type ort from 'onnxruntime-node';
 import type { ImageBuffer } from '../frame.ts';
-import {
-  createSession,
-  isDynamicBatch,
-  type ProviderLog,
-  runImages,
-  type SkippedProvider,
-} from '../inference/providers.ts';
-import { inputGeometry } from '../inference/session-runner.ts';
-import { preprocessInto } from '../preprocess/preprocess.ts';
-import { l2Normalise } from '../tracking/gallery.ts';
+import { ModelSession } from './model-session.ts';
+import { isDynamicBatch, type ProviderLog, type SkippedProvider } from './providers.ts';
 
 /** What an embedding session is created with. */
 export interface EmbeddingInit {
@@ -32,6 +23,17 @@ export interface EmbeddingResult {
   inferMs: number;
 }
 
+/** Scale `v` in place to unit length (a zero vector stays zero) and return it (as the tracker's gallery does). */
+function l2Normalise(v: Float32Array): Float32Array {
+  let s = 0;
+  for (let i = 0; i < v.length; i++) s += v[i]! * v[i]!;
+  if (s > 0) {
+    const k = 1 / Math.sqrt(s);
+    for (let i = 0; i < v.length; i++) v[i]! *= k;
+  }
+  return v;
+}
+
 export class EmbeddingRunner {
   readonly provider: ExecutionProvider;
   /** Providers asked for but not usable, and why. */
@@ -40,30 +42,17 @@ export class EmbeddingRunner {
   readonly batch: number;
   /** Embedding length. */
   readonly dimensions: number;
-  readonly #session: ort.InferenceSession;
+  readonly #session: ModelSession;
   readonly #entry: ModelEntry;
-  readonly #size: { width: number; height: number; channels: number };
-  readonly #input: Float32Array;
-  #closed = false;
 
-  private constructor(
-    init: EmbeddingInit,
-    session: ort.InferenceSession,
-    provider: ExecutionProvider,
-    skipped: SkippedProvider[],
-  ) {
+  private constructor(entry: ModelEntry, session: ModelSession) {
     this.#session = session;
-    this.provider = provider;
-    this.skipped = skipped;
-    this.#entry = init.entry;
-    this.#size = inputGeometry(init.entry);
-    this.batch = isDynamicBatch(init.entry)
-      ? Math.max(1, init.maxBatch ?? 32)
-      : Math.max(1, init.entry.input.shape[0]!);
-    const dims = init.entry.outputs[0]?.shape ?? [];
+    this.#entry = entry;
+    this.provider = session.provider;
+    this.skipped = session.skipped;
+    this.batch = session.batch;
+    const dims = entry.outputs[0]?.shape ?? [];
     this.dimensions = dims[dims.length - 1] ?? 0;
-    const { width, height, channels } = this.#size;
-    this.#input = new Float32Array(this.batch * width * height * channels);
   }
 
   /** Load a re-ID model (task "reid", adapter "embedding") on the first working provider. */
@@ -74,29 +63,33 @@ export class EmbeddingRunner {
         `Model ${init.entry.id} is a ${init.entry.task} model (adapter ${init.entry.adapter}), not a re-ID embedding model`,
       );
     }
-    inputGeometry(init.entry);
-    const { session, provider, skipped } = await createSession(init.modelPath, init.entry, init.config, log);
-    return new EmbeddingRunner(init, session, provider, skipped);
+    const batch = isDynamicBatch(init.entry)
+      ? Math.max(1, init.maxBatch ?? 32)
+      : Math.max(1, init.entry.input.shape[0]!);
+    const session = await ModelSession.open(
+      'EmbeddingRunner',
+      { modelPath: init.modelPath, entry: init.entry, config: init.config, batch },
+      log,
+    );
+    return new EmbeddingRunner(init.entry, session);
   }
 
   /** Embed every crop, `batch` crops per model call. Blocks the calling thread while ONNX Runtime runs. */
   async run(crops: readonly ImageBuffer[]): Promise<EmbeddingResult> {
-    if (this.#closed) throw new ClosedError('EmbeddingRunner');
+    if (this.#session.closed) throw new ClosedError('EmbeddingRunner');
     const embeddings: Float32Array[] = [];
     let preprocessMs = 0;
     let inferMs = 0;
-    const { width, height, channels } = this.#size;
-    const per = width * height * channels;
     for (let start = 0; start < crops.length; start += this.batch) {
       const chunk = crops.slice(start, start + this.batch);
       // Static-batch models always run their full batch; the unused rows are ignored.
       const n = isDynamicBatch(this.#entry) ? chunk.length : this.batch;
       const t0 = performance.now();
       chunk.forEach((crop, i) => {
-        preprocessInto(crop, this.#entry.preprocess, { width, height }, this.#input, i * per);
+        this.#session.prepare(crop, i);
       });
       const t1 = performance.now();
-      const out = await runImages(this.#session, this.#entry, this.#input, n, this.#size);
+      const out = await this.#session.run(n);
       const value = out[this.#entry.outputs[0]?.name ?? ''] ?? Object.values(out)[0];
       if (value?.type !== 'float32' || value.dims.length !== 2 || value.dims[0] !== n) {
         throw new ModelError(
@@ -115,9 +108,7 @@ export class EmbeddingRunner {
   }
 
   /** Release the ONNX Runtime session. Safe to call twice. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    await this.#session.release();
+  close(): Promise<void> {
+    return this.#session.close();
   }
 }

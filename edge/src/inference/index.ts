@@ -1,4 +1,11 @@
-/** Inference engine: the worker-thread session pool, the provider chain and ahead-of-time preparation. */
+/** Inference engine: the backend seam, the worker-thread session pool, the runners, the provider chain and ahead-of-time preparation. */
+export type {
+  InferenceBackend,
+  InferenceBackendEvents,
+  InferenceBackendFactory,
+  InferenceBackendOptions,
+} from './backend.ts';
+export { type EmbeddingInit, type EmbeddingResult, EmbeddingRunner } from './embedding-runner.ts';
 export {
   InferencePool,
   type InferencePoolEvents,
@@ -6,6 +13,6 @@ export {
   type PoolLogger,
 } from './inference-pool.ts';
 export { type PrepareProgress, type PrepareResult, prepareModel } from './prepare.ts';
-export type { InferResult } from './protocol.ts';
+export type { EmbedResult, InferResult } from './protocol.ts';
 export { batchProfiles, createSession, isDynamicBatch, type SkippedProvider } from './providers.ts';
 export { SessionRunner } from './session-runner.ts';

@@ -7,41 +7,27 @@ import {
   type ExecutionProvider,
   InferenceConfig,
   InferenceError,
-  type ModelEntry,
   type SightlineError,
   TypedEmitter,
 } from '@sightline/shared';
-import type { z } from 'zod';
 import type { DecodeOptions } from '../adapters/types.ts';
 import type { DecodedFrame, ImageBuffer } from '../frame.ts';
-import { startWorker } from '../worker-thread.ts';
+import { startWorker, startWorkerAt } from '../worker-thread.ts';
+import type { InferenceBackend, InferenceBackendOptions, PoolLogger } from './backend.ts';
+import { inputGeometry } from './model-session.ts';
 import type { EmbedResult, FramePixels, FromWorker, InferResult, ToWorker, WorkerInit } from './protocol.ts';
 import { fromWire } from './protocol.ts';
 import { applyTensorrtEnvironment, isDynamicBatch } from './providers.ts';
-import { inputGeometry } from './session-runner.ts';
 
+export type { PoolLogger } from './backend.ts';
 export type { EmbedResult, InferResult } from './protocol.ts';
 
-/** Logger subset the pool uses (a pino logger fits). */
-export interface PoolLogger {
-  info(data: Record<string, unknown>, message: string): void;
-  warn(data: Record<string, unknown>, message: string): void;
-  error(data: Record<string, unknown>, message: string): void;
-}
-
-export interface InferencePoolOptions {
-  /** The manifest entry of the model. */
-  model: ModelEntry;
-  /** Path of the .onnx file. */
-  modelPath: string;
-  /** Class labels in output order. */
-  labels: readonly string[];
-  /** Providers, sessions, threads, batching. Default: InferenceConfig defaults (cpu, 2 sessions x 1 thread). */
-  inference?: z.input<typeof InferenceConfig>;
-  /** Default decode thresholds. Default confidence 0.5, iou 0.45, all classes. */
-  detector?: { confidence: number; iou: number; classes?: readonly string[] };
-  /** Where fallbacks and crashes are logged. Default childLogger('inference'). */
-  logger?: PoolLogger;
+export interface InferencePoolOptions extends InferenceBackendOptions {
+  /**
+   * The module each session's worker thread runs. Default: session-worker beside this module. A module of your
+   * own (e.g. one that sets up instrumentation or fault injection, then imports session-worker) fits.
+   */
+  workerUrl?: URL;
 }
 
 /** Events of the pool. */
@@ -107,8 +93,9 @@ function transferable(data: Uint8Array, transfer: ArrayBuffer[]): Uint8Array {
   return copy;
 }
 
-function spawnWorker(init: WorkerInit, name: string): Worker {
-  return startWorker('session-worker', import.meta.url, { workerData: init, name });
+function spawnWorker(init: WorkerInit, name: string, url?: URL): Worker {
+  const options = { workerData: init, name };
+  return url ? startWorkerAt(url, options) : startWorker('session-worker', import.meta.url, options);
 }
 
 /**
@@ -142,7 +129,7 @@ async function stopWorker(worker: Worker): Promise<void> {
   if (!clean) void worker.terminate();
 }
 
-export class InferencePool extends TypedEmitter<InferencePoolEvents> {
+export class InferencePool extends TypedEmitter<InferencePoolEvents> implements InferenceBackend {
   /** Largest batch one infer() call may carry: config.batchSize for dynamic-batch models, 1 otherwise. */
   readonly maxBatch: number;
   /** Model input size, so sources can pre-scale frames to it. */
@@ -296,16 +283,6 @@ export class InferencePool extends TypedEmitter<InferencePoolEvents> {
     this.emit('close');
   }
 
-  /** Test hook: make session `index` crash as a native fault would. */
-  crashSessionForTest(index: number): void {
-    this.#sessions[index]?.worker.postMessage({ type: 'crash' } satisfies ToWorker);
-  }
-
-  /** Test hook: make session `index` stop answering for good (its thread blocks) once its current run is done. */
-  hangSessionForTest(index: number): void {
-    this.#sessions[index]?.worker.postMessage({ type: 'hang' } satisfies ToWorker);
-  }
-
   #dispatch(): void {
     while (this.#queue.length) {
       let best: Session | undefined;
@@ -339,7 +316,7 @@ export class InferencePool extends TypedEmitter<InferencePoolEvents> {
       config: this.#config,
       maxBatch: this.maxBatch,
     };
-    const worker = spawnWorker(init, `sightline-inference-${index}`);
+    const worker = spawnWorker(init, `sightline-inference-${index}`, o.workerUrl);
     const session: Session = { index, worker, ready: false, pending: new Map(), restarts, answered: false };
     this.#sessions[index] = session;
     return new Promise<void>((resolve, reject) => {

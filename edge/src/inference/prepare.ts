@@ -3,6 +3,7 @@ import type { ExecutionProvider, InferenceConfig, ModelEntry } from '@sightline/
 import { InferenceConfig as InferenceConfigSchema } from '@sightline/shared';
 import ort from 'onnxruntime-node';
 import type { z } from 'zod';
+import { inputGeometry } from './model-session.ts';
 import {
   applyTensorrtEnvironment,
   batchProfiles,
@@ -10,7 +11,6 @@ import {
   isDynamicBatch,
   type SkippedProvider,
 } from './providers.ts';
-import { inputGeometry } from './session-runner.ts';
 
 /** One step of preparation, for progress output. */
 export interface PrepareProgress {

@@ -60,12 +60,8 @@ export type ToWorker =
   | { type: 'infer'; id: number; frames: FramePixels[]; decode: DecodeOptions }
   /** Re-ID models: embed these packed BGR24 crops (buffers transferred). */
   | { type: 'embed'; id: number; crops: ImageBuffer[] }
-  /** Test hook: make the worker crash with an uncaught error. */
-  | { type: 'crash' }
   /** Finish the run in progress, answer nothing more, release the session and end the thread. */
-  | { type: 'close' }
-  /** Test hook: block the worker's thread for good once its current run is done, as a stuck native run would. */
-  | { type: 'hang' };
+  | { type: 'close' };
 
 export interface WireError {
   name: string;

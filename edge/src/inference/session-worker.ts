@@ -1,6 +1,6 @@
 /** Worker-thread entry: one SessionRunner (detection) or EmbeddingRunner (re-ID) per thread, driven by the InferencePool. */
 import { parentPort, workerData } from 'node:worker_threads';
-import { EmbeddingRunner } from '../reid/embedding-runner.ts';
+import { EmbeddingRunner } from './embedding-runner.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.ts';
 import { toWire } from './protocol.ts';
 import { SessionRunner } from './session-runner.ts';
@@ -22,23 +22,10 @@ try {
   // Set by 'close': the pool has given up on this worker (and rejected its requests); runs still queued are skipped.
   let closing = false;
   port.on('message', (m: ToWorker) => {
-    if (m.type === 'crash') {
-      setImmediate(() => {
-        throw new Error('crash requested by test hook');
-      });
-      return;
-    }
     if (m.type === 'close') {
       // Ending the thread by itself, between runs, is safe; terminating it inside a native run aborts the process.
       closing = true;
       chain = chain.then(() => runner.close()).finally(() => port.close());
-      return;
-    }
-    if (m.type === 'hang') {
-      // Atomics.wait on a value nobody changes never returns; only terminating the thread ends it.
-      chain = chain.then(() => {
-        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
-      });
       return;
     }
     chain = chain.then(async () => {

@@ -8,7 +8,8 @@ import {
   type ReidConfig as ReidSettings,
 } from '@sightline/shared';
 import type { z } from 'zod';
-import { InferencePool, type PoolLogger } from '../inference/inference-pool.ts';
+import type { InferenceBackend, InferenceBackendFactory, PoolLogger } from '../inference/backend.ts';
+import { InferencePool } from '../inference/inference-pool.ts';
 import { loadModel } from '../models/load.ts';
 import { type CropSource, cropImage } from '../preprocess/crop.ts';
 import type { Appearance } from '../tracking/tracker.ts';
@@ -23,8 +24,10 @@ export interface ReidStageOptions {
   modelsDir?: string;
   /** The manifest, when the caller has it loaded already. Default: read models/manifest.json. */
   manifest?: Manifest;
-  /** Where session problems are logged. Default the pool's logger. */
+  /** Where session problems are logged. Default the backend's logger. */
   logger?: PoolLogger;
+  /** Starts the re-ID model's backend. Default InferencePool.create (local worker threads). */
+  backend?: InferenceBackendFactory;
 }
 
 /** Counters of the stage since it started. */
@@ -39,12 +42,12 @@ export interface ReidStats {
 
 export class ReidStage {
   readonly config: ReidSettings;
-  readonly #pool: InferencePool;
+  readonly #pool: InferenceBackend;
   readonly #batcher: CropBatcher;
   readonly #classes: Set<string>;
   #failures = 0;
 
-  private constructor(config: ReidSettings, pool: InferencePool) {
+  private constructor(config: ReidSettings, pool: InferenceBackend) {
     this.config = config;
     this.#pool = pool;
     this.#classes = new Set(config.classes);
@@ -69,7 +72,8 @@ export class ReidStage {
       );
     }
     const providers = options.inference.providers.filter((p) => p !== 'tensorrt');
-    const pool = await InferencePool.create({
+    const create = options.backend ?? ((o) => InferencePool.create(o));
+    const pool = await create({
       model: model.entry,
       modelPath: model.path,
       labels: [],

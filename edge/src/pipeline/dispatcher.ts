@@ -1,0 +1,191 @@
+/**
+ * Moves frames from the scheduler to the inference backend and results back through each stream's core: fills
+ * every free slot with the batch the scheduler picks, hands results to the cores in decode order, runs the re-ID
+ * waits they ask for, and publishes what they return. Counts the work in flight (for 'end' and close()).
+ */
+import { ClosedError, describeError, type FrameResult, type Logger, nowMs } from '@sightline/shared';
+import type { DecodedFrame } from '../frame.ts';
+import type { InferenceBackend } from '../inference/backend.ts';
+import type { InferResult } from '../inference/protocol.ts';
+import type { CropSource } from '../preprocess/crop.ts';
+import type { ReidStage } from '../reid/reid-stage.ts';
+import type { Appearance } from '../tracking/tracker.ts';
+import { FailureLog } from './failure-log.ts';
+import { InFlight } from './in-flight.ts';
+import type { LiveStream } from './live-stream.ts';
+import { type DroppedFrame, droppedFrame, type FrameDropReason } from './runtime-events.ts';
+import type { Scheduler } from './scheduler.ts';
+import type { FrameSlot, StreamOutput } from './stream-core.ts';
+
+export interface DispatcherOptions {
+  backend: InferenceBackend;
+  scheduler: Scheduler;
+  /** Computes the embeddings a core waits for; unset when re-ID is off. */
+  reid?: ReidStage;
+  /** The live stream of an id (undefined once removed). */
+  stream(id: string): LiveStream | undefined;
+  /** Whether the thumbnail stage considers the frame with this sequence number (its pixels are kept then). */
+  wantsThumbnail(seq: number): boolean;
+  /** Publish a tracked frame (see ResultFanout.publish). */
+  publish(result: FrameResult, thumbPixels?: CropSource): void;
+  /** A frame gets no result. */
+  dropped(streamId: string, pts: number, reason: FrameDropReason, frame: DroppedFrame): void;
+  /** The score detections are decoded down to (read per batch: applyConfig may change it). */
+  confidence(): number;
+  /** Work finished or frames were dropped: every stream may be done now. */
+  settled(): void;
+  log: Logger;
+}
+
+/** A frame sent for inference and the slot it holds in its stream's core. */
+interface Sent {
+  s: LiveStream;
+  slot: FrameSlot;
+}
+
+export class Dispatcher {
+  readonly #o: DispatcherOptions;
+  readonly #inflight = new InFlight();
+  readonly #reidFailures: FailureLog<string>;
+  #waitTimer?: NodeJS.Timeout;
+  #stopped = false;
+
+  constructor(options: DispatcherOptions) {
+    this.#o = options;
+    this.#reidFailures = new FailureLog<string>(
+      options.log,
+      're-ID failed; frames tracked without appearance',
+    );
+  }
+
+  /** Inference calls and embedding waits in flight. */
+  get inFlight(): number {
+    return this.#inflight.count;
+  }
+
+  /** Fill every free inference slot with the next batch the scheduler picks. */
+  pump(): void {
+    const { backend, scheduler } = this.#o;
+    if (this.#stopped) return;
+    clearTimeout(this.#waitTimer);
+    this.#waitTimer = undefined;
+    let dropped = false;
+    while (backend.freeSlots > 0) {
+      const decision = scheduler.next(nowMs());
+      for (const f of decision.stale) {
+        this.#o.stream(f.streamId)?.source.release();
+        this.#o.dropped(f.streamId, f.pts, 'stale', droppedFrame(f));
+      }
+      if (decision.stale.length) dropped = true;
+      if (decision.batch.length === 0) {
+        if (decision.waitMs !== undefined) this.#waitTimer = setTimeout(() => this.pump(), decision.waitMs);
+        break;
+      }
+      this.#dispatch(decision.batch);
+    }
+    // Stale drops can empty the queues of ended streams with nothing in flight: nothing else would emit 'end'.
+    if (dropped) this.#o.settled();
+  }
+
+  /** Send nothing more (work in flight still completes and publishes). */
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#waitTimer);
+  }
+
+  /** Resolves true once nothing is in flight, or false after `timeoutMs` (default 5 s: close() goes on then). */
+  idle(timeoutMs = 5000): Promise<boolean> {
+    return this.#inflight.idle(timeoutMs);
+  }
+
+  /** Log the summary of re-ID failures not reported yet. */
+  flushFailures(): void {
+    this.#reidFailures.flush();
+  }
+
+  #dispatch(batch: DecodedFrame[]): void {
+    const sent = batch.map((f): Sent => {
+      const s = this.#o.stream(f.streamId)!;
+      const thumb = this.#o.wantsThumbnail(f.seq);
+      // The pixels go to the detector's worker; re-ID (once the tracker asks) and thumbnails cut their crops
+      // from one copy.
+      const pixels =
+        s.core.wantsPixels || thumb
+          ? {
+              data: f.data.slice(),
+              width: f.width,
+              height: f.height,
+              sourceWidth: f.sourceWidth,
+              sourceHeight: f.sourceHeight,
+            }
+          : undefined;
+      const slot = s.core.push(f, { ...(pixels ? { pixels } : {}), thumb });
+      // Bound the frames dispatched but not yet tracked: behind a re-ID wait they would pile up (with their
+      // pixel copies); the stream's next frames stay in its ring meanwhile, where staleness and overflow apply.
+      if (s.core.held) this.#o.scheduler.hold(s.id, true);
+      s.source.release();
+      return { s, slot };
+    });
+    this.#inflight.add();
+    this.#o.backend.infer(batch, { confidence: this.#o.confidence() }).then(
+      (results) => this.#onResults(sent, results),
+      (err) => this.#onResults(sent, undefined, err),
+    );
+  }
+
+  #onResults(sent: Sent[], results: InferResult[] | undefined, error?: unknown): void {
+    if (error) this.#o.log.warn({ err: describeError(error), frames: sent.length }, 'inference failed');
+    try {
+      sent.forEach(({ s, slot }, i) => {
+        const r = results?.[i];
+        if (!r) {
+          s.lastError = error
+            ? `inference failed: ${describeError(error)}`
+            : 'inference failed: the inference worker returned no result for this frame';
+        }
+        s.core.complete(slot, r);
+      });
+      for (const s of new Set(sent.map((x) => x.s))) this.#act(s, s.core.drain());
+    } finally {
+      // Done only now: an embedding started above is in flight before close() or 'end' can see none.
+      this.#inflight.done();
+    }
+    this.pump();
+    this.#o.settled();
+  }
+
+  /** Carry out what a stream's core returned: publish, report drops, compute embeddings. */
+  #act(s: LiveStream, outputs: StreamOutput[]): void {
+    for (const o of outputs) {
+      if (o.type === 'result') this.#o.publish(o.result, o.thumbPixels);
+      else if (o.type === 'dropped') this.#o.dropped(s.id, o.pts, 'infer-failed', o.frame);
+      else this.#embed(s, o);
+    }
+    // Let the scheduler send this stream's frames again once few enough are dispatched but untracked.
+    if (!s.retired && !s.core.held) this.#o.scheduler.hold(s.id, false);
+  }
+
+  /** A frame waits for the embeddings of its eligible detections; when re-ID fails it is tracked without them. */
+  #embed(s: LiveStream, o: Extract<StreamOutput, { type: 'embed' }>): void {
+    this.#inflight.add();
+    this.#o.reid!.appearance(o.pixels, o.detections, o.eligible).then(
+      (appearance) => this.#afterEmbedding(s, appearance),
+      (err: unknown) => {
+        if (!(err instanceof ClosedError)) this.#reidFailures.failed(s.id, err, { stream: s.id });
+        this.#afterEmbedding(s, undefined);
+      },
+    );
+  }
+
+  #afterEmbedding(s: LiveStream, appearance: Appearance | undefined): void {
+    // Also while closing: close() waits for frames in flight and the sinks are still open.
+    try {
+      this.#act(s, s.core.embedded(appearance));
+    } catch (err) {
+      this.#o.log.error({ stream: s.id, err: describeError(err) }, 'tracking failed');
+    }
+    this.#inflight.done();
+    this.pump();
+    this.#o.settled();
+  }
+}

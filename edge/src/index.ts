@@ -14,6 +14,7 @@ export {
 } from './config-check.ts';
 export * from './eval/index.ts';
 export type { DecodedFrame, EncodedPacket, ImageBuffer } from './frame.ts';
+export * from './h264/index.ts';
 export * from './inference/index.ts';
 export { loadImageBgr } from './media/image.ts';
 export {
@@ -28,16 +29,12 @@ export {
   startMetricsServer,
 } from './metrics/metrics-server.ts';
 export * from './models/index.ts';
+export * from './net/index.ts';
 export { type ConfigChange, type ConfigPatch, planConfigChange } from './pipeline/config-change.ts';
-export {
-  type DroppedFrame,
-  EdgeRuntime,
-  type EdgeRuntimeEvents,
-  type FrameDropReason,
-} from './pipeline/edge-runtime.ts';
+export { EdgeRuntime, type EdgeRuntimeOptions } from './pipeline/edge-runtime.ts';
+export type { DroppedFrame, EdgeRuntimeEvents, FrameDropReason } from './pipeline/runtime-events.ts';
 export * from './preprocess/index.ts';
 export { CropBatcher, type CropBatcherOptions } from './reid/crop-batcher.ts';
-export { EmbeddingRunner } from './reid/embedding-runner.ts';
 export { ReidStage, type ReidStageOptions, type ReidStats } from './reid/reid-stage.ts';
 export * from './sinks/index.ts';
 export * from './sources/index.ts';

@@ -204,7 +204,7 @@ export async function runEdge(argv: string[]): Promise<number> {
     void signals.requested.then(resolve);
     if (duration) setTimeout(() => resolve(`ran for ${duration} s`), duration * 1000).unref();
   });
-  if (runtime.metricsUrl && !json) process.stderr.write(`metrics on ${runtime.metricsUrl}/metrics\n`);
+  if (agent.metricsUrl && !json) process.stderr.write(`metrics on ${agent.metricsUrl}/metrics\n`);
   progress.start(() => runtime.stats());
   const why = await finished;
   progress.stop();

@@ -1,7 +1,7 @@
 /**
- * An edge as deployed: the runtime, plus (when a hub is configured) its credential, the uplink (batcher,
- * on-disk outbox, WebSocket client) and the hub's commands. (The runtime serves the Prometheus metrics; the
- * uplink adds its outbox and connection gauges to them.)
+ * An edge as deployed: the runtime, the metrics server (with metrics.port), plus (when a hub is configured) its
+ * credential, the uplink (batcher, on-disk outbox, WebSocket client) and the hub's commands. (The metrics server
+ * serves the runtime's Prometheus metrics; the uplink adds its outbox and connection gauges to them.)
  *
  * Credential order: `hub.token` from the config, else the credential saved in `<hub.stateDir>/credential.json`
  * by an earlier enrollment with the same hub and edge id, else enroll now with `hub.enrollmentToken` (and save
@@ -17,11 +17,12 @@ import {
   type Hello,
   SightlineError,
 } from '@sightline/shared';
+import { type MetricsServer, startMetricsServer } from '../metrics/metrics-server.ts';
+import { type HubTls, loadHubCa } from '../net/hub-tls.ts';
 import { EdgeRuntime } from '../pipeline/edge-runtime.ts';
 import { redactUrl } from '../sources/source-url.ts';
 import { newRunId, UplinkBatcher } from '../uplink/batcher.ts';
 import { type EdgeCredential, enrollEdge, loadCredential, saveCredential } from '../uplink/enroll.ts';
-import { type HubTls, loadHubCa } from '../uplink/hub-tls.ts';
 import { Journal } from '../uplink/journal.ts';
 import { Outbox } from '../uplink/outbox.ts';
 import { type CommandOutcome, UplinkClient } from '../uplink/uplink-client.ts';
@@ -57,6 +58,7 @@ export class EdgeAgent {
   readonly #batcher?: UplinkBatcher;
   readonly #outbox?: Outbox;
   readonly #journal?: Journal;
+  readonly #metricsServer?: MetricsServer;
   #closed?: Promise<void>;
 
   private constructor(parts: {
@@ -67,6 +69,7 @@ export class EdgeAgent {
     journal?: Journal;
     media?: EdgeMediaClient;
     whip?: WhipServer;
+    metricsServer?: MetricsServer;
   }) {
     this.runtime = parts.runtime;
     this.uplink = parts.uplink;
@@ -75,9 +78,15 @@ export class EdgeAgent {
     this.#outbox = parts.outbox;
     this.#journal = parts.journal;
     this.whip = parts.whip;
+    this.#metricsServer = parts.metricsServer;
   }
 
-  /** Gets the credential, starts the runtime, then the uplink and the metrics server. */
+  /** The metrics server's base URL (http://host:port) while it runs; undefined when metrics.port is unset. */
+  get metricsUrl(): string | undefined {
+    return this.#metricsServer?.url;
+  }
+
+  /** Gets the credential, starts the runtime and the metrics server, then the uplink. */
   static async start(config: EdgeConfig): Promise<EdgeAgent> {
     const runtime = new EdgeRuntime(config);
     const hub = config.hub;
@@ -91,9 +100,10 @@ export class EdgeAgent {
     let journal: Journal | undefined;
     const run = newRunId();
     let whip: WhipServer | undefined;
+    let metricsServer: MetricsServer | undefined;
     let uplink: UplinkClient | undefined;
     let lastDisconnect: string | undefined;
-    // Readiness (GET /ready of the metrics server, which runtime.start() opens): registered first, so that no
+    // Readiness (GET /ready of the metrics server, opened once the runtime started): registered first, so that no
     // answer between the start of the streams and the start of the uplink says "ready" while the hub is not there.
     // (Without a hub nor a metrics port nothing reads it: the metrics stay uncreated until first used.)
     if (hub || config.metrics?.port !== undefined) {
@@ -122,6 +132,15 @@ export class EdgeAgent {
         journal = Journal.open({ dir: join(hub.stateDir, 'journal'), run, fsync: hub.fsync });
       }
       await runtime.start();
+      if (config.metrics?.port !== undefined) {
+        metricsServer = await startMetricsServer({
+          port: config.metrics.port,
+          host: config.metrics.host,
+          registry: runtime.metrics.registry,
+          readiness: () => runtime.metrics.readiness(),
+        });
+        childLogger('edge').info({ url: metricsServer.url }, 'metrics server listening');
+      }
       // WHIP ingest: published cameras become whip://<streamId> streams of the runtime.
       if (config.whip) {
         whip = new WhipServer({ runtime, ...config.whip });
@@ -129,6 +148,7 @@ export class EdgeAgent {
       }
     } catch (err) {
       await whip?.close();
+      await metricsServer?.close();
       journal?.close();
       outbox?.close();
       await runtime.close();
@@ -235,7 +255,7 @@ export class EdgeAgent {
           : { status: 'degraded', detail: 'media signalling not connected' },
       );
     }
-    return new EdgeAgent({ runtime, uplink, batcher, outbox, journal, media, whip });
+    return new EdgeAgent({ runtime, uplink, batcher, outbox, journal, media, whip, metricsServer });
   }
 
   /**
@@ -247,6 +267,7 @@ export class EdgeAgent {
       await this.whip?.close();
       await this.media?.close();
       await this.runtime.close();
+      await this.#metricsServer?.close();
       this.#batcher?.flush();
       this.#batcher?.close();
       this.#journal?.close();

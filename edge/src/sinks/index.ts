@@ -1,4 +1,5 @@
 /** Sinks: the Sink seam and its JSONL, MOTChallenge and in-process event backends. */
+export * from './create-sink.ts';
 export * from './emitter-sink.ts';
 export * from './jsonl-sink.ts';
 export * from './line-writer.ts';

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ClosedError, SinkError } from '@sightline/shared';
+import { createSink } from './create-sink.ts';
 import { JsonlSink } from './jsonl-sink.ts';
 import { bitmapOf, decodeCocoRle, differences, wireMask } from './mask-fixtures.ts';
-import { createSink } from './sink.ts';
 import { frameResult, track } from './test-results.ts';
 
 let dir = '';

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ClosedError, SinkError } from '@sightline/shared';
 import { readMotFile } from '../tracking/mot-format.ts';
+import { createSink } from './create-sink.ts';
 import { MotSink } from './mot-sink.ts';
-import { createSink } from './sink.ts';
 import { frameResult, track } from './test-results.ts';
 
 let dir = '';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { AV_LOG_FATAL } from 'node-av/constants';
 import { Log } from 'node-av/lib';
-import { NAL, nalType, profileLevelId, splitNalUnits } from '../webrtc/h264.ts';
+import { NAL, nalType, profileLevelId, splitNalUnits } from '../h264/nal.ts';
 import { transcodeReason } from './h264-transcoder.ts';
 import { NodeAvSession } from './node-av-session.ts';
 import { type BackendMessage, CONTROL, type SessionRequest } from './protocol.ts';

@@ -1,11 +1,9 @@
 /** Hardware decoding choices shared by both backends (no node-av import: the ffmpeg backend runs on the main thread). */
 
 import { HWACCELS, type Hwaccel } from '@sightline/shared/decoder';
-import type { DecoderChoice } from './protocol.ts';
+import type { DecoderChoice, HwDevice } from './protocol.ts';
 
-export { HWACCELS, type Hwaccel };
-/** A concrete hardware device type (FFmpeg's name for it). */
-export type HwDevice = Exclude<Hwaccel, 'auto' | 'none'>;
+export { HWACCELS, type Hwaccel, type HwDevice };
 
 /** The devices `auto` tries, in order: NVDEC then VA-API on Linux, VideoToolbox on macOS, nothing elsewhere. */
 export function autoDevices(platform: NodeJS.Platform = process.platform): HwDevice[] {

@@ -1,5 +1,4 @@
 /** Stream sources: files, RTSP and HTTP decoded to BGR24 frames by FFmpeg (node-av worker or ffmpeg subprocess). */
-export { Backoff, type BackoffOptions } from './backoff.ts';
 export { fitInside, type Size } from './fit.ts';
 export { HWACCELS, type Hwaccel } from './hwaccel.ts';
 export type { StreamInfo } from './protocol.ts';

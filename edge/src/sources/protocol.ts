@@ -1,7 +1,10 @@
 /** Messages between a StreamSource and its decode backend (worker thread or ffmpeg subprocess). */
 import type { ErrorCode } from '@sightline/shared';
+import type { Hwaccel } from '@sightline/shared/decoder';
 import type { Size } from './fit.ts';
-import type { Hwaccel, HwDevice } from './hwaccel.ts';
+
+/** A concrete hardware device type (FFmpeg's name for it). */
+export type HwDevice = Exclude<Hwaccel, 'auto' | 'none'>;
 
 /** What a backend is asked to open. */
 export interface SessionRequest {

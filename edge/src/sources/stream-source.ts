@@ -10,10 +10,9 @@ import {
   TypedEmitter,
 } from '@sightline/shared';
 import type { DecodedFrame, EncodedPacket } from '../frame.ts';
-import { Backoff, type BackoffOptions } from './backoff.ts';
+import { Backoff } from '../net/backoff.ts';
 import { FfmpegBackend } from './ffmpeg-source.ts';
-import type { Size } from './fit.ts';
-import { checkHwaccelOptions, decoderChoiceLog, type Hwaccel } from './hwaccel.ts';
+import { decoderChoiceLog } from './hwaccel.ts';
 import type {
   Backend,
   BackendMessage,
@@ -25,57 +24,22 @@ import type {
 import { explainRtspOpen } from './rtsp-probe.ts';
 import { checkSourceScheme, resolveLocalSource, type SourcePolicy } from './source-policy.ts';
 import { type ParsedSource, parseSourceUrl, redactUrl } from './source-url.ts';
+import {
+  checkStreamSourceOptions,
+  positiveInt,
+  type StreamSourceOptions,
+  sessionRequest,
+} from './stream-source-options.ts';
 import { WorkerBackend } from './worker-backend.ts';
 
 /** Shortest time between two keyframes forced on a re-encoded stream (a burst of viewers' PLIs makes one). */
 export const KEYFRAME_INTERVAL_MS = 500;
 
 export type { StreamInfo } from './protocol.ts';
+export type { StreamSourceOptions } from './stream-source-options.ts';
 
 /** Lifecycle of a source; 'ended' and 'failed' are final. */
 export type SourceState = 'starting' | 'running' | 'reconnecting' | 'ended' | 'failed';
-
-export interface StreamSourceOptions {
-  /** Stream id put on every frame and packet. Required. */
-  streamId: string;
-  /** A file path, file:// URL, rtsp:// or rtsps:// URL (always live), http(s):// URL, or whip://<id> (live). Required. */
-  url: string;
-  /** Files and HTTP: start again at the end, keeping seq and pts increasing. Default false. */
-  loop?: boolean;
-  /** Files and HTTP: pace frames at their native rate like a camera (RTSP is always live). Default true. */
-  realtime?: boolean;
-  /** Scale frames down to fit inside this box, keeping the aspect ratio, never upscaling. Default: full size. */
-  fit?: Size;
-  /** Unpaced files and HTTP: most frames emitted but not yet release()d before decoding waits. Default 8. */
-  window?: number;
-  /** Also emit the demuxed compressed packets (node-av backend only). Default false. */
-  keepPackets?: boolean;
-  /** Network sources: delays between reconnect attempts. Default 500 ms doubling to 10 s, +-20 % jitter. */
-  reconnect?: BackoffOptions;
-  /** Network sources: connect / read timeout in ms (FFmpeg timeout, rw_timeout). Default 5000. */
-  openTimeoutMs?: number;
-  /** Decoder threads per stream, 0 = FFmpeg decides. Default 1. */
-  threads?: number;
-  /** node-av (FFmpeg libraries in a worker thread) or ffmpeg (a system ffmpeg subprocess). Default node-av. */
-  backend?: 'node-av' | 'ffmpeg';
-  /** The ffmpeg executable for backend 'ffmpeg' (ffprobe is looked up beside it). Default "ffmpeg". */
-  ffmpegPath?: string;
-  /**
-   * Hardware decoding: auto (cuda then vaapi on Linux, videotoolbox on macOS), cuda (NVDEC), vaapi, videotoolbox,
-   * or none. When the device cannot be opened or has no decoder for the codec, the stream decodes in software and
-   * says why in one log line (info for auto, warn otherwise). Default none.
-   */
-  hwaccel?: Hwaccel;
-  /** The hwaccel device: a CUDA GPU index ("1"), a VA-API render node ("/dev/dri/renderD129"). Default: FFmpeg's. */
-  hwaccelDevice?: string;
-  /** Logger for this stream's lines (tagged component stream-source and streamId). Default: the process logger. */
-  logger?: Logger;
-  /**
-   * Schemes and local folders this source may use; outside them it fails with SOURCE_REFUSED before anything is
-   * opened. Default: none (any supported source).
-   */
-  policy?: SourcePolicy;
-}
 
 export type StreamSourceEvents = {
   /** The stream was opened (again after each reconnect). */
@@ -112,25 +76,6 @@ export interface StreamSourceStats {
   decoder?: string;
   /** The last problem since the stream last opened; cleared when it opens again (a reconnect succeeded). */
   lastError?: string;
-}
-
-function positiveInt(name: string, value: unknown, allowZero = false): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < (allowZero ? 0 : 1)) {
-    const what = allowZero ? 'a non-negative integer' : 'a positive integer';
-    throw new RangeError(
-      `Expected ${what} for ${name} but received ${String(value)} of type ${typeof value}`,
-    );
-  }
-  return value;
-}
-
-function bool(name: string, value: unknown, fallback: boolean): boolean {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'boolean')
-    throw new TypeError(
-      `Expected a boolean for ${name} but received ${String(value)} of type ${typeof value}`,
-    );
-  return value;
 }
 
 /** Frame timestamps kept for the fps estimate. */
@@ -177,48 +122,11 @@ export class StreamSource extends TypedEmitter<StreamSourceEvents> {
 
   constructor(options: StreamSourceOptions) {
     super();
-    if (options === null || typeof options !== 'object') {
-      throw new TypeError(
-        `Expected an options object but received ${String(options)} of type ${typeof options}`,
-      );
-    }
-    const { streamId } = options;
-    if (typeof streamId !== 'string' || streamId === '') {
-      throw new TypeError(
-        `Expected a non-empty string for streamId but received ${String(streamId)} of type ${typeof streamId}`,
-      );
-    }
+    const settings = checkStreamSourceOptions(options);
+    const { streamId } = settings;
     this.streamId = streamId;
-    if (typeof options.url !== 'string' || options.url.trim() === '') {
-      throw new TypeError(
-        `Expected a non-empty string for url but received ${String(options.url)} of type ${typeof options.url}`,
-      );
-    }
-    this.#url = options.url;
-    const loop = bool('loop', options.loop, false);
-    const realtime = bool('realtime', options.realtime, true);
-    const keepPackets = bool('keepPackets', options.keepPackets, false);
-    const window = positiveInt('window', options.window ?? 8);
-    const openTimeoutMs = positiveInt('openTimeoutMs', options.openTimeoutMs ?? 5000);
-    const threads = positiveInt('threads', options.threads ?? 1, true);
-    if (options.fit !== undefined) {
-      positiveInt('fit.width', options.fit?.width);
-      positiveInt('fit.height', options.fit?.height);
-    }
-    const backend = options.backend ?? 'node-av';
-    if (backend !== 'node-av' && backend !== 'ffmpeg') {
-      throw new TypeError(
-        `Expected "node-av" or "ffmpeg" for backend but received ${String(backend)} of type ${typeof backend}`,
-      );
-    }
-    if (backend === 'ffmpeg' && keepPackets) {
-      throw new RangeError(
-        'keepPackets needs the node-av backend; the ffmpeg backend only delivers decoded frames',
-      );
-    }
-    const hwaccel = checkHwaccelOptions(options);
-    const { hwaccelDevice } = options;
-    this.#backendKind = backend;
+    this.#url = settings.url;
+    this.#backendKind = settings.backend;
     this.#ffmpegPath = options.ffmpegPath ?? 'ffmpeg';
     this.#backoff = new Backoff(options.reconnect);
     this.#log = options.logger
@@ -233,26 +141,7 @@ export class StreamSource extends TypedEmitter<StreamSourceEvents> {
       if (!(err instanceof SourceError)) throw err;
       this.#parseError = err;
     }
-    const p = this.#parsed;
-    if (p) {
-      const live = p.kind === 'rtsp' || p.kind === 'whip';
-      this.#request = {
-        input: p.input,
-        display: p.display,
-        network: p.network,
-        rtsp: p.kind === 'rtsp',
-        loop: loop && !live,
-        realtime: realtime && !live,
-        window: live || realtime ? 0 : window,
-        fit: options.fit ? { width: options.fit.width, height: options.fit.height } : undefined,
-        keepPackets,
-        openTimeoutMs,
-        threads,
-        hwaccel,
-        ...(hwaccelDevice ? { hwaccelDevice } : {}),
-        ...(p.options ? { options: p.options } : {}),
-      };
-    }
+    if (this.#parsed) this.#request = sessionRequest(this.#parsed, settings);
   }
 
   /** Current lifecycle state. */

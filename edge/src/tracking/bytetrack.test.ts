@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { type Box, ConfigError, type Detection, type Track, TrackerConfig } from '@sightline/shared';
 import { ByteTracker } from './bytetrack.ts';
+import { createTracker } from './create-tracker.ts';
 import { iou } from './iou.ts';
-import { createTracker } from './tracker.ts';
 
 const det = (box: Box, score = 0.9, classId = 0, label = 'person'): Detection => ({
   box,

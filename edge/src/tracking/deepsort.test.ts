@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { type Box, ConfigError, type Detection, TrackerConfig } from '@sightline/shared';
 import { ByteTracker } from './bytetrack.ts';
+import { createTracker } from './create-tracker.ts';
 import { DeepSortTracker } from './deepsort.ts';
 import { l2Normalise } from './gallery.ts';
 import { iou } from './iou.ts';
-import { createTracker, type Tracker } from './tracker.ts';
+import type { Tracker } from './tracker.ts';
 
 const det = (box: Box, score = 0.9, classId = 0, label = 'person'): Detection => ({
   box,

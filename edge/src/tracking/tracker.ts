@@ -1,7 +1,5 @@
-/** The tracker seam: one Tracker per stream, created from the config by `type`. */
-import type { Detection, Track, TrackerConfig } from '@sightline/shared';
-import { ByteTracker } from './bytetrack.ts';
-import { DeepSortTracker } from './deepsort.ts';
+/** The tracker seam: one Tracker per stream (create-tracker.ts makes one from the config by `type`). */
+import type { Detection, Track } from '@sightline/shared';
 
 /** Per-detection appearance features, index-aligned with the detections passed to `update`. */
 export interface Appearance {
@@ -25,22 +23,4 @@ export interface Tracker {
   tracks(): Track[];
   /** Forget all tracks (e.g. the source restarted); ids keep increasing, so none is ever reused. */
   reset(): void;
-}
-
-type Factory<T extends TrackerConfig['type']> = (config: Extract<TrackerConfig, { type: T }>) => Tracker;
-
-const registry: { [T in TrackerConfig['type']]: Factory<T> } = {
-  bytetrack: (config) => new ByteTracker(config),
-  deepsort: (config) => new DeepSortTracker(config),
-};
-
-/** A new tracker for one stream, chosen by `config.type`. */
-export function createTracker(config: TrackerConfig): Tracker {
-  const factory = (registry as Record<string, Factory<TrackerConfig['type']> | undefined>)[config?.type];
-  if (!factory) {
-    throw new TypeError(
-      `Expected a tracker type of ${Object.keys(registry).join(', ')} but received ${String(config?.type)} of type ${typeof config?.type}`,
-    );
-  }
-  return factory(config);
 }

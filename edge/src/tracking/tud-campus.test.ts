@@ -7,8 +7,8 @@ import { test } from 'node:test';
 import { TrackerConfig } from '@sightline/shared';
 import { evaluateMot } from '../eval/evaluate-mot.ts';
 import { trackMotDetections } from '../eval/track-mot.ts';
+import { createTracker } from './create-tracker.ts';
 import { readMotFile } from './mot-format.ts';
-import { createTracker } from './tracker.ts';
 
 const motDir = process.env.SIGHTLINE_MOT_DIR;
 const skip = !motDir && 'SIGHTLINE_MOT_DIR not set';

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeError } from '@sightline/shared';
-import { describeHubTlsError, type HubResponse, type HubTls, hubRequest } from './hub-tls.ts';
+import { describeHubTlsError, type HubResponse, type HubTls, hubRequest } from '../net/hub-tls.ts';
 
 /** What an edge keeps after enrolling. */
 export interface EdgeCredential {

@@ -15,15 +15,6 @@ export {
   saveCredential,
 } from './enroll.ts';
 export {
-  describeHubTlsError,
-  type HubRequestInit,
-  type HubResponse,
-  type HubTls,
-  hubRequest,
-  loadHubCa,
-  tlsConnectOptions,
-} from './hub-tls.ts';
-export {
   type FsyncPolicy,
   Journal,
   type JournalOptions,

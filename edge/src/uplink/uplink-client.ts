@@ -22,9 +22,9 @@ import {
   UPLINK_PROTOCOL,
 } from '@sightline/shared';
 import WebSocket from 'ws';
-import { Backoff, type BackoffOptions } from '../sources/backoff.ts';
-import { closeSocket, openHubSocket } from './hub-socket.ts';
-import type { HubTls } from './hub-tls.ts';
+import { Backoff, type BackoffOptions } from '../net/backoff.ts';
+import { closeSocket, openHubSocket } from '../net/hub-socket.ts';
+import type { HubTls } from '../net/hub-tls.ts';
 import type { Outbox, OutboxEntry } from './outbox.ts';
 
 /** What `onCommand` answers. */

@@ -1,4 +1,4 @@
-/** Live video of the edge's streams over WebRTC (docs/webrtc.md): H.264 helpers, RTP packetizer, publisher, hub client. */
+/** Live video of the edge's streams over WebRTC (docs/webrtc.md): RTP packetizer, publisher, hub client, WHIP ingest. */
 export {
   FrameHold,
   type FrameHoldOptions,
@@ -6,7 +6,6 @@ export {
   type HeldFrame,
   type HoldOutcome,
 } from './frame-hold.ts';
-export * from './h264.ts';
 export {
   EdgeMediaClient,
   type EdgeMediaClientOptions,
@@ -14,6 +13,13 @@ export {
   mediaUrl,
 } from './media-client.ts';
 export * from './rtp-h264.ts';
+export type {
+  MediaDroppedFrame,
+  MediaRuntime,
+  MediaRuntimeEvents,
+  MediaRuntimeListener,
+  MediaStreamInfo,
+} from './runtime-contracts.ts';
 export {
   type FrameMeta,
   PublishError,
@@ -24,7 +30,6 @@ export {
   type StreamPublisherEvents,
   type StreamPublisherOptions,
 } from './stream-publisher.ts';
-export { profileLevelIdOfExtradata, profileLevelIdOfPacket, videoFacts } from './video-facts.ts';
 export { checkWhipOffer, type OfferCheck, type OfferedH264, rtpInputSdp } from './whip-sdp.ts';
 export {
   type WhipRuntime,

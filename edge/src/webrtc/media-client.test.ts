@@ -7,15 +7,15 @@ import { type StreamStats, TypedEmitter } from '@sightline/shared';
 import { Demuxer } from 'node-av/api';
 import { RTCPeerConnection, RTCRtpCodecParameters } from 'werift';
 import { WebSocketServer } from 'ws';
-import type { EdgeRuntimeEvents } from '../pipeline/edge-runtime.ts';
 import type { StreamInfo } from '../sources/protocol.ts';
-import { EdgeMediaClient, type MediaRuntime, mediaUrl } from './media-client.ts';
+import { EdgeMediaClient, mediaUrl } from './media-client.ts';
+import type { MediaRuntimeEvents } from './runtime-contracts.ts';
 import { closePeer, WERIFT_BUNDLE } from './werift-ice.ts';
 
 const dir = process.env.SIGHTLINE_MEDIA_DIR;
 const TOKEN = 'slt_0123456789abcdef_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx';
 
-class FakeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
+class FakeRuntime extends TypedEmitter<MediaRuntimeEvents> {
   infos = new Map<string, StreamInfo>();
   stats(): StreamStats[] {
     return [...this.infos.keys()].map((streamId) => ({ streamId, state: 'running' }) as StreamStats);
@@ -137,7 +137,7 @@ test('publishes with the docs/webrtc.md message, republishes after a reconnect, 
   const client = new EdgeMediaClient({
     hubUrl: url,
     token: TOKEN,
-    runtime: runtime as unknown as MediaRuntime,
+    runtime,
     backoff: { initialDelayMs: 50, maxDelayMs: 200 },
   });
   try {
@@ -206,7 +206,7 @@ test('a hub without the media endpoint (404) is retried quietly at the slowest b
   const client = new EdgeMediaClient({
     hubUrl: url,
     token: TOKEN,
-    runtime: runtime as unknown as MediaRuntime,
+    runtime,
     backoff: { initialDelayMs: 10, maxDelayMs: 300, jitter: 0 },
   });
   try {

@@ -8,11 +8,10 @@
 import { childLogger, describeError, type FrameResult, type StreamStats } from '@sightline/shared';
 import WebSocket from 'ws';
 import type { EncodedPacket } from '../frame.ts';
-import type { DroppedFrame, EdgeRuntime } from '../pipeline/edge-runtime.ts';
-import { Backoff, type BackoffOptions } from '../sources/backoff.ts';
-import type { StreamInfo } from '../sources/protocol.ts';
-import { closeSocket, openHubSocket } from '../uplink/hub-socket.ts';
-import type { HubTls } from '../uplink/hub-tls.ts';
+import { Backoff, type BackoffOptions } from '../net/backoff.ts';
+import { closeSocket, openHubSocket } from '../net/hub-socket.ts';
+import type { HubTls } from '../net/hub-tls.ts';
+import type { MediaDroppedFrame, MediaRuntime, MediaStreamInfo } from './runtime-contracts.ts';
 import {
   PublishError,
   type PublishedVideo,
@@ -33,10 +32,6 @@ export function mediaUrl(hubUrl: string): string {
   }
   return url.href;
 }
-
-/** What the client needs of the runtime (an EdgeRuntime; a stand-in in tests). */
-export type MediaRuntime = Pick<EdgeRuntime, 'on' | 'off' | 'stats' | 'streamInfo'> &
-  Partial<Pick<EdgeRuntime, 'requestKeyframe'>>;
 
 export interface EdgeMediaClientOptions {
   /** Hub base URL, e.g. https://hub.example:8443 (ws:// and wss:// work too). Required. */
@@ -78,7 +73,7 @@ interface PendingAnswer {
 }
 
 /** Facts whose change means the stream must be published again. */
-function infoKey(info: StreamInfo): string {
+function infoKey(info: MediaStreamInfo): string {
   return JSON.stringify([
     info.codec,
     info.width,
@@ -96,7 +91,7 @@ export class EdgeMediaClient {
   readonly #log = childLogger('media');
   readonly #backoff: Backoff;
   /** Latest info of every stream whose source is open. */
-  readonly #infos = new Map<string, StreamInfo>();
+  readonly #infos = new Map<string, MediaStreamInfo>();
   readonly #publishers = new Map<string, StreamPublisher>();
   readonly #pending = new Map<string, PendingAnswer>();
   /** Streams that cannot be published (e.g. not H.264 and not re-encoded): logged once, retried on new info. */
@@ -110,10 +105,10 @@ export class EdgeMediaClient {
   #reconnectTimer: NodeJS.Timeout | undefined;
   #stats = { reconnects: 0, publishes: 0, answers: 0, hubErrors: 0 };
   readonly #listeners: {
-    info: (id: string, info: StreamInfo) => void;
+    info: (id: string, info: MediaStreamInfo) => void;
     packet: (p: EncodedPacket) => void;
     result: (r: FrameResult) => void;
-    dropped: (id: string, pts: number, reason: string, frame: DroppedFrame) => void;
+    dropped: (id: string, pts: number, reason: string, frame: MediaDroppedFrame) => void;
     state: (id: string, state: StreamStats['state']) => void;
     removed: (id: string) => void;
   };
@@ -290,7 +285,7 @@ export class EdgeMediaClient {
     return true;
   }
 
-  #onInfo(streamId: string, info: StreamInfo): void {
+  #onInfo(streamId: string, info: MediaStreamInfo): void {
     const old = this.#infos.get(streamId);
     this.#infos.set(streamId, info);
     if (old && infoKey(old) === infoKey(info) && this.#publishers.has(streamId)) return;

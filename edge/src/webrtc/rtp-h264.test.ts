@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { NAL, nalType } from './h264.ts';
+import { NAL, nalType } from '../h264/nal.ts';
 import { H264Depacketizer, H264Packetizer, packetizeAccessUnit } from './rtp-h264.ts';
 
 const sps = Uint8Array.from([0x67, 0x4d, 0x40, 0x1f, 0xd9, 0x00, 0xc0]);

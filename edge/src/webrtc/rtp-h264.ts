@@ -1,7 +1,7 @@
-/** RFC 6184 H.264 RTP packetization (single NAL unit, STAP-A, FU-A; packetization-mode=1) and a matching depacketizer. */
+/** H.264 over RTP (RFC 6184, packetization-mode=1): packetizer, depacketizer, and where keyframes start. */
 import { randomInt } from 'node:crypto';
 import { RtpHeader, RtpPacket } from 'werift';
-import { H264Error, NAL, nalType } from './h264.ts';
+import { H264Error, NAL, nalType } from '../h264/nal.ts';
 
 /** The 90 kHz RTP clock of video. */
 export const RTP_VIDEO_CLOCK = 90_000;
@@ -208,4 +208,21 @@ export class H264Depacketizer {
     this.#timestamp = undefined;
     return au;
   }
+}
+
+/** Whether an H.264 RTP payload starts a keyframe (IDR or SPS, alone, in a STAP-A, or the first FU-A fragment). */
+export function startsKeyframe(payload: Uint8Array): boolean {
+  if (payload.length < 2) return false;
+  const type = payload[0]! & 0x1f;
+  if (type === 5 || type === 7) return true;
+  if (type === 28) return (payload[1]! & 0x80) !== 0 && (payload[1]! & 0x1f) === 5;
+  if (type === 24) {
+    for (let o = 1; o + 2 < payload.length; ) {
+      const size = (payload[o]! << 8) | payload[o + 1]!;
+      const t = payload[o + 2]! & 0x1f;
+      if (t === 5 || t === 7) return true;
+      o += 2 + size;
+    }
+  }
+  return false;
 }

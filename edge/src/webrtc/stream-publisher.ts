@@ -21,12 +21,12 @@ import {
   type RTCRtpSender,
 } from 'werift';
 import type { EncodedPacket } from '../frame.ts';
-import type { StreamInfo } from '../sources/protocol.ts';
+import { AccessUnitBuilder, hasIdr } from '../h264/nal.ts';
+import { profileLevelIdOfPacket, videoFacts } from '../h264/video-facts.ts';
 import { FrameHold, type HeldFrame, type HoldOutcome } from './frame-hold.ts';
 import { frameMeta, round1 } from './frame-meta.ts';
-import { AccessUnitBuilder, hasIdr } from './h264.ts';
 import { H264Packetizer } from './rtp-h264.ts';
-import { profileLevelIdOfPacket, videoFacts } from './video-facts.ts';
+import type { MediaStreamInfo } from './runtime-contracts.ts';
 import { closePeer, skipDefaultStun, WERIFT_BUNDLE } from './werift-ice.ts';
 
 /** A problem that stops a publisher (e.g. packets that are not H.264). */
@@ -50,7 +50,7 @@ export type PublisherState = 'new' | 'waiting-sps' | 'connecting' | 'connected' 
 export interface StreamPublisherOptions {
   streamId: string;
   /** The stream's info from its source (codec, size, extradata, transcoded). Required. */
-  info: StreamInfo;
+  info: MediaStreamInfo;
   /** Sends the offer SDP to the hub (with `video`) and resolves with the answer SDP. Required. */
   signal: (offerSdp: string, video: PublishedVideo) => Promise<string>;
   /** Longest a frame's packets wait for its result (ms). Default 500. */
@@ -119,7 +119,7 @@ function h264Codec(profileLevelId: string): RTCRtpCodecParameters {
 /** One stream's WebRTC publication: a werift RTCPeerConnection with a video track and the `meta` data channel. */
 export class StreamPublisher extends TypedEmitter<StreamPublisherEvents> {
   readonly streamId: string;
-  readonly info: StreamInfo;
+  readonly info: MediaStreamInfo;
   readonly #o: StreamPublisherOptions;
   readonly #log;
   readonly #hold: FrameHold;

@@ -20,9 +20,10 @@ import {
   useVP8,
 } from 'werift';
 import { EdgeRuntime } from '../pipeline/edge-runtime.ts';
-import { WERIFT_BUNDLE } from './werift-ice.ts';
-import { checkWhipOffer, startsKeyframe } from './whip-sdp.ts';
-import { skipDefaultStun, WhipServer } from './whip-server.ts';
+import { startsKeyframe } from './rtp-h264.ts';
+import { skipDefaultStun, WERIFT_BUNDLE } from './werift-ice.ts';
+import { checkWhipOffer } from './whip-sdp.ts';
+import { WhipServer } from './whip-server.ts';
 
 const MEDIA = process.env.SIGHTLINE_MEDIA_DIR ?? '';
 const MODELS = process.env.MODELS_DIR ?? '';

@@ -1,6 +1,10 @@
-/** The UDP side of the WHIP server: local RTP port pairs for FFmpeg's receiver, and the RTCP BYE that ends its input. */
+/**
+ * The UDP side of the WHIP server: local RTP port pairs for FFmpeg's receiver, forwarding a session's RTP to it, and
+ * the RTCP BYE that ends its input.
+ */
 import { createSocket, type Socket } from 'node:dgram';
 import type { AddressInfo } from 'node:net';
+import { startsKeyframe } from './rtp-h264.ts';
 
 /**
  * RTCP BYE (RFC 3550 6.6) for `ssrc`, with a reason so it is 12 bytes (FFmpeg drops shorter packets): FFmpeg's RTP
@@ -47,4 +51,66 @@ export async function freeRtpPort(): Promise<number> {
     }
   }
   throw new Error('no free UDP port pair for RTP');
+}
+
+/** Forwards one WHIP session's video RTP to FFmpeg's receiver on 127.0.0.1:`port`, from the first keyframe on. */
+export class RtpForwarder {
+  readonly port: number;
+  readonly #pt: number;
+  readonly #socket: Socket;
+  #packets = 0;
+  #keyframes = 0;
+  #ssrc: number | undefined;
+
+  /** `pt`: the payload type FFmpeg's SDP names (every packet is sent with it); `onError`: a send failed. */
+  constructor(port: number, pt: number, onError: (err: Error) => void) {
+    this.port = port;
+    this.#pt = pt;
+    this.#socket = createSocket('udp4');
+    this.#socket.on('error', onError);
+  }
+
+  /** RTP packets forwarded. */
+  get packets(): number {
+    return this.#packets;
+  }
+
+  /** Keyframe starts seen. */
+  get keyframes(): number {
+    return this.#keyframes;
+  }
+
+  /** The publisher's media SSRC, once its first packet came. */
+  get ssrc(): number | undefined {
+    return this.#ssrc;
+  }
+
+  /** Note the SSRC of an arriving packet; true for the first packet (the SSRC is then known). */
+  learn(ssrc: number): boolean {
+    if (this.#ssrc !== undefined) return false;
+    this.#ssrc = ssrc;
+    return true;
+  }
+
+  /** Send one RTP packet (rewritten to the SDP's payload type); nothing before the first keyframe (FFmpeg could only complain). */
+  forward(packet: Buffer, payload: Uint8Array): void {
+    if (startsKeyframe(payload)) this.#keyframes++;
+    if (this.#keyframes === 0) return;
+    packet[1] = (packet[1]! & 0x80) | this.#pt;
+    this.#packets++;
+    this.#socket.send(packet, this.port, '127.0.0.1');
+  }
+
+  /** Send RTCP BYEs now and every 100 ms (they end FFmpeg's input while it waits for RTP); returns what stops them. */
+  startByes(): () => void {
+    const bye = rtcpBye(this.#ssrc ?? 0);
+    const send = () => this.#socket.send(bye, this.port, '127.0.0.1');
+    send();
+    const timer = setInterval(send, 100);
+    return () => clearInterval(timer);
+  }
+
+  close(): void {
+    this.#socket.close();
+  }
 }

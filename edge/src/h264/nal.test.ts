@@ -14,7 +14,7 @@ import {
   splitAnnexB,
   splitAvcc,
   splitNalUnits,
-} from './h264.ts';
+} from './nal.ts';
 
 const dir = process.env.SIGHTLINE_MEDIA_DIR;
 const mp4 = join(dir ?? '', 'vtest_h264.mp4');

@@ -1,6 +1,6 @@
-/** Reconnect delays: exponential growth with jitter, capped, reset after a good connection. */
+/** Reconnect delays (sources, uplink, media signalling): exponential with jitter, capped, reset on success. */
 
-/** How a network source waits between reconnect attempts. */
+/** How a network client waits between reconnect attempts. */
 export interface BackoffOptions {
   /** First delay in ms. Default 500. */
   initialDelayMs?: number;

@@ -130,6 +130,17 @@ for (const backend of backends) {
       });
       assert.equal(dup.status, 422);
       assert.match(dup.body.error.message, /cam2/);
+      // A file outside the edge's media folder is refused by the edge's source policy, and the API says so at once.
+      const outside = await api<{ error: { code: string; message: string } }>(
+        '/api/v1/edges/edge-e2e/streams',
+        {
+          method: 'POST',
+          body: JSON.stringify({ id: 'cam3', source: 'file:///etc/passwd' }),
+        },
+      );
+      assert.equal(outside.status, 422, JSON.stringify(outside.body));
+      assert.equal(outside.body.error.code, 'SOURCE_REFUSED');
+      assert.doesNotMatch(outside.body.error.message, /exist|no such/i);
       const remove = await api('/api/v1/edges/edge-e2e/streams/cam2', { method: 'DELETE' });
       assert.equal(remove.status, 200, JSON.stringify(remove.body));
       await until('cam2 gone from live streams', 10_000, async () =>

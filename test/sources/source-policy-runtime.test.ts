@@ -31,13 +31,17 @@ describe("edge runtime source policy: the operator's streams against streams add
       await runtime.start();
       await waitForStreamState(runtime, 'own', 'running', 30_000);
 
-      // The same file under another spelling is not the operator's source: the media-folder rule applies.
-      await runtime.addStream({ id: 'remote', source: `${dir}/./own.mp4` });
-      await waitForStreamState(runtime, 'remote', 'failed', 10_000);
-      assert.match(statsOf(runtime, 'remote').lastError ?? '', /^SOURCE_REFUSED: Source .* refused: /);
-      await runtime.addStream({ id: 'passwd', source: 'file:///etc/passwd' });
-      await waitForStreamState(runtime, 'passwd', 'failed', 10_000);
-      assert.match(statsOf(runtime, 'passwd').lastError ?? '', /^SOURCE_REFUSED: /);
+      // The same file under another spelling is not the operator's source: the media-folder rule applies, and
+      // addStream refuses it at once (the hub's API answers with the refusal), adding no stream.
+      const refusal = { name: 'SourceError', code: 'SOURCE_REFUSED', message: /^Source .* refused: / };
+      await assert.rejects(runtime.addStream({ id: 'remote', source: `${dir}/./own.mp4` }), refusal);
+      await assert.rejects(runtime.addStream({ id: 'passwd', source: 'file:///etc/passwd' }), refusal);
+      await assert.rejects(runtime.addStream({ id: 'nothing', source: `${dir}/missing.mp4` }), refusal);
+      assert.deepEqual(
+        runtime.stats().map((s) => s.streamId),
+        ['own'],
+        'no refused stream was added',
+      );
 
       await runtime.addStream({ id: 'sample', source: media('vtest_h264.mp4'), loop: true });
       await waitForStreamState(runtime, 'sample', 'running', 30_000);

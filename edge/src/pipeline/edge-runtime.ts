@@ -37,6 +37,7 @@ import {
   type LiveStreamListener,
   type StreamState,
   sourcePolicy,
+  sourceRefusal,
   streamSourceOptions,
 } from './live-stream.ts';
 import { ResultFanout } from './result-fanout.ts';
@@ -223,7 +224,7 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
    * is reported and never stops the others.
    */
   start(): Promise<void> {
-    if (this.#started) return Promise.reject(new Error('EdgeRuntime.start() was already called'));
+    if (this.#started) return Promise.reject(new TypeError('EdgeRuntime.start() was already called'));
     if (this.#closed) return Promise.reject(new ClosedError('EdgeRuntime'));
     this.#started = true;
     this.#starting = this.#start();
@@ -327,9 +328,13 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
   /**
    * Add a stream and start decoding it at once. The config is validated with the StreamConfig schema (ConfigError
    * naming the bad fields); an id already in use is a ConfigError too; without an id the first free camN is used.
-   * Only after start() (rejects before it, and with ClosedError after close()).
+   * Only after start() (rejects before it, and with ClosedError after close()). A source outside the edge's source
+   * policy (config `sources`) rejects at once with SourceError SOURCE_REFUSED, so the hub's API can answer with it.
    */
-  addStream(input: StreamConfigInput): Promise<StreamStats> {
+  async addStream(input: StreamConfigInput): Promise<StreamStats> {
+    const source = typeof input?.source === 'string' ? input.source : undefined;
+    const refused = source && (await sourceRefusal(this.config, this.#operatorSources, source));
+    if (refused) throw refused;
     return this.#streams.addStream(input);
   }
 

@@ -7,6 +7,7 @@ import {
   describeError,
   type EdgeConfig,
   SOURCE_SCHEMES,
+  SourceError,
   type StreamConfig,
   type StreamStats,
   type StreamVideo,
@@ -14,7 +15,8 @@ import {
 import type { DecodedFrame, EncodedPacket } from '../frame.ts';
 import { videoFacts } from '../h264/video-facts.ts';
 import { mediaDir } from '../models/manifest.ts';
-import type { SourcePolicy } from '../sources/source-policy.ts';
+import { checkSourceScheme, resolveLocalSource, type SourcePolicy } from '../sources/source-policy.ts';
+import { parseSourceUrl } from '../sources/source-url.ts';
 import { type StreamInfo, StreamSource, type StreamSourceOptions } from '../sources/stream-source.ts';
 import type { StreamCore } from './stream-core.ts';
 
@@ -56,6 +58,26 @@ export function sourcePolicy(
   const { schemes = SOURCE_SCHEMES, localRoots } = edge.sources ?? {};
   if (operatorSources.has(source)) return { schemes };
   return { schemes, localRoots: localRoots ?? [mediaDir()] };
+}
+
+/** Why the policy of sourcePolicy() refuses `source` now, or undefined (a source that does not parse is left to its stream). */
+export async function sourceRefusal(
+  edge: EdgeConfig,
+  operatorSources: ReadonlySet<string>,
+  source: string,
+): Promise<SourceError | undefined> {
+  const policy = sourcePolicy(edge, operatorSources, source);
+  const scheme = checkSourceScheme(source, policy);
+  if (scheme) return scheme;
+  let parsed: ReturnType<typeof parseSourceUrl>;
+  try {
+    parsed = parseSourceUrl(source);
+  } catch {
+    return undefined;
+  }
+  if (parsed.kind !== 'file') return undefined;
+  const local = await resolveLocalSource(parsed.input, parsed.display, policy);
+  return local instanceof SourceError ? local : undefined;
 }
 
 /**

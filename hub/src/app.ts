@@ -67,7 +67,7 @@ export function createHubApp(options: HubAppOptions): OpenAPIHono<AuthEnv> {
     bodyLimit({
       maxSize: maxBodyBytes,
       onError: () => {
-        throw apiError(413, 'PAYLOAD_TOO_LARGE', `body larger than ${maxBodyBytes} bytes`);
+        throw apiError('PAYLOAD_TOO_LARGE', `body larger than ${maxBodyBytes} bytes`);
       },
     }),
   );

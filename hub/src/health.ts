@@ -34,12 +34,15 @@ export function createHubReadiness(options: HubReadinessOptions): () => Promise<
     const started = performance.now();
     let timer: NodeJS.Timeout | undefined;
     try {
-      await Promise.race([
-        options.store.db.execute(sql`select 1`),
-        new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      const answered = await Promise.race([
+        options.store.db.execute(sql`select 1`).then(() => true),
+        new Promise<false>((resolve) => {
+          timer = setTimeout(() => resolve(false), timeoutMs);
         }),
       ]);
+      if (!answered) {
+        return { status: 'unavailable', detail: `${options.store.kind}: no answer within ${timeoutMs} ms` };
+      }
       return {
         status: 'ok',
         detail: `${options.store.kind} answered in ${Math.round(performance.now() - started)} ms`,

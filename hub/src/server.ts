@@ -170,7 +170,11 @@ export async function startHub(options: HubServerOptions = {}): Promise<HubServe
       server.once('error', (err: NodeJS.ErrnoException) =>
         fail(
           err.code === 'EADDRINUSE'
-            ? new Error(`Port ${port} on ${host} is in use: pick another with --port`)
+            ? new SightlineError(
+                'PORT_IN_USE',
+                `Port ${port} on ${host} is in use: pick another with --port`,
+                { cause: err },
+              )
             : err,
         ),
       );

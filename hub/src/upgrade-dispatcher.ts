@@ -35,7 +35,7 @@ export class UpgradeDispatcher {
 
   /** Routes upgrades of `path` to `handler`; returns a function that removes the route. */
   handle(path: string, handler: UpgradeHandler): () => void {
-    if (this.#routes.has(path)) throw new Error(`a WebSocket endpoint is already registered at ${path}`);
+    if (this.#routes.has(path)) throw new TypeError(`a WebSocket endpoint is already registered at ${path}`);
     this.#routes.set(path, handler);
     return () => {
       if (this.#routes.get(path) === handler) this.#routes.delete(path);

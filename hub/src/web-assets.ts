@@ -7,6 +7,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SightlineError } from '@sightline/shared';
 import type { Env, Hono } from 'hono';
 
 const WEB_DIR = fileURLToPath(new URL('../web/', import.meta.url));
@@ -31,7 +32,8 @@ function viewerFiles(dir: string): Map<string, string> {
 /** Serves /viewer (the page) and /viewer/<file> (its modules and style sheet) from hub/web. */
 export function mountViewer<E extends Env>(app: Hono<E>): void {
   const types = viewerFiles(WEB_DIR);
-  if (!types.has('viewer.html')) throw new Error(`mountViewer: no viewer.html in ${WEB_DIR}`);
+  if (!types.has('viewer.html'))
+    throw new SightlineError('ASSET_MISSING', `mountViewer: no viewer.html in ${WEB_DIR}`);
   const bodies = new Map([...types.keys()].map((f) => [f, readFileSync(WEB_DIR + f, 'utf8')]));
   const serve = (file: string) =>
     new Response(bodies.get(file), {

@@ -64,7 +64,7 @@ export class Signalling {
     const socket = new WebSocket(url);
     this.#ws = socket;
     this.#on.onConnecting();
-    socket.onopen = () => socket.send(JSON.stringify({ type: 'auth', token }));
+    socket.onopen = () => socket.send(JSON.stringify({ t: 'auth', token }));
     socket.onmessage = (ev) => {
       /** @type {HubToViewerMessage} */
       let msg;
@@ -73,7 +73,7 @@ export class Signalling {
       } catch {
         return;
       }
-      if (msg.type === 'streams') this.#retryMs = FIRST_RETRY_MS;
+      if (msg.t === 'streams') this.#retryMs = FIRST_RETRY_MS;
       this.#on.onMessage(msg);
     };
     socket.onclose = (ev) => {

@@ -152,7 +152,7 @@ export class Tile {
       const s = this.#pc?.connectionState;
       if (s === 'failed') this.setState('failed', 'failed');
     };
-    this.#host.send({ type: 'watch', key: this.key });
+    this.#host.send({ t: 'watch', key: this.key });
   }
 
   /**
@@ -177,7 +177,7 @@ export class Tile {
       const answer = await pc.createAnswer();
       await pc.setLocalDescription(answer);
       const local = /** @type {RTCSessionDescription} */ (pc.localDescription);
-      if (pc === this.#pc) this.#host.send({ type: 'answer', key: this.key, sdp: local.sdp });
+      if (pc === this.#pc) this.#host.send({ t: 'answer', key: this.key, sdp: local.sdp });
     } catch (err) {
       this.setState(`error: ${messageOf(err)}`, 'failed');
     }

@@ -1,91 +1,29 @@
 /**
  * Types of the viewer's modules (hub/web/*.js, checked by tsc through their JSDoc; never sent to the browser):
- * what crosses the wire to the viewer and what it exposes as window.sightlineViewer. The wire shapes mirror their
- * sources, which are the authority: hub/src/media/viewer-signalling.ts (HubToViewerMessage, StreamInfo),
- * edge/src/webrtc/frame-meta.ts (FrameMeta) and hub/src/api/schemas.ts (Track, SearchResults).
+ * what crosses the wire to the viewer and what it exposes as window.sightlineViewer. The signalling messages and
+ * the `meta` data channel's FrameMeta are the zod-inferred types of shared/src/signalling.ts (the one definition
+ * the hub and the edge parse with); the REST shapes mirror hub/src/api/schemas.ts (Track, SearchResults).
  */
+import type {
+  DataChannelInfo,
+  FrameMeta,
+  HubToViewerMessage,
+  MetaMask,
+  MetaTrack,
+  PublishedStream,
+  ViewerToHubMessage,
+} from '../../shared/src/signalling.ts';
+
+export type { DataChannelInfo, FrameMeta, HubToViewerMessage, MetaMask, MetaTrack, ViewerToHubMessage };
 
 /** A box in the frame's pixels: x1, y1, x2, y2. */
 export type Box = [number, number, number, number];
 
-/** One published stream as the hub lists it (StreamInfo). */
-export interface StreamInfo {
-  /** `<edgeId>/<streamId>`. */
-  key: string;
-  edgeId: string;
-  streamId: string;
-  video?: {
-    codec?: string;
-    profileLevelId?: string;
-    width?: number;
-    height?: number;
-    fps?: number;
-    transcoded?: boolean;
-    note?: string;
-  };
-}
-
-/** The `meta` data channel's offer details: mediasoup does not speak DCEP, so it is opened negotiated. */
-export interface DataChannelInfo {
-  label: string;
-  id: number;
-}
-
-/** Messages the hub sends on /api/v1/media/view. */
-export type HubToViewerMessage =
-  | { type: 'streams'; streams: StreamInfo[] }
-  | { type: 'offer'; key: string; sdp: string; dataChannel?: DataChannelInfo }
-  | HubError;
+/** One published stream as the hub lists it. */
+export type StreamInfo = PublishedStream;
 
 /** An error the hub reports; with `key` it concerns that stream only. Errors never close the socket. */
-export interface HubError {
-  type: 'error';
-  code: string;
-  message: string;
-  key?: string;
-}
-
-/** Messages the viewer sends on /api/v1/media/view. */
-export type ViewerToHubMessage =
-  | { type: 'auth'; token: string }
-  | { type: 'watch'; key: string }
-  | { type: 'answer'; key: string; sdp: string }
-  | { type: 'unwatch'; key: string };
-
-/** A track drawn on a frame: id, class id, label, score 0..1, box. */
-export interface MetaTrack {
-  id: number;
-  c: number;
-  l: string;
-  s: number;
-  b: Box;
-}
-
-/** An instance mask: row-major run lengths (zeros first) over a w x h grid covering `box`. */
-export interface MetaMask {
-  id: number;
-  box: Box;
-  w: number;
-  h: number;
-  counts: number[];
-}
-
-/** The JSON of one frame on the `meta` data channel, keyed by the frame's RTP timestamp. */
-export interface FrameMeta {
-  v: 1;
-  rtp: number;
-  seq: number;
-  pts: number;
-  /** The frame's size: boxes are in these pixels. */
-  w: number;
-  h: number;
-  /** Epoch ms the edge received the frame. */
-  t: number;
-  sent: number;
-  tracks: MetaTrack[];
-  masks?: MetaMask[];
-  skipped: boolean;
-}
+export type HubError = Extract<HubToViewerMessage, { t: 'error' }>;
 
 /** One displayed frame, as the viewer logs it for its stats and the tests. */
 export interface FrameRecord {

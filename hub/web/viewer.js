@@ -55,7 +55,7 @@ function setConn(text, cls) {
 
 /** @param {HubToViewerMessage} msg */
 function onSignal(msg) {
-  switch (msg.type) {
+  switch (msg.t) {
     case 'streams':
       setConn('connected', 'live');
       syncTiles(msg.streams);

@@ -6,12 +6,11 @@ import { z } from 'zod';
 import { redactSubstituted, substitutedSourceIssues, substituteEnv } from './config-env.ts';
 import { HWACCELS } from './decoder.ts';
 import { ConfigError } from './errors.ts';
+import { IdSchema } from './ids.ts';
 import { hasNul, NUL_MESSAGE } from './uplink.ts';
 
-/** Edge and stream ids: 1-64 letters, digits, _ . -, starting with a letter or digit (safe in URLs and file names). */
-export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-
-const streamId = z.string().regex(ID_PATTERN, 'letters, digits, _ . - (max 64)');
+/** Edge and stream ids: the wire's one id rule (ids.ts). */
+const streamId = IdSchema;
 
 export const StreamConfig = z.strictObject({
   /** Stream id, unique on this edge. Default: cam1, cam2, ... in order. */

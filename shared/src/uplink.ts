@@ -11,6 +11,7 @@
  * `run` is an id the edge picks once per process start: sequence numbers restart at 1 with it.
  */
 import { z } from 'zod';
+import { IdSchema } from './ids.ts';
 
 /** Uplink protocol version; the hub refuses a hello with another major version. */
 export const UPLINK_PROTOCOL = 1;
@@ -18,6 +19,21 @@ export const UPLINK_PROTOCOL = 1;
 export const UPLINK_PATH = '/api/v1/uplink';
 /** Largest uplink frame the hub accepts (bytes). */
 export const UPLINK_MAX_FRAME_BYTES = 8 << 20;
+
+/** Most entries of each kind one batch may carry: the hub refuses a bigger batch, the edge's batcher cuts before. */
+export const BATCH_LIMITS = {
+  points: 100_000,
+  tracks: 10_000,
+  thumbnails: 256,
+  embeddings: 1024,
+  events: 1024,
+} as const;
+/** Largest thumbnail JPEG (bytes). */
+export const THUMBNAIL_MAX_BYTES = 1 << 20;
+/** Most dimensions of an embedding vector. */
+export const EMBEDDING_MAX_DIMS = 4096;
+/** Most streams a hello or heartbeat may report. */
+export const UPLINK_MAX_STREAMS = 256;
 
 /** Largest value of a PostgreSQL integer (int4) column: track ids, class ids. */
 export const INT4_MAX = 2_147_483_647;
@@ -147,11 +163,8 @@ export const StorableJsonObject = z.record(z.string(), z.unknown()).superRefine(
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
 
-const id = z
-  .string()
-  .min(1)
-  .max(64)
-  .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . - only');
+/** Edge, stream and run ids: the one id rule (ids.ts). */
+const id = IdSchema;
 /** A time in ms since the epoch, within what a Date (and a timestamptz column) holds. */
 const ms = z.number().int().nonnegative().max(MAX_TIME_MS);
 /** A track id: the store keeps it as int4. */
@@ -219,7 +232,7 @@ export const HelloSchema = z.strictObject({
   provider: z.string().max(64),
   /** The edge's effective config (as JSON), so the hub can show it and diff pushed changes. */
   config: z.record(z.string(), z.unknown()).optional(),
-  streams: z.array(StreamStatusSchema).max(256),
+  streams: z.array(StreamStatusSchema).max(UPLINK_MAX_STREAMS),
 });
 export type Hello = z.infer<typeof HelloSchema>;
 
@@ -227,7 +240,7 @@ export type Hello = z.infer<typeof HelloSchema>;
 export const HeartbeatSchema = z.strictObject({
   t: z.literal('heartbeat'),
   load: EdgeLoadSchema,
-  streams: z.array(StreamStatusSchema).max(256),
+  streams: z.array(StreamStatusSchema).max(UPLINK_MAX_STREAMS),
 });
 export type Heartbeat = z.infer<typeof HeartbeatSchema>;
 
@@ -255,7 +268,7 @@ export type TrackSummary = z.infer<typeof TrackSummarySchema>;
 /** A JPEG crop, content-addressed by the sha256 of its bytes. */
 export const ThumbnailSchema = z.strictObject({
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
-  jpeg: bytes.refine((b) => b.length > 0 && b.length <= 1 << 20, 'JPEG of 1..1 MiB'),
+  jpeg: bytes.refine((b) => b.length > 0 && b.length <= THUMBNAIL_MAX_BYTES, 'JPEG of 1..1 MiB'),
 });
 export type Thumbnail = z.infer<typeof ThumbnailSchema>;
 
@@ -264,7 +277,7 @@ export const EmbeddingSchema = z.strictObject({
   trackId,
   ts: ms,
   model: pgText(128, 1),
-  vector: bytes.refine((b) => b.length % 4 === 0 && b.length <= 4 * 4096, 'float32 bytes'),
+  vector: bytes.refine((b) => b.length % 4 === 0 && b.length <= 4 * EMBEDDING_MAX_DIMS, 'float32 bytes'),
 });
 export type EmbeddingMsg = z.infer<typeof EmbeddingSchema>;
 
@@ -284,11 +297,11 @@ export const BatchSchema = z.strictObject({
   run: id,
   /** 1, 2, 3, ... per (stream, run). */
   seq: z.number().int().positive(),
-  points: z.array(PointSchema).max(100_000),
-  tracks: z.array(TrackSummarySchema).max(10_000),
-  thumbnails: z.array(ThumbnailSchema).max(256),
-  embeddings: z.array(EmbeddingSchema).max(1024),
-  events: z.array(EventSchema).max(1024),
+  points: z.array(PointSchema).max(BATCH_LIMITS.points),
+  tracks: z.array(TrackSummarySchema).max(BATCH_LIMITS.tracks),
+  thumbnails: z.array(ThumbnailSchema).max(BATCH_LIMITS.thumbnails),
+  embeddings: z.array(EmbeddingSchema).max(BATCH_LIMITS.embeddings),
+  events: z.array(EventSchema).max(BATCH_LIMITS.events),
 });
 export type Batch = z.infer<typeof BatchSchema>;
 
@@ -331,34 +344,51 @@ export const EdgeMessageSchema = z.discriminatedUnion('t', [
 ]);
 export type EdgeMessage = z.infer<typeof EdgeMessageSchema>;
 
+/**
+ * Hub -> edge messages. Parsed by the edge on receipt; plain (not strict) objects, so a newer hub may add fields an
+ * older edge ignores.
+ */
+
 /** Hub -> edge: the hello was accepted. */
-export interface Welcome {
-  t: 'welcome';
-  protocol: number;
+export const WelcomeSchema = z.object({
+  t: z.literal('welcome'),
+  protocol: z.number(),
   /** Heartbeat period the hub expects (ms). */
-  heartbeatMs: number;
-}
+  heartbeatMs: z.number(),
+});
+export type Welcome = z.infer<typeof WelcomeSchema>;
+
 /** Hub -> edge: batch `(streamId, run, seq)` is stored. */
-export interface Ack {
-  t: 'ack';
-  streamId: string;
-  run: string;
-  seq: number;
-}
+export const AckSchema = z.object({
+  t: z.literal('ack'),
+  streamId: z.string(),
+  run: z.string(),
+  seq: z.number(),
+});
+export type Ack = z.infer<typeof AckSchema>;
+
 /** Hub -> edge: a message was refused; fatal ones are followed by a close. */
-export interface UplinkError {
-  t: 'error';
-  code: string;
-  message: string;
+export const UplinkErrorSchema = z.object({
+  t: z.literal('error'),
+  code: z.string(),
+  message: z.string(),
   /**
    * Set when the refused message was a batch whose content can never be stored (malformed): the edge drops it
    * from its outbox and counts it as rejected. Store outages (code STORE_UNAVAILABLE) and other failures to
    * store (STORE_FAILED) carry no seq: "not stored, retry"; the hub closes the connection and the edge replays
-   * everything unacked on its next one.
+   * everything unacked on its next one. seq, streamId and run are echoed from the refused message as they came.
    */
-  seq?: number;
-  streamId?: string;
-  run?: string;
-}
+  seq: z.number().optional(),
+  streamId: z.string().optional(),
+  run: z.string().optional(),
+});
+export type UplinkError = z.infer<typeof UplinkErrorSchema>;
+
 /** Every message the hub may send. */
-export type HubMessage = Welcome | Ack | Command | UplinkError;
+export const HubMessageSchema = z.discriminatedUnion('t', [
+  WelcomeSchema,
+  AckSchema,
+  CommandSchema,
+  UplinkErrorSchema,
+]);
+export type HubMessage = z.infer<typeof HubMessageSchema>;

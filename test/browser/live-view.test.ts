@@ -56,7 +56,7 @@ declare global {
 }
 
 interface SignalMessage {
-  type: string;
+  t: string;
   code?: string;
   message?: string;
 }
@@ -342,15 +342,15 @@ describe('live viewer in a browser', { skip }, () => {
     const wrong = new WebSocket(url);
     const wrongClosed = closeOf(wrong);
     wrong.on('open', () =>
-      wrong.send(JSON.stringify({ type: 'auth', token: `slt_0123456789abcdef_${'A'.repeat(43)}` })),
+      wrong.send(JSON.stringify({ t: 'auth', token: `slt_0123456789abcdef_${'A'.repeat(43)}` })),
     );
     const w = await wrongClosed;
     assert.equal(w.code, 4401);
-    assert.ok(!w.messages.some((m) => m.type === 'streams'), 'no stream list for a wrong token');
+    assert.ok(!w.messages.some((m) => m.t === 'streams'), 'no stream list for a wrong token');
 
     const silent = new WebSocket(url);
     const silentClosed = closeOf(silent);
-    silent.on('open', () => silent.send(JSON.stringify({ type: 'watch', key: KEY })));
+    silent.on('open', () => silent.send(JSON.stringify({ t: 'watch', key: KEY })));
     const s = await silentClosed;
     assert.ok([4401, 4400].includes(s.code), `watch before auth closes the socket (${s.code})`);
 
@@ -358,17 +358,17 @@ describe('live viewer in a browser', { skip }, () => {
     const replies: SignalMessage[] = [];
     ok.on('message', (d) => replies.push(JSON.parse(String(d))));
     await new Promise((r) => ok.on('open', r));
-    ok.send(JSON.stringify({ type: 'auth', token: viewer }));
+    ok.send(JSON.stringify({ t: 'auth', token: viewer }));
     ok.send('not json {');
-    ok.send(JSON.stringify({ type: 'nonsense' }));
-    ok.send(JSON.stringify({ type: 'watch' }));
-    ok.send(JSON.stringify({ type: 'watch', key: 'nobody/nothing' }));
-    ok.send(JSON.stringify({ type: 'answer', key: KEY, sdp: 'v=garbage' }));
+    ok.send(JSON.stringify({ t: 'nonsense' }));
+    ok.send(JSON.stringify({ t: 'watch' }));
+    ok.send(JSON.stringify({ t: 'watch', key: 'nobody/nothing' }));
+    ok.send(JSON.stringify({ t: 'answer', key: KEY, sdp: 'v=garbage' }));
     const deadline = Date.now() + 5000;
-    while (replies.filter((m) => m.type === 'error').length < 5 && Date.now() < deadline) {
+    while (replies.filter((m) => m.t === 'error').length < 5 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 50));
     }
-    const errors = replies.filter((m) => m.type === 'error');
+    const errors = replies.filter((m) => m.t === 'error');
     assert.ok(errors.length >= 5, `errors: ${JSON.stringify(errors)}`);
     assert.ok(errors.some((e) => e.code === 'STREAM_UNKNOWN'));
     assert.equal(ok.readyState, WebSocket.OPEN, 'the socket stays open after malformed messages');

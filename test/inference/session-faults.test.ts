@@ -90,7 +90,7 @@ describe('InferencePool session faults (cpu)', () => {
       logger: recordingLogger(),
     });
     try {
-      const restarted = new Promise<number>((resolve) => pool.once('sessionrestart', resolve));
+      const restarted = new Promise<number>((resolve) => pool.once('session-restart', resolve));
       const pending = pool.infer([busFrame()]);
       inject(0, 'crash');
       // The run may finish before the crash lands; otherwise the call must fail with the crash.
@@ -179,9 +179,9 @@ describe('InferencePool session faults (cpu)', () => {
     try {
       await pool.infer([busFrame()]); // a run well within the limit
       const crashed = new Promise<SightlineError>((resolve) =>
-        pool.once('sessioncrash', (_i, error) => resolve(error)),
+        pool.once('session-crash', (_i, error) => resolve(error)),
       );
-      const restarted = new Promise<number>((resolve) => pool.once('sessionrestart', resolve));
+      const restarted = new Promise<number>((resolve) => pool.once('session-restart', resolve));
       inject(0, 'hang');
       const t0 = performance.now();
       const calls = [pool.infer([busFrame(1)]), pool.infer([busFrame(2)])];

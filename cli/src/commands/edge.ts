@@ -6,6 +6,8 @@ import {
   DetectorConfig,
   type EdgeConfig,
   type EdgeConfigInput,
+  ID_PATTERN,
+  ID_RULE,
   InferenceConfig,
   loadEdgeConfig,
   parseEdgeConfig,
@@ -121,11 +123,8 @@ export async function edgeConfigFromArgs(
   if ((enrollmentToken || hubToken || values['state-dir'] || hubCa) && !hubUrl && !values.config) {
     throw new UsageError('--enroll-token, --hub-token, --hub-ca and --state-dir need --hub <url>', 'edge');
   }
-  if (values['edge-id'] !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(values['edge-id'])) {
-    throw new UsageError(
-      `--edge-id expects letters, digits, _ . - (max 64), got "${values['edge-id']}"`,
-      'edge',
-    );
+  if (values['edge-id'] !== undefined && !ID_PATTERN.test(values['edge-id'])) {
+    throw new UsageError(`--edge-id expects ${ID_RULE}, got "${values['edge-id']}"`, 'edge');
   }
   const trackers = ['bytetrack', 'deepsort'];
   if (values.tracker !== undefined && !trackers.includes(values.tracker)) {

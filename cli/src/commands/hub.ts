@@ -1,7 +1,7 @@
 /** `sightline hub`: start the hub; `sightline hub token ...`: manage API and enrollment tokens offline. */
 import { parseArgs } from 'node:util';
 import { openStore, runningHubPid, startHub, TokenService } from '@sightline/hub';
-import { SightlineError } from '@sightline/shared';
+import { ID_PATTERN, ID_RULE, SightlineError } from '@sightline/shared';
 import { dataDirOf, reportNewDataDir, requireDataDir } from '../data-dir.ts';
 import { numberFlag, portFlag } from '../flags.ts';
 import { LOG_USAGE } from '../logging.ts';
@@ -137,11 +137,8 @@ export async function runToken(argv: string[]): Promise<number> {
     );
   }
   if (values.json && sub !== 'list') throw new UsageError('--json goes with "hub token list"', 'hub token');
-  if (values.edge !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(values.edge)) {
-    throw new UsageError(
-      `--edge expects an edge id (letters, digits, _ . -), got "${values.edge}"`,
-      'hub token',
-    );
+  if (values.edge !== undefined && !ID_PATTERN.test(values.edge)) {
+    throw new UsageError(`--edge expects an edge id (${ID_RULE}), got "${values.edge}"`, 'hub token');
   }
   const dataDir = dataDirOf(values['data-dir']);
   // list and revoke read a data dir: a mistyped --data-dir must not create an empty database.

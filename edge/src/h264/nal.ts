@@ -1,4 +1,5 @@
 /** H.264 bitstream helpers: AVCC and Annex-B to NAL units, avcC records, SPS -> profile-level-id, in-band parameter sets. */
+import { SightlineError } from '@sightline/shared';
 
 /** NAL unit types this module cares about. */
 export const NAL = {
@@ -17,9 +18,11 @@ export const NAL = {
   FU_A: 28,
 } as const;
 
-/** A malformed H.264 bitstream or record. */
-export class H264Error extends Error {
-  override name = 'H264Error';
+/** A malformed H.264 bitstream or record: H264_INVALID. */
+export class H264Error extends SightlineError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('H264_INVALID', message, options);
+  }
 }
 
 /** The type of a NAL unit (low 5 bits of its first byte). */

@@ -38,9 +38,9 @@ export type InferencePoolEvents = {
    * A session worker died, or hung (code INFERENCE_TIMEOUT: it answered nothing for `requestTimeoutMs`): its
    * pending requests were rejected with `error`, the worker was told to end, and a replacement is starting.
    */
-  sessioncrash: [index: number, error: SightlineError];
+  'session-crash': [index: number, error: SightlineError];
   /** A replacement session is ready. */
-  sessionrestart: [index: number];
+  'session-restart': [index: number];
   /** Every session failed its restarts: queued and later infer() calls reject with this error. */
   failed: [error: InferenceError];
   close: [];
@@ -75,8 +75,8 @@ interface Session {
 }
 
 const MAX_RESTARTS = 3;
-/** How long close() waits for a worker to finish its run and exit before terminating it. */
-const CLOSE_GRACE_MS = 2000;
+/** How long close() waits for a worker to finish its run and exit (it is never terminated: see stopWorker). */
+const CLOSE_GRACE_MS = 10_000;
 
 /**
  * A view whose buffer can be transferred: whole, unshared buffers as they are (listed once in `transfer`),
@@ -112,21 +112,24 @@ function retireWorker(worker: Worker): void {
   }
 }
 
-/** Retire a worker and wait until it exits; terminate it if it has not after CLOSE_GRACE_MS. */
+/**
+ * Retire a worker and wait until it exits, at most CLOSE_GRACE_MS. One still running then is left alone, unref'd:
+ * it may be inside a native run (a slow one on a loaded machine, or a run abandoned by requestTimeoutMs), and
+ * terminating it there aborts the process; it ends itself when the run returns.
+ */
 async function stopWorker(worker: Worker): Promise<void> {
   if (worker.threadId < 0) return; // already exited
   const exited = once(worker, 'exit').then(
-    () => true,
-    () => true,
+    () => undefined,
+    () => undefined,
   );
   retireWorker(worker);
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), CLOSE_GRACE_MS);
+  const late = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, CLOSE_GRACE_MS);
   });
-  const clean = await Promise.race([exited, late]);
+  await Promise.race([exited, late]);
   clearTimeout(timer);
-  if (!clean) void worker.terminate();
 }
 
 export class InferencePool extends TypedEmitter<InferencePoolEvents> implements InferenceBackend {
@@ -261,8 +264,8 @@ export class InferencePool extends TypedEmitter<InferencePoolEvents> implements 
   }
 
   /**
-   * Reject pending and queued calls with ClosedError and end every worker (after its run in progress, or
-   * terminated after 2 s). Safe to call twice.
+   * Reject pending and queued calls with ClosedError and end every worker after its run in progress (waiting at
+   * most 10 s; a worker still inside a native run then ends by itself, unref'd). Safe to call twice.
    */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -410,7 +413,7 @@ export class InferencePool extends TypedEmitter<InferencePoolEvents> implements 
       { session: session.index, err: error.message },
       `inference session ${what}; replacing it`,
     );
-    this.emit('sessioncrash', session.index, error);
+    this.emit('session-crash', session.index, error);
     this.#restart(session.index, session.restarts + 1, error.message);
   }
 
@@ -442,7 +445,7 @@ export class InferencePool extends TypedEmitter<InferencePoolEvents> implements 
       return;
     }
     this.#start(index, attempt).then(
-      () => this.emit('sessionrestart', index),
+      () => this.emit('session-restart', index),
       (err: Error) => {
         this.#log.error({ session: index, err: err.message }, 'inference session restart failed');
         const timer = setTimeout(() => {

@@ -102,7 +102,7 @@ export function applyTensorrtEnvironment(
   config: Pick<InferenceConfig, 'providers' | 'trtCacheDir' | 'trtFp16' | 'batchSize'>,
 ): Record<string, string> {
   if (!config.providers.includes('tensorrt')) return {};
-  if (!isMainThread) throw new Error('applyTensorrtEnvironment must run on the main thread');
+  if (!isMainThread) throw new TypeError('applyTensorrtEnvironment must run on the main thread');
   const env = tensorrtEnvironment(entry, config);
   mkdirSync(env.ORT_TENSORRT_CACHE_PATH!, { recursive: true });
   for (const [key, value] of Object.entries(env)) process.env[key] ??= value;

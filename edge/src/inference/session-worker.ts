@@ -6,7 +6,7 @@ import { toWire } from './protocol.ts';
 import { SessionRunner } from './session-runner.ts';
 
 const port = parentPort;
-if (!port) throw new Error('session-worker.ts must run in a worker thread');
+if (!port) throw new TypeError('session-worker.ts must run in a worker thread');
 const init = workerData as WorkerInit;
 const send = (m: FromWorker) => port.postMessage(m);
 

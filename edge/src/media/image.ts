@@ -1,6 +1,6 @@
 /** Loads a still image (JPEG, PNG, ... anything FFmpeg decodes) as packed BGR24 pixels, synchronously. */
 import { existsSync, statSync } from 'node:fs';
-import { SourceError } from '@sightline/shared';
+import { SightlineError, SourceError } from '@sightline/shared';
 import { Decoder, Demuxer } from 'node-av/api';
 import {
   AV_PIX_FMT_BGR24,
@@ -61,16 +61,18 @@ export function loadImageBgr(path: string): ImageBuffer {
 function toBgr(frame: Frame): ImageBuffer {
   const { width, height } = frame;
   const planes = frame.data;
-  if (!planes || width <= 0 || height <= 0) throw new Error('the decoder returned an empty frame');
+  if (!planes || width <= 0 || height <= 0)
+    throw new SightlineError('DECODE_FAILED', 'the decoder returned an empty frame');
   const sws = new SoftwareScaleContext();
   try {
     const flags = (SWS_BILINEAR | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT) as SwsFlags;
     sws.getContext(width, height, frame.format as AVPixelFormat, width, height, AV_PIX_FMT_BGR24, flags);
     const ret = sws.initContext();
-    if (ret < 0) throw new Error(`swscale init failed (${ret})`);
+    if (ret < 0) throw new SightlineError('DECODE_FAILED', `swscale init failed (${ret})`);
     const out = Buffer.alloc(width * height * 3);
     const rows = sws.scaleSync(planes, frame.linesize, 0, height, [out], [width * 3]);
-    if (rows !== height) throw new Error(`swscale converted ${rows} of ${height} rows`);
+    if (rows !== height)
+      throw new SightlineError('DECODE_FAILED', `swscale converted ${rows} of ${height} rows`);
     return { data: new Uint8Array(out.buffer, out.byteOffset, out.byteLength), width, height };
   } finally {
     sws.freeContext();

@@ -189,14 +189,15 @@ export function createEdgeMetrics(runtime: EdgeMetricsSource, options: EdgeMetri
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: PREFIX });
 
   const taken = (name: string): void => {
-    if (registry.getSingleMetric(name)) throw new Error(`metric ${name} is already registered`);
+    if (registry.getSingleMetric(name)) throw new TypeError(`metric ${name} is already registered`);
   };
   const checks = new Map<string, () => HealthCheck>();
   const metrics: EdgeMetrics = {
     registry,
     registerGauge(name, help, fn) {
       taken(name);
-      if (name.endsWith('_total')) throw new Error(`metric ${name}: a _total is a counter (registerCounter)`);
+      if (name.endsWith('_total'))
+        throw new TypeError(`metric ${name}: a _total is a counter (registerCounter)`);
       new Gauge({
         name,
         help,
@@ -211,7 +212,7 @@ export function createEdgeMetrics(runtime: EdgeMetricsSource, options: EdgeMetri
     },
     registerCounter(name, help, fn) {
       taken(name);
-      if (!name.endsWith('_total')) throw new Error(`counter ${name} must end in _total`);
+      if (!name.endsWith('_total')) throw new TypeError(`counter ${name} must end in _total`);
       let last = 0;
       new Counter({
         name,
@@ -228,7 +229,7 @@ export function createEdgeMetrics(runtime: EdgeMetricsSource, options: EdgeMetri
     },
     registerCheck(name, fn) {
       if (checks.has(name) || name.startsWith('stream:'))
-        throw new Error(`check ${name} is already registered`);
+        throw new TypeError(`check ${name} is already registered`);
       checks.set(name, fn);
     },
     readiness() {

@@ -72,7 +72,9 @@ function request(url: URL, timeoutMs: number, signal?: AbortSignal): Promise<Inc
       { headers: { 'user-agent': 'sightline-models', accept: '*/*' }, signal },
       resolve,
     );
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`timed out: no response within ${timeoutMs} ms`)));
+    req.setTimeout(timeoutMs, () =>
+      req.destroy(new SightlineError('FETCH_FAILED', `timed out: no response within ${timeoutMs} ms`)),
+    );
     req.on('error', reject);
   });
 }
@@ -169,7 +171,9 @@ export async function fetchFile(
       transform(chunk: Buffer, _enc, done) {
         received += chunk.length;
         if (received > spec.bytes) {
-          done(new Error(`the server sent more than the expected ${spec.bytes} bytes`));
+          done(
+            new SightlineError('FETCH_FAILED', `the server sent more than the expected ${spec.bytes} bytes`),
+          );
           return;
         }
         hash.update(chunk);
@@ -177,7 +181,9 @@ export async function fetchFile(
         done(null, chunk);
       },
     });
-    res.setTimeout(timeoutMs, () => res.destroy(new Error(`timed out: no data for ${timeoutMs} ms`)));
+    res.setTimeout(timeoutMs, () =>
+      res.destroy(new SightlineError('FETCH_FAILED', `timed out: no data for ${timeoutMs} ms`)),
+    );
     try {
       await pipeline(res, meter, createWriteStream(temp, { flags: 'wx' }), { signal: options.signal });
     } catch (err) {

@@ -6,7 +6,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { ConfigError, describeError } from '@sightline/shared';
+import { ConfigError, describeError, SightlineError } from '@sightline/shared';
 
 /** What the edge trusts for the hub's certificate. */
 export interface HubTls {
@@ -142,7 +142,7 @@ export function hubRequest(url: string, init: HubRequestInit = {}): Promise<HubR
     req.on('error', (err) =>
       reject(
         err.name === 'AbortError'
-          ? new Error(`no answer within ${timeoutMs} ms`, { cause: err })
+          ? new SightlineError('HUB_UNREACHABLE', `no answer within ${timeoutMs} ms`, { cause: err })
           : (err as Error),
       ),
     );

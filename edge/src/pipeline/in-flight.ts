@@ -15,7 +15,7 @@ export class InFlight {
 
   /** One piece of work finished; at zero, idle() waiters resolve. */
   done(): void {
-    if (this.#count === 0) throw new Error('Expected work in flight for InFlight.done() but none was');
+    if (this.#count === 0) throw new TypeError('Expected work in flight for InFlight.done() but none was');
     this.#count--;
     if (this.#count === 0) for (const resolve of this.#waiters.splice(0)) resolve();
   }

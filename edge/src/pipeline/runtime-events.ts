@@ -75,12 +75,17 @@ export function reidEnabled(config: EdgeConfig): boolean {
   return config.tracker.type === 'deepsort' && (config.reid?.enabled ?? true);
 }
 
-/** The edge's id: config.edgeId, else the host name (characters outside [A-Za-z0-9_.-] as '-', at most 64). */
+/**
+ * The edge's id: config.edgeId, else the host name made a valid id (ID_PATTERN: characters outside [A-Za-z0-9_.-]
+ * as '-', leading ones that are not a letter or digit dropped, at most 64; "edge" when nothing is left).
+ */
 export function edgeIdOf(config: EdgeConfig): string {
   return (
     config.edgeId ??
-    hostname()
+    (hostname()
       .replace(/[^A-Za-z0-9_.-]/g, '-')
-      .slice(0, 64)
+      .replace(/^[^A-Za-z0-9]+/, '')
+      .slice(0, 64) ||
+      'edge')
   );
 }

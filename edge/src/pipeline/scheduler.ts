@@ -62,7 +62,7 @@ export class Scheduler {
   }
 
   addStream(id: string, options: StreamQueueOptions = {}): void {
-    if (this.#byId.has(id)) throw new Error(`stream ${id} is already scheduled`);
+    if (this.#byId.has(id)) throw new TypeError(`stream ${id} is already scheduled`);
     const q: StreamQueue = {
       id,
       ring: new FrameRing(options.capacity ?? 30),
@@ -95,7 +95,7 @@ export class Scheduler {
   /** Queue a decoded frame; returns a frame dropped because the stream's ring was full. */
   push(frame: DecodedFrame): DecodedFrame | undefined {
     const q = this.#byId.get(frame.streamId);
-    if (!q) throw new Error(`frame for unknown stream ${frame.streamId}`);
+    if (!q) throw new TypeError(`frame for unknown stream ${frame.streamId}`);
     return q.ring.push(frame);
   }
 

@@ -224,7 +224,7 @@ export class StreamCore {
   embedded(appearance: Appearance | undefined): StreamOutput[] {
     const waiting = this.#embedding;
     if (!waiting)
-      throw new Error(`Expected a frame of stream ${this.streamId} waiting for embeddings but none is`);
+      throw new TypeError(`Expected a frame of stream ${this.streamId} waiting for embeddings but none is`);
     this.#embedding = undefined;
     waiting.result.timings.embedMs = this.#now() - waiting.t0;
     if (this.#retired) return [];

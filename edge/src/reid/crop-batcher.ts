@@ -1,4 +1,5 @@
 /** Gathers re-ID crops from every stream into shared model batches. */
+import { InferenceError } from '@sightline/shared';
 import type { ImageBuffer } from '../frame.ts';
 
 /** Runs one batch of crops (at most `maxBatch`) and returns one embedding per crop, in order. */
@@ -92,10 +93,17 @@ export class CropBatcher {
       this.#run(batch).then(
         (e) => {
           if (e.length !== batch.length)
-            settle(undefined, new Error(`Expected ${batch.length} embeddings but received ${e.length}`));
+            settle(
+              undefined,
+              new InferenceError(
+                'INFERENCE_FAILED',
+                `Expected ${batch.length} embeddings but received ${e.length}`,
+              ),
+            );
           else settle(e);
         },
-        (err: unknown) => settle(undefined, err instanceof Error ? err : new Error(String(err))),
+        (err: unknown) =>
+          settle(undefined, err instanceof Error ? err : new InferenceError('INFERENCE_FAILED', String(err))),
       );
     }
   }

@@ -21,7 +21,7 @@ export function decodeCocoRle(rle: { size: [number, number]; counts: number[] })
       if (i % 2 === 1) data[(k % height) * width + Math.floor(k / height)] = 1;
     }
   });
-  if (k !== width * height) throw new Error(`COCO counts cover ${k} pixels, not ${width} x ${height}`);
+  if (k !== width * height) throw new RangeError(`COCO counts cover ${k} pixels, not ${width} x ${height}`);
   return { width, height, data };
 }
 

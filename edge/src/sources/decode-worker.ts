@@ -7,7 +7,7 @@ import { NodeAvSession } from './node-av-session.ts';
 import type { BackendMessage, WorkerCommand } from './protocol.ts';
 
 const port = parentPort;
-if (!port) throw new Error('decode-worker.ts must run in a worker thread');
+if (!port) throw new TypeError('decode-worker.ts must run in a worker thread');
 const control = (workerData as { control: Int32Array }).control;
 // FFmpeg's own log lines would bypass pino; problems reach the StreamSource as errors instead.
 Log.setLevel(AV_LOG_FATAL);

@@ -1,4 +1,5 @@
 /** Re-encodes decoded frames to browser-playable H.264 (libx264, no B-frames, SPS/PPS in band) inside a decode worker. */
+import { SightlineError } from '@sightline/shared';
 import { Encoder } from 'node-av/api';
 import { AV_OPT_SEARCH_CHILDREN, AV_OPT_TYPE_STRING, FF_ENCODER_LIBX264 } from 'node-av/constants';
 import { type Frame, Rational } from 'node-av/lib';
@@ -103,7 +104,8 @@ export class H264Transcoder {
       configure: (ctx) => {
         const set = (name: string, value: string) => {
           const ret = ctx.setOption(name, value, AV_OPT_TYPE_STRING, AV_OPT_SEARCH_CHILDREN);
-          if (ret < 0) throw new Error(`libx264 refused ${name}=${value} (error ${ret})`);
+          if (ret < 0)
+            throw new SightlineError('ENCODE_FAILED', `libx264 refused ${name}=${value} (error ${ret})`);
         };
         set('preset', this.#options.preset ?? 'veryfast');
         set('tune', 'zerolatency');

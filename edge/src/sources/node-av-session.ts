@@ -1,5 +1,6 @@
 /** One synchronous demux -> decode -> BGR24 session with node-av; runs inside a decode worker thread. */
 
+import { SightlineError } from '@sightline/shared/errors';
 import { nowMs, PTS_CLOCK_HZ } from '@sightline/shared/time';
 import { Decoder, Demuxer } from 'node-av/api';
 import { AV_PIX_FMT_BGR24, AVMEDIA_TYPE_VIDEO, SWS_BILINEAR } from 'node-av/constants';
@@ -16,6 +17,15 @@ import {
   type SessionRequest,
   type StreamInfo,
 } from './protocol.ts';
+
+/** A session failure whose report to the StreamSource (`info`) is already made: its code, message, diagnosis. */
+class SessionFailure extends SightlineError {
+  readonly info: ErrorInfo;
+  constructor(info: ErrorInfo) {
+    super(info.code, info.message);
+    this.info = info;
+  }
+}
 
 /** Sends a message to the StreamSource; `transfer` lists buffers to move instead of copy. */
 export type Post = (message: BackendMessage, transfer?: ArrayBuffer[]) => void;
@@ -119,10 +129,13 @@ export class NodeAvSession {
         this.#loopOffset = this.#lastPts + Math.max(1, this.#frameTicks);
       }
     } catch (err) {
-      const error = (err as { info?: ErrorInfo }).info ?? {
-        code: 'DECODE_FAILED' as const,
-        message: `Decoding ${this.#req.display} failed: ${(err as Error).message}`,
-      };
+      const error =
+        err instanceof SessionFailure
+          ? err.info
+          : {
+              code: 'DECODE_FAILED' as const,
+              message: `Decoding ${this.#req.display} failed: ${(err as Error).message}`,
+            };
       outcome = { type: 'done', outcome: this.#stopped() ? 'stopped' : 'error', error };
     } finally {
       this.#sws?.freeContext();
@@ -146,7 +159,7 @@ export class NodeAvSession {
   }
 
   #fail(code: ErrorInfo['code'], message: string): never {
-    throw Object.assign(new Error(message), { info: { code, message } satisfies ErrorInfo });
+    throw new SessionFailure({ code, message });
   }
 
   async #runOnce(announce: boolean): Promise<'eof' | 'error'> {
@@ -164,7 +177,7 @@ export class NodeAvSession {
         req.rtsp,
       );
       if (info.diagnose) info.diagnose.elapsedMs = performance.now() - openedAt;
-      throw Object.assign(new Error(info.message), { info });
+      throw new SessionFailure(info);
     }
     let decoder: Decoder | undefined;
     try {

@@ -4,6 +4,7 @@
  * With a `journal`, what each call adds to a window is written ahead to it, so a crash loses no open window.
  */
 import {
+  BATCH_LIMITS,
   type Batch,
   childLogger,
   describeError,
@@ -48,12 +49,6 @@ export interface ThumbnailInput {
   score: number;
   ts: number;
 }
-
-/** Schema limits of one batch (shared/src/uplink.ts). */
-const MAX_THUMBNAILS = 256;
-const MAX_EMBEDDINGS = 1024;
-const MAX_EVENTS = 1024;
-const MAX_TRACKS = 10_000;
 
 interface Known {
   label: string;
@@ -263,10 +258,10 @@ export class UplinkBatcher {
     if (
       w.points.length >= this.maxPoints ||
       w.bytes >= this.maxBytes ||
-      w.thumbnails.length >= MAX_THUMBNAILS ||
-      w.embeddings.length >= MAX_EMBEDDINGS ||
-      w.events.length >= MAX_EVENTS ||
-      w.tracks.size >= MAX_TRACKS
+      w.thumbnails.length >= BATCH_LIMITS.thumbnails ||
+      w.embeddings.length >= BATCH_LIMITS.embeddings ||
+      w.events.length >= BATCH_LIMITS.events ||
+      w.tracks.size >= BATCH_LIMITS.tracks
     ) {
       this.#cut(streamId, s);
     }

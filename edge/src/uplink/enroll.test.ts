@@ -68,12 +68,30 @@ test('enrollEdge posts the enrollment token and returns the credential on 201', 
 test("a hub error JSON becomes an error carrying the hub's code and message", async () => {
   const hub = await fakeHub(() => ({
     status: 401,
+    body: JSON.stringify({ error: { code: 'UNAUTHORIZED', message: 'token refused (expired)' } }),
+  }));
+  try {
+    await assert.rejects(enrollEdge({ hubUrl: hub.url, enrollmentToken: 'old', edgeId: 'edge-1' }), (err) => {
+      assert.ok(err instanceof EnrollError);
+      assert.equal(err.code, 'UNAUTHORIZED');
+      assert.equal(err.status, 401);
+      assert.match(err.message, /HTTP 401 UNAUTHORIZED\): token refused \(expired\)/);
+      return true;
+    });
+  } finally {
+    hub.server.close();
+  }
+});
+
+test('a hub error code outside the catalogue becomes BAD_RESPONSE, the message naming it', async () => {
+  const hub = await fakeHub(() => ({
+    status: 401,
     body: JSON.stringify({ error: { code: 'ENROLLMENT_INVALID', message: 'enrollment token expired' } }),
   }));
   try {
     await assert.rejects(enrollEdge({ hubUrl: hub.url, enrollmentToken: 'old', edgeId: 'edge-1' }), (err) => {
       assert.ok(err instanceof EnrollError);
-      assert.equal(err.code, 'ENROLLMENT_INVALID');
+      assert.equal(err.code, 'BAD_RESPONSE');
       assert.equal(err.status, 401);
       assert.match(err.message, /HTTP 401 ENROLLMENT_INVALID\): enrollment token expired/);
       return true;

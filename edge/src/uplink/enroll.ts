@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describeError } from '@sightline/shared';
+import { describeError, type ErrorCode, isErrorCode, SightlineError } from '@sightline/shared';
 import { describeHubTlsError, type HubResponse, type HubTls, hubRequest } from '../net/hub-tls.ts';
 
 /** What an edge keeps after enrolling. */
@@ -26,16 +26,29 @@ export interface EnrollOptions {
   tls?: HubTls;
 }
 
-/** Enrollment failed: `code` is the hub's error code, or HUB_UNREACHABLE / HUB_CERT_REFUSED / BAD_RESPONSE. */
-export class EnrollError extends Error {
-  readonly code: string;
+/**
+ * Enrollment failed: `code` is the hub's error code (UNAUTHORIZED, FORBIDDEN, ENROLLMENT_USED...), or
+ * HUB_UNREACHABLE / HUB_CERT_REFUSED / BAD_RESPONSE (also for a code the catalogue does not know; the message
+ * names it).
+ */
+export class EnrollError extends SightlineError {
   readonly status?: number;
-  constructor(code: string, message: string, options?: { status?: number; cause?: unknown }) {
-    super(message, { cause: options?.cause });
-    this.name = 'EnrollError';
-    this.code = code;
+  constructor(code: ErrorCode, message: string, options?: { status?: number; cause?: unknown }) {
+    super(code, message, { cause: options?.cause });
     this.status = options?.status;
   }
+}
+
+/** The edge's credential file cannot be read, parsed or written (CREDENTIAL_INVALID); the message names the file. */
+export class CredentialError extends SightlineError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('CREDENTIAL_INVALID', message, options);
+  }
+}
+
+/** The text of a thrown value without a code: it goes inside a message that has its own. */
+function reasonOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 /** Trades an enrollment token for the edge's credential: POST /api/v1/enroll, HTTP 201 `{ edgeId, token }`. */
@@ -65,7 +78,7 @@ export async function enrollEdge(options: EnrollOptions): Promise<EdgeCredential
       tlsReason ? 'HUB_CERT_REFUSED' : 'HUB_UNREACHABLE',
       tlsReason
         ? `cannot enroll with the hub at ${options.hubUrl}: ${tlsReason}`
-        : `cannot reach hub at ${options.hubUrl} to enroll: ${describeError(err)}`,
+        : `cannot reach hub at ${options.hubUrl} to enroll: ${reasonOf(err)}`,
       { cause: err },
     );
   }
@@ -80,7 +93,7 @@ export async function enrollEdge(options: EnrollOptions): Promise<EdgeCredential
     const error = (body as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
     if (error && typeof error.code === 'string') {
       throw new EnrollError(
-        error.code,
+        isErrorCode(error.code) ? error.code : 'BAD_RESPONSE',
         `hub refused enrollment (HTTP ${res.status} ${error.code}): ${String(error.message ?? '')}`,
         { status: res.status },
       );
@@ -115,20 +128,25 @@ export async function loadCredential(stateDir: string): Promise<EdgeCredential |
     text = await readFile(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new Error(`cannot read edge credential ${path}: ${describeError(err)}`, { cause: err });
+    throw new CredentialError(`cannot read edge credential ${path}: ${describeError(err)}`, { cause: err });
   }
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch (err) {
-    throw new Error(`malformed edge credential ${path}: not JSON (${describeError(err)}); enroll again`);
+    throw new CredentialError(
+      `malformed edge credential ${path}: not JSON (${describeError(err)}); enroll again`,
+      {
+        cause: err,
+      },
+    );
   }
   const c = data as Partial<Record<keyof EdgeCredential, unknown>> | null;
   const missing = (['hubUrl', 'edgeId', 'token'] as const).filter(
     (k) => typeof c?.[k] !== 'string' || (c[k] as string).length === 0,
   );
   if (typeof data !== 'object' || data === null || Array.isArray(data) || missing.length > 0) {
-    throw new Error(
+    throw new CredentialError(
       `malformed edge credential ${path}: ${missing.length ? `missing or empty ${missing.join(', ')}` : 'not an object'}; enroll again`,
     );
   }
@@ -149,7 +167,7 @@ export async function saveCredential(stateDir: string, credential: EdgeCredentia
     await rename(tmp, path);
   } catch (err) {
     await rm(tmp, { force: true });
-    throw new Error(`cannot save edge credential ${path}: ${describeError(err)}`, { cause: err });
+    throw new CredentialError(`cannot save edge credential ${path}: ${describeError(err)}`, { cause: err });
   }
   return path;
 }

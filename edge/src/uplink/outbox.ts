@@ -161,7 +161,7 @@ export class Outbox {
     if (this.#closed) throw new ClosedError('outbox');
     const k = keyString(key.streamId, key.run, key.seq);
     if (this.#live.has(k)) {
-      throw new Error(`outbox already holds batch ${key.streamId}/${key.run}/${key.seq}`);
+      throw new TypeError(`outbox already holds batch ${key.streamId}/${key.run}/${key.seq}`);
     }
     positiveInt('seq', key.seq);
     let evicted = 0;

@@ -16,10 +16,13 @@ import {
   type EdgeLoad,
   type Heartbeat,
   type Hello,
+  HubMessageSchema,
   TypedEmitter,
   UPLINK_MAX_FRAME_BYTES,
   UPLINK_PATH,
   UPLINK_PROTOCOL,
+  type UplinkError,
+  type Welcome,
 } from '@sightline/shared';
 import WebSocket from 'ws';
 import { Backoff, type BackoffOptions } from '../net/backoff.ts';
@@ -95,14 +98,13 @@ export function uplinkUrl(hubUrl: string): string {
   if (url.protocol === 'http:') url.protocol = 'ws:';
   else if (url.protocol === 'https:') url.protocol = 'wss:';
   else if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
-    throw new Error(`hub URL must be http(s):// or ws(s):// but is ${hubUrl}`);
+    throw new TypeError(`hub URL must be http(s):// or ws(s):// but is ${hubUrl}`);
   }
   return url.href;
 }
 
-function str(value: unknown): value is string {
-  return typeof value === 'string';
-}
+/** The hub message types this edge knows (HubMessageSchema's discriminators). */
+const HUB_MESSAGE_TYPES = new Set(['welcome', 'ack', 'command', 'error']);
 
 export class UplinkClient extends TypedEmitter<UplinkClientEvents> {
   readonly url: string;
@@ -260,8 +262,11 @@ export class UplinkClient extends TypedEmitter<UplinkClientEvents> {
     if (ws !== this.#ws) return;
     this.#lastHeard = Date.now();
     let msg: unknown;
+    if (!isBinary) {
+      this.#badFrame('undecodable frame: text frame');
+      return;
+    }
     try {
-      if (!isBinary) throw new Error('text frame');
       const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
       msg = decoder.decode(buf);
     } catch (err) {
@@ -272,26 +277,42 @@ export class UplinkClient extends TypedEmitter<UplinkClientEvents> {
       this.#badFrame('frame is not a message');
       return;
     }
-    const m = msg as Record<string, unknown>;
+    const parsed = HubMessageSchema.safeParse(msg);
+    if (!parsed.success) {
+      const m = msg as Record<string, unknown>;
+      if (m.t === 'command') {
+        // A command with an id is answered (COMMAND_INVALID), so the hub is not left waiting.
+        const id = typeof m.id === 'string' && m.id.length > 0 && m.id.length <= 64 ? m.id : undefined;
+        const invalid =
+          CommandSchema.safeParse(m)
+            .error?.issues.map((i) => i.message)
+            .join('; ') ?? '';
+        if (id) void this.#onCommand(ws, id, { invalid, op: m.op });
+        else this.#badFrame('command without id');
+      } else if (typeof m.t === 'string' && HUB_MESSAGE_TYPES.has(m.t)) {
+        const issue = parsed.error.issues[0];
+        this.#badFrame(
+          `malformed ${m.t}: ${issue ? `${issue.path.join('.') || '(message)'}: ${issue.message}` : ''}`,
+        );
+      } else {
+        this.#badFrame(`unknown message type ${JSON.stringify(m.t)}`);
+      }
+      return;
+    }
+    const m = parsed.data;
     switch (m.t) {
       case 'welcome':
         this.#onWelcome(ws, m);
         return;
       case 'ack':
-        if (!str(m.streamId) || !str(m.run) || typeof m.seq !== 'number') {
-          this.#badFrame('malformed ack');
-          return;
-        }
         this.#onAck(m.streamId, m.run, m.seq);
         return;
       case 'command':
-        void this.#onCommand(ws, m);
+        void this.#onCommand(ws, m.id, m);
         return;
       case 'error':
         this.#onError(m);
         return;
-      default:
-        this.#badFrame(`unknown message type ${JSON.stringify(m.t)}`);
     }
   }
 
@@ -303,19 +324,17 @@ export class UplinkClient extends TypedEmitter<UplinkClientEvents> {
     }
   }
 
-  #onWelcome(ws: WebSocket, m: Record<string, unknown>): void {
+  #onWelcome(ws: WebSocket, m: Welcome): void {
     if (this.#welcomed) return;
     clearTimeout(this.#helloTimer);
-    if (typeof m.protocol === 'number' && Math.floor(m.protocol) !== UPLINK_PROTOCOL) {
+    if (Math.floor(m.protocol) !== UPLINK_PROTOCOL) {
       this.#log.warn(
         { hub: m.protocol, edge: UPLINK_PROTOCOL },
         'hub speaks another uplink protocol version',
       );
     }
     const heartbeatMs =
-      typeof m.heartbeatMs === 'number' && Number.isFinite(m.heartbeatMs) && m.heartbeatMs > 0
-        ? Math.max(20, m.heartbeatMs)
-        : 5000;
+      Number.isFinite(m.heartbeatMs) && m.heartbeatMs > 0 ? Math.max(20, m.heartbeatMs) : 5000;
     this.#welcomed = true;
     this.#backoff.reset();
     this.#authRefused = false;
@@ -368,10 +387,9 @@ export class UplinkClient extends TypedEmitter<UplinkClientEvents> {
     this.#pump();
   }
 
-  #onError(m: Record<string, unknown>): void {
-    const code = str(m.code) ? m.code : 'UNKNOWN';
-    const message = str(m.message) ? m.message : '';
-    if (typeof m.seq !== 'number') {
+  #onError(m: UplinkError): void {
+    const { code, message, streamId, run } = m;
+    if (m.seq === undefined) {
       if (code === 'STORE_UNAVAILABLE' || code === 'STORE_FAILED') {
         // "Not stored, retry": nothing is dropped; the hub closes and everything unacked is replayed after the
         // reconnect backoff. One line per outage (the close that follows logs the outage itself).
@@ -388,8 +406,6 @@ export class UplinkClient extends TypedEmitter<UplinkClientEvents> {
     }
     // The hub names stream, run and seq of the refused batch (an older hub may leave out the run: then the
     // oldest batch in flight with this stream and seq).
-    const streamId = str(m.streamId) ? m.streamId : undefined;
-    const run = str(m.run) ? m.run : undefined;
     let found: OutboxEntry | undefined;
     for (const e of this.#inFlight.values()) {
       if (
@@ -415,28 +431,24 @@ export class UplinkClient extends TypedEmitter<UplinkClientEvents> {
     this.#pump();
   }
 
-  async #onCommand(ws: WebSocket, m: Record<string, unknown>): Promise<void> {
-    const id = str(m.id) && m.id.length > 0 && m.id.length <= 64 ? m.id : undefined;
-    if (!id) {
-      this.#badFrame('command without id');
-      return;
-    }
-    const parsed = CommandSchema.safeParse(m);
+  /** Runs command `id` and answers its `result`: `cmd` parsed, or why it failed CommandSchema (COMMAND_INVALID). */
+  async #onCommand(
+    ws: WebSocket,
+    id: string,
+    cmd: Command | { invalid: string; op: unknown },
+  ): Promise<void> {
     let outcome: CommandOutcome;
-    if (!parsed.success) {
-      outcome = {
-        ok: false,
-        error: { code: 'COMMAND_INVALID', message: parsed.error.issues.map((i) => i.message).join('; ') },
-      };
+    if ('invalid' in cmd) {
+      outcome = { ok: false, error: { code: 'COMMAND_INVALID', message: cmd.invalid } };
     } else {
       try {
-        outcome = await this.#o.onCommand(parsed.data);
+        outcome = await this.#o.onCommand(cmd);
       } catch (err) {
         outcome = { ok: false, error: { code: 'COMMAND_FAILED', message: describeError(err) } };
       }
     }
     if (ws !== this.#ws || ws.readyState !== WebSocket.OPEN) {
-      this.#log.warn({ id, op: m.op }, 'connection lost before the command result could be sent');
+      this.#log.warn({ id, op: cmd.op }, 'connection lost before the command result could be sent');
       return;
     }
     try {

@@ -1,26 +1,10 @@
-/** The per-frame metadata of the `meta` data channel (docs/webrtc.md): built from a held frame and its outcome. */
-import { nowMs, type Track } from '@sightline/shared';
+/**
+ * The per-frame metadata of the `meta` data channel (docs/webrtc.md; FrameMetaSchema of shared/src/signalling.ts):
+ * built from a held frame and its outcome.
+ */
+import { type FrameMeta, nowMs, type Track } from '@sightline/shared';
 import type { HeldFrame, HoldOutcome } from './frame-hold.ts';
 
-/** The JSON sent on the `meta` data channel for each frame (docs/webrtc.md). */
-export interface FrameMeta {
-  v: 1;
-  /** RTP timestamp of the frame's packets. */
-  rtp: number;
-  /** Frame sequence number in the stream (-1 when the frame's outcome never came: timed out). */
-  seq: number;
-  pts: number;
-  w: number;
-  h: number;
-  /** Epoch ms the edge received the frame (decoder output). */
-  t: number;
-  /** Epoch ms the frame left the edge. */
-  sent: number;
-  tracks: { id: number; c: number; l: string; s: number; b: [number, number, number, number] }[];
-  /** Instance masks of the tracks that have one (a segmentation model): see Mask in @sightline/shared. */
-  masks?: { id: number; box: [number, number, number, number]; w: number; h: number; counts: number[] }[];
-  skipped: boolean;
-}
 /** One decimal: ms and pixels on the wire. */
 export const round1 = (v: number): number => Math.round(v * 10) / 10;
 

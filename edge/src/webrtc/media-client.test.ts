@@ -123,10 +123,10 @@ test('publishes with the docs/webrtc.md message, republishes after a reconnect, 
       ws.on('message', async (data) => {
         const m = JSON.parse(data.toString()) as Record<string, unknown>;
         messages.push(m);
-        if (m.type === 'publish') {
+        if (m.t === 'publish') {
           const { pc, sdp } = await answer(m.sdp as string);
           peers.push(pc);
-          ws.send(JSON.stringify({ type: 'answer', streamId: m.streamId, sdp }));
+          ws.send(JSON.stringify({ t: 'answer', streamId: m.streamId, sdp }));
         }
       });
     });
@@ -142,7 +142,7 @@ test('publishes with the docs/webrtc.md message, republishes after a reconnect, 
   });
   try {
     client.start();
-    const publish = await until('publish', 10_000, () => messages.find((m) => m.type === 'publish'));
+    const publish = await until('publish', 10_000, () => messages.find((m) => m.t === 'publish'));
     assert.equal(auth[0], `Bearer ${TOKEN}`);
     assert.equal(publish.streamId, 'cam1');
     assert.deepEqual(publish.video, {
@@ -171,16 +171,15 @@ test('publishes with the docs/webrtc.md message, republishes after a reconnect, 
     // The hub drops the socket: peer connections go, the client reconnects and publishes again.
     for (const ws of wss.clients) ws.terminate();
     await until('republish', 10_000, () =>
-      messages.filter((m) => m.type === 'publish').length >= 2 ? true : undefined,
+      messages.filter((m) => m.t === 'publish').length >= 2 ? true : undefined,
     );
     assert.equal(client.stats().reconnects, 1);
     // A hub error without a pending publish is logged, not thrown.
-    for (const ws of wss.clients)
-      ws.send(JSON.stringify({ type: 'error', code: 'BAD_MESSAGE', message: 'x' }));
+    for (const ws of wss.clients) ws.send(JSON.stringify({ t: 'error', code: 'BAD_MESSAGE', message: 'x' }));
     for (const ws of wss.clients) ws.send('not json');
     await until('answered', 10_000, () => (client.publisher('cam1') ? true : undefined));
     runtime.emit('stream-removed', 'cam1');
-    await until('unpublish', 5000, () => messages.find((m) => m.type === 'unpublish'));
+    await until('unpublish', 5000, () => messages.find((m) => m.t === 'unpublish'));
     assert.equal(client.publisher('cam1'), undefined);
     assert.equal(client.stats().hubErrors, 1);
   } finally {

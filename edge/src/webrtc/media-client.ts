@@ -3,24 +3,27 @@
  * StreamPublisher per stream of the runtime. Publishes every stream whose source is open, republishes one whose
  * source reopened with other facts, unpublishes streams that stop or go away. When the socket closes every peer
  * connection is torn down; it reconnects with backoff (0.5 s doubling to 5 s) and publishes everything again.
+ * Messages are the schemas of shared/src/signalling.ts; what the hub sends is parsed with HubToEdgeMediaMessageSchema.
  * Hub errors are logged, never thrown.
  */
-import { childLogger, describeError, type FrameResult, type StreamStats } from '@sightline/shared';
+import {
+  childLogger,
+  describeError,
+  type EdgeMediaMessage,
+  type FrameResult,
+  HubToEdgeMediaMessageSchema,
+  MEDIA_EDGE_PATH,
+  type PublishedVideo,
+  SIGNALLING_MAX_FRAME_BYTES,
+  type StreamStats,
+} from '@sightline/shared';
 import WebSocket from 'ws';
 import type { EncodedPacket } from '../frame.ts';
 import { Backoff, type BackoffOptions } from '../net/backoff.ts';
 import { closeSocket, openHubSocket } from '../net/hub-socket.ts';
 import type { HubTls } from '../net/hub-tls.ts';
 import type { MediaDroppedFrame, MediaRuntime, MediaStreamInfo } from './runtime-contracts.ts';
-import {
-  PublishError,
-  type PublishedVideo,
-  type PublisherStats,
-  StreamPublisher,
-} from './stream-publisher.ts';
-
-/** The path of the edge's media signalling WebSocket on the hub. */
-export const MEDIA_EDGE_PATH = '/api/v1/media/edge';
+import { PublishError, type PublisherStats, StreamPublisher } from './stream-publisher.ts';
 
 /** The media signalling URL of a hub: http(s)://host/... -> ws(s)://host/api/v1/media/edge. */
 export function mediaUrl(hubUrl: string): string {
@@ -28,7 +31,7 @@ export function mediaUrl(hubUrl: string): string {
   if (url.protocol === 'http:') url.protocol = 'ws:';
   else if (url.protocol === 'https:') url.protocol = 'wss:';
   else if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
-    throw new Error(`hub URL must be http(s):// or ws(s):// but is ${hubUrl}`);
+    throw new TypeError(`hub URL must be http(s):// or ws(s):// but is ${hubUrl}`);
   }
   return url.href;
 }
@@ -168,7 +171,7 @@ export class EdgeMediaClient {
       rt.off('stream-state', l.state);
       rt.off('stream-removed', l.removed);
     }
-    for (const id of this.#publishers.keys()) this.#sendJson({ type: 'unpublish', streamId: id });
+    for (const id of this.#publishers.keys()) this.#sendJson({ t: 'unpublish', streamId: id });
     await this.#closePublishers('edge shutting down');
     await closeSocket(this.#ws, 'edge shutting down');
   }
@@ -191,7 +194,7 @@ export class EdgeMediaClient {
     const { ws } = openHubSocket(
       this.url,
       this.#o.token,
-      { maxPayload: 1 << 20, handshakeTimeoutMs: 10_000, tls: this.#o.tls },
+      { maxPayload: SIGNALLING_MAX_FRAME_BYTES, handshakeTimeoutMs: 10_000, tls: this.#o.tls },
       (socket, reason, status, tlsFailed) => this.#onClose(socket, reason, status, tlsFailed),
     );
     this.#ws = ws;
@@ -240,20 +243,38 @@ export class EdgeMediaClient {
 
   #onMessage(ws: WebSocket, data: WebSocket.RawData, isBinary: boolean): void {
     if (ws !== this.#ws) return;
-    let msg: Record<string, unknown>;
-    try {
-      if (isBinary) throw new Error('binary frame');
-      const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : data.toString();
-      const parsed: unknown = JSON.parse(text);
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
-        throw new Error('not an object');
-      msg = parsed as Record<string, unknown>;
-    } catch (err) {
-      this.#log.warn({ err: describeError(err) }, 'ignoring a malformed media signalling message');
+    let raw: unknown;
+    let malformed: string | undefined;
+    if (isBinary) malformed = 'binary frame';
+    else {
+      try {
+        raw = JSON.parse(Array.isArray(data) ? Buffer.concat(data).toString('utf8') : data.toString());
+        if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) malformed = 'not an object';
+      } catch (err) {
+        malformed = describeError(err);
+      }
+    }
+    if (malformed !== undefined) {
+      this.#log.warn({ err: malformed }, 'ignoring a malformed media signalling message');
       return;
     }
-    const streamId = typeof msg.streamId === 'string' ? msg.streamId : undefined;
-    if (msg.type === 'answer' && streamId && typeof msg.sdp === 'string') {
+    const parsed = HubToEdgeMediaMessageSchema.safeParse(raw);
+    if (!parsed.success) {
+      const t = (raw as { t?: unknown }).t;
+      if (t !== 'answer' && t !== 'error') {
+        this.#log.warn({ t }, 'ignoring an unknown media signalling message');
+        return;
+      }
+      const issue = parsed.error.issues[0];
+      this.#log.warn(
+        { t, err: issue ? `${issue.path.join('.') || '(message)'}: ${issue.message}` : undefined },
+        'ignoring a malformed media signalling message',
+      );
+      return;
+    }
+    const msg = parsed.data;
+    if (msg.t === 'answer') {
+      const { streamId } = msg;
       const p = this.#pending.get(streamId);
       if (!p) return;
       this.#pending.delete(streamId);
@@ -262,23 +283,20 @@ export class EdgeMediaClient {
       p.resolve(msg.sdp);
       return;
     }
-    if (msg.type === 'error') {
-      this.#stats.hubErrors++;
-      const text = `hub error ${String(msg.code)}: ${String(msg.message)}`;
-      const p = streamId ? this.#pending.get(streamId) : undefined;
-      if (p && streamId) {
-        this.#pending.delete(streamId);
-        clearTimeout(p.timer);
-        p.reject(new PublishError(text));
-        return;
-      }
-      this.#log.warn({ streamId, code: msg.code }, text);
+    this.#stats.hubErrors++;
+    const { streamId } = msg;
+    const text = `hub error ${msg.code}: ${msg.message}`;
+    const p = streamId ? this.#pending.get(streamId) : undefined;
+    if (p && streamId) {
+      this.#pending.delete(streamId);
+      clearTimeout(p.timer);
+      p.reject(new PublishError(text));
       return;
     }
-    this.#log.warn({ type: msg.type }, 'ignoring an unknown media signalling message');
+    this.#log.warn({ streamId, code: msg.code }, text);
   }
 
-  #sendJson(message: Record<string, unknown>): boolean {
+  #sendJson(message: EdgeMediaMessage): boolean {
     const ws = this.#ws;
     if (!ws || !this.#open || ws.readyState !== WebSocket.OPEN) return false;
     ws.send(JSON.stringify(message));
@@ -300,7 +318,7 @@ export class EdgeMediaClient {
     if (!pub) return;
     this.#publishers.delete(streamId);
     this.#rejectPending(streamId, 'stream unpublished');
-    this.#sendJson({ type: 'unpublish', streamId });
+    this.#sendJson({ t: 'unpublish', streamId });
     void pub.close();
   }
 
@@ -366,8 +384,8 @@ export class EdgeMediaClient {
   #signal(streamId: string, sdp: string, video: PublishedVideo): Promise<string> {
     this.#rejectPending(streamId, 'publish replaced');
     return new Promise<string>((resolve, reject) => {
-      const message = {
-        type: 'publish',
+      const message: EdgeMediaMessage = {
+        t: 'publish',
         streamId,
         sdp,
         video: {

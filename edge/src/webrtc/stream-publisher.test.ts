@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { parseEdgeConfig } from '@sightline/shared';
+import { FrameMetaSchema, parseEdgeConfig } from '@sightline/shared';
 import { type RTCDataChannel, RTCPeerConnection, RTCRtpCodecParameters } from 'werift';
 import { NAL, nalType } from '../h264/nal.ts';
 import { EdgeRuntime } from '../pipeline/edge-runtime.ts';
@@ -152,7 +152,10 @@ async function loopback(source: string, frames: number, model?: string, holdMs?:
   let label: string | undefined;
   const onChannel = (dc: RTCDataChannel) => {
     label = dc.label;
-    dc.onMessage.subscribe((m) => events.push({ kind: 'meta', meta: JSON.parse(m.toString()) as FrameMeta }));
+    // Parsed with the wire schema: what the edge sends is what shared/src/signalling.ts says.
+    dc.onMessage.subscribe((m) =>
+      events.push({ kind: 'meta', meta: FrameMetaSchema.parse(JSON.parse(m.toString())) }),
+    );
   };
   let publisher: StreamPublisher | undefined;
   let published: Promise<void> | undefined;

@@ -8,7 +8,8 @@ import {
   childLogger,
   describeError,
   type FrameResult,
-  type StreamVideo,
+  type PublishedVideo,
+  SightlineError,
   type Track,
   TypedEmitter,
 } from '@sightline/shared';
@@ -29,21 +30,15 @@ import { H264Packetizer } from './rtp-h264.ts';
 import type { MediaStreamInfo } from './runtime-contracts.ts';
 import { closePeer, skipDefaultStun, WERIFT_BUNDLE } from './werift-ice.ts';
 
-/** A problem that stops a publisher (e.g. packets that are not H.264). */
-export class PublishError extends Error {
-  override name = 'PublishError';
+/** A problem that stops a publisher (e.g. packets that are not H.264): PUBLISH_FAILED. */
+export class PublishError extends SightlineError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('PUBLISH_FAILED', message, options);
+  }
 }
 
-/** The video facts of a publish message (docs/webrtc.md). */
-export interface PublishedVideo extends StreamVideo {
-  codec: 'h264';
-  profileLevelId: string;
-  width: number;
-  height: number;
-  fps: number;
-}
-
-export type { FrameMeta } from './frame-meta.ts';
+/** The wire shapes this publisher sends (shared/src/signalling.ts). */
+export type { FrameMeta, PublishedVideo } from '@sightline/shared';
 
 export type PublisherState = 'new' | 'waiting-sps' | 'connecting' | 'connected' | 'failed' | 'closed';
 

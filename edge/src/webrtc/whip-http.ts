@@ -4,18 +4,18 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ID_PATTERN, type Logger } from '@sightline/shared';
+import { type ErrorCode, ID_PATTERN, type Logger, SightlineError } from '@sightline/shared';
 import { checkWhipOffer, type OfferedH264 } from './whip-sdp.ts';
 
-/** A refused request: its status, a stable code, the message and extra headers (Allow, Retry-After...). */
-export class HttpError extends Error {
+/** A refused WHIP request: its status, a code of the catalogue, the message and extra headers (Allow, Retry-After...). */
+export class HttpError extends SightlineError {
   constructor(
     readonly status: number,
-    readonly code: string,
+    code: ErrorCode,
     message: string,
     readonly headers: Record<string, string> = {},
   ) {
-    super(message);
+    super(code, message);
   }
 }
 

@@ -4,6 +4,7 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import type { AddressInfo } from 'node:net';
+import { SightlineError } from '@sightline/shared';
 import { startsKeyframe } from './rtp-h264.ts';
 
 /**
@@ -50,7 +51,7 @@ export async function freeRtpPort(): Promise<number> {
       a.close();
     }
   }
-  throw new Error('no free UDP port pair for RTP');
+  throw new SightlineError('RTP_PORTS_EXHAUSTED', 'no free UDP port pair for RTP');
 }
 
 /** Forwards one WHIP session's video RTP to FFmpeg's receiver on 127.0.0.1:`port`, from the first keyframe on. */

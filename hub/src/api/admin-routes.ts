@@ -92,7 +92,7 @@ export function registerAdminRoutes(
     async (c) => {
       const { quarantineId } = c.req.valid('param');
       const bytes = await quarantinePayload(store, quarantineId);
-      if (!bytes) throw apiError(404, 'NOT_FOUND', `no quarantined batch ${quarantineId}`);
+      if (!bytes) throw apiError('NOT_FOUND', `no quarantined batch ${quarantineId}`);
       return c.body(new Uint8Array(bytes), 200, {
         'content-type': 'application/vnd.msgpack',
         'content-disposition': `attachment; filename="quarantine-${quarantineId}.msgpack"`,
@@ -116,7 +116,7 @@ export function registerAdminRoutes(
     async (c) => {
       const { quarantineId } = c.req.valid('param');
       const [gone] = await discardQuarantined(store, [quarantineId]);
-      if (gone === undefined) throw apiError(404, 'NOT_FOUND', `no quarantined batch ${quarantineId}`);
+      if (gone === undefined) throw apiError('NOT_FOUND', `no quarantined batch ${quarantineId}`);
       await record(c, 'quarantine.discard', String(gone));
       return c.json({ discarded: gone }, 200);
     },

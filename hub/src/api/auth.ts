@@ -47,7 +47,7 @@ export function requireRole(deps: AuthDeps, role: TokenRole): MiddlewareHandler<
     const token = bearerToken(c);
     if (!token) {
       deps.refused?.inc({ reason: 'missing' });
-      throw apiError(401, 'UNAUTHORIZED', 'this route needs a token: send Authorization: Bearer <token>', {
+      throw apiError('UNAUTHORIZED', 'this route needs a token: send Authorization: Bearer <token>', {
         'www-authenticate': 'Bearer',
       });
     }
@@ -56,7 +56,7 @@ export function requireRole(deps: AuthDeps, role: TokenRole): MiddlewareHandler<
       deps.refused?.inc({ reason: verdict });
       const wait = deps.limiter.take(`addr:${clientAddress(c)}`);
       if (wait) throw rateLimited(wait);
-      throw apiError(401, 'UNAUTHORIZED', `token refused (${verdict})`, { 'www-authenticate': 'Bearer' });
+      throw apiError('UNAUTHORIZED', `token refused (${verdict})`, { 'www-authenticate': 'Bearer' });
     }
     const wait = deps.limiter.take(`token:${verdict.id}`);
     if (wait) {
@@ -65,7 +65,7 @@ export function requireRole(deps: AuthDeps, role: TokenRole): MiddlewareHandler<
     }
     if (!roleAllows(verdict.role, role)) {
       deps.refused?.inc({ reason: 'role' });
-      throw apiError(403, 'FORBIDDEN', `this route needs the ${role} role; the token has ${verdict.role}`);
+      throw apiError('FORBIDDEN', `this route needs the ${role} role; the token has ${verdict.role}`);
     }
     c.set('auth', verdict);
     await next();
@@ -73,7 +73,7 @@ export function requireRole(deps: AuthDeps, role: TokenRole): MiddlewareHandler<
 }
 
 function rateLimited(waitSec: number) {
-  return apiError(429, 'RATE_LIMITED', `too many requests; retry in ${waitSec} s`, {
+  return apiError('RATE_LIMITED', `too many requests; retry in ${waitSec} s`, {
     'retry-after': String(waitSec),
   });
 }

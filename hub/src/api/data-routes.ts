@@ -124,7 +124,7 @@ export function registerDataRoutes(app: OpenAPIHono<AuthEnv>, deps: DataRouteDep
     async (c) => {
       const { sha256 } = c.req.valid('param');
       const bytes = await deps.readThumbnail(sha256);
-      if (!bytes) throw apiError(404, 'NOT_FOUND', `no thumbnail ${sha256}`);
+      if (!bytes) throw apiError('NOT_FOUND', `no thumbnail ${sha256}`);
       return c.body(new Uint8Array(bytes), 200, {
         'content-type': 'image/jpeg',
         'cache-control': 'private, max-age=31536000, immutable',

@@ -1,11 +1,12 @@
 /** JSON errors with stable codes, and the validation hook that turns zod issues into them. */
 import { randomUUID } from 'node:crypto';
 import { z } from '@hono/zod-openapi';
-import { childLogger, describeError } from '@sightline/shared';
+import { childLogger, describeError, SightlineError } from '@sightline/shared';
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { isStoreUnavailable, storeErrorReason } from '../store/store-errors.ts';
+import { codeOfStatus, type HttpErrorCode, httpStatusOf } from './error-status.ts';
 
 /** Every error body: `{ error: { code, message, issues? } }`. */
 export const ApiErrorSchema = z
@@ -22,8 +23,11 @@ export const ApiErrorSchema = z
   })
   .openapi('Error');
 
-/** An HTTPException whose response is the JSON error body. */
-export function apiError(
+/**
+ * An HTTPException whose response is the JSON error body with `status`. Routes use {@link apiError}; this is for
+ * the one answer whose code is not the hub's own (an edge's refusal of a command, passed on as 422).
+ */
+export function jsonError(
   status: ContentfulStatusCode,
   code: string,
   message: string,
@@ -34,16 +38,14 @@ export function apiError(
   });
 }
 
-/** Codes for the statuses hono's own middleware raises without one. */
-const STATUS_CODES: Record<number, string> = {
-  400: 'BAD_REQUEST',
-  401: 'UNAUTHORIZED',
-  403: 'FORBIDDEN',
-  404: 'NOT_FOUND',
-  413: 'PAYLOAD_TOO_LARGE',
-  415: 'UNSUPPORTED_MEDIA_TYPE',
-  429: 'RATE_LIMITED',
-};
+/** An HTTPException whose response is the JSON error body, with the code's status (httpStatusOf). */
+export function apiError(
+  code: HttpErrorCode,
+  message: string,
+  headers?: Record<string, string>,
+): HTTPException {
+  return jsonError(httpStatusOf(code), code, message, headers);
+}
 
 /** Seconds a client should wait before retrying a request that met a store outage (the Retry-After header). */
 export const STORE_RETRY_AFTER_SECONDS = 5;
@@ -58,15 +60,16 @@ function requestId(c: Context): string {
 
 /**
  * The error response for anything thrown in a handler. A store outage (database unreachable, connection cut, pool
- * exhausted) is 503 STORE_UNAVAILABLE with Retry-After; anything unexpected is 500 INTERNAL whose body holds only
- * the code, a fixed message and a request id: the error itself (SQL text, query parameters, stack) goes to the
- * hub's log under that id, never into a response.
+ * exhausted) is 503 STORE_UNAVAILABLE with Retry-After; a SightlineError whose code has an HTTP status
+ * (error-status.ts: a service's EDGE_OFFLINE, NOT_FOUND, VALIDATION_FAILED...) is that status with its code and
+ * message; anything else is 500 INTERNAL whose body holds only the code, a fixed message and a request id: the
+ * error itself (SQL text, query parameters, stack) goes to the hub's log under that id, never into a response.
  */
 export function errorResponse(err: Error, c: Context): Response {
   if (err instanceof HTTPException) {
     if (err.res) return err.getResponse();
     const status = err.status;
-    return c.json({ error: { code: STATUS_CODES[status] ?? 'ERROR', message: err.message } }, status);
+    return c.json({ error: { code: codeOfStatus(status), message: err.message } }, status);
   }
   const id = requestId(c);
   const where = { requestId: id, method: c.req.method, path: c.req.path };
@@ -75,19 +78,28 @@ export function errorResponse(err: Error, c: Context): Response {
     return c.json(
       {
         error: {
-          code: 'STORE_UNAVAILABLE',
+          code: 'STORE_UNAVAILABLE' satisfies HttpErrorCode,
           message: `the hub's database is unavailable; retry in ${STORE_RETRY_AFTER_SECONDS} s`,
           requestId: id,
         },
       },
-      503,
+      httpStatusOf('STORE_UNAVAILABLE'),
       { 'retry-after': String(STORE_RETRY_AFTER_SECONDS), 'x-request-id': id },
     );
   }
+  const status =
+    err instanceof SightlineError && err.code !== 'INTERNAL' ? httpStatusOf(err.code) : undefined;
+  if (status !== undefined) {
+    return c.json({ error: { code: (err as SightlineError).code, message: err.message } }, status);
+  }
   log.error({ ...where, err: describeError(err), stack: err?.stack }, 'request failed: internal error');
-  return c.json({ error: { code: 'INTERNAL', message: 'internal error', requestId: id } }, 500, {
-    'x-request-id': id,
-  });
+  return c.json(
+    { error: { code: 'INTERNAL', message: 'internal error', requestId: id } },
+    httpStatusOf('INTERNAL'),
+    {
+      'x-request-id': id,
+    },
+  );
 }
 
 /** `target.path.to.field` for one zod issue. */
@@ -108,6 +120,6 @@ export function validationHook(
   const first = issues[0]!;
   return c.json(
     { error: { code: 'VALIDATION_FAILED', message: `${first.path}: ${first.message}`, issues } },
-    400,
+    httpStatusOf('VALIDATION_FAILED'),
   );
 }

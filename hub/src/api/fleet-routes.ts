@@ -1,11 +1,11 @@
 /** Fleet routes: list, read and remove edges; add, remove, start and stop their streams; push config changes. */
 import { type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { TokenService } from '../auth/token-service.ts';
-import { FleetError, type FleetHub } from '../fleet/fleet-hub.ts';
+import type { FleetHub } from '../fleet/fleet-hub.ts';
 import type { RecordAudit } from './audit-recorder.ts';
 import type { AuthDeps, AuthEnv } from './auth.ts';
 import { authedRoute } from './authed-route.ts';
-import { ApiErrorSchema, apiError } from './errors.ts';
+import { ApiErrorSchema, apiError, jsonError } from './errors.ts';
 import {
   AddStreamBody,
   BAD_REQUEST,
@@ -22,14 +22,6 @@ import {
 export interface FleetRouteDeps extends AuthDeps {
   tokens: TokenService;
   fleet: FleetHub;
-}
-
-function fleetFailure(err: unknown): never {
-  if (err instanceof FleetError) {
-    const status = err.code === 'EDGE_UNKNOWN' ? 404 : err.code === 'EDGE_OFFLINE' ? 409 : 504;
-    throw apiError(status, err.code, err.message);
-  }
-  throw err;
 }
 
 /** /api/v1/edges: GET list and one (viewer), DELETE (admin); streams and config commands (operator). */
@@ -63,7 +55,7 @@ export function registerFleetRoutes(
     async (c) => {
       const { edgeId } = c.req.valid('param');
       const edge = await fleet.get(edgeId);
-      if (!edge) throw apiError(404, 'NOT_FOUND', `no edge "${edgeId}"`);
+      if (!edge) throw apiError('NOT_FOUND', `no edge "${edgeId}"`);
       return c.json(edge, 200);
     },
   );
@@ -80,7 +72,7 @@ export function registerFleetRoutes(
     async (c) => {
       const { edgeId } = c.req.valid('param');
       await tokens.revokeEdge(edgeId);
-      if (!(await fleet.remove(edgeId))) throw apiError(404, 'NOT_FOUND', `no edge "${edgeId}"`);
+      if (!(await fleet.remove(edgeId))) throw apiError('NOT_FOUND', `no edge "${edgeId}"`);
       await record(c, 'edge.remove', edgeId);
       return c.json({ removed: edgeId }, 200);
     },
@@ -101,9 +93,11 @@ export function registerFleetRoutes(
     op: Parameters<FleetHub['command']>[1],
     args: Record<string, unknown>,
   ) => {
-    const result = await fleet.command(edgeId, op, args).catch(fleetFailure);
+    // A FleetError (EDGE_UNKNOWN, EDGE_OFFLINE, EDGE_TIMEOUT) goes to the error handler, which gives its status.
+    const result = await fleet.command(edgeId, op, args);
     if (!result.ok) {
-      throw apiError(
+      // The edge's own code (STREAM_UNKNOWN, CONFIG_INVALID...) as it sent it: always 422, whatever the code.
+      throw jsonError(
         422,
         result.error?.code ?? 'COMMAND_FAILED',
         result.error?.message ?? 'the edge refused',

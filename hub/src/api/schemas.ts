@@ -1,6 +1,6 @@
 /** Request and response schemas of the REST API (zod; the OpenAPI document is generated from them). */
 import { z } from '@hono/zod-openapi';
-import { hasNul, jsonProblem, NUL_MESSAGE } from '@sightline/shared';
+import { hasNul, ID_PATTERN, ID_RULE, ID_SOURCE, jsonProblem, NUL_MESSAGE } from '@sightline/shared';
 import { AUDIT_ACTIONS } from '../store/audit-log.ts';
 import { ApiErrorSchema } from './errors.ts';
 
@@ -13,11 +13,11 @@ function text(max: number, min = 0) {
     .refine((s) => !hasNul(s), NUL_MESSAGE);
 }
 
-export const IdSchema = z
-  .string()
-  .min(1)
-  .max(64)
-  .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . - only');
+/**
+ * Edge and stream ids: the one id rule of @sightline/shared (ID_PATTERN, ID_RULE), built with this module's `z` so
+ * it takes `.openapi()` (the shared IdSchema is a plain zod schema).
+ */
+export const IdSchema = z.string().regex(ID_PATTERN, ID_RULE);
 
 export const EdgeParams = z.object({
   edgeId: IdSchema.openapi({ param: { name: 'edgeId', in: 'path' }, example: 'edge-1' }),
@@ -199,10 +199,7 @@ export const MAX_TRACK_ID = 2_147_483_647;
 export const TrackKeyParams = z.object({
   trackKey: z
     .string()
-    .regex(
-      /^[A-Za-z0-9_.-]{1,64}:[A-Za-z0-9_.-]{1,64}:[A-Za-z0-9_.-]{1,64}:\d{1,10}$/,
-      'edgeId:streamId:run:trackId',
-    )
+    .regex(new RegExp(`^${ID_SOURCE}:${ID_SOURCE}:${ID_SOURCE}:\\d{1,10}$`), 'edgeId:streamId:run:trackId')
     // The store keeps track ids as int32: a larger one names no track and must not reach a query.
     .refine((key) => Number(key.slice(key.lastIndexOf(':') + 1)) <= MAX_TRACK_ID, {
       message: `trackId must be an integer 0..${MAX_TRACK_ID}`,

@@ -1,23 +1,17 @@
 /** The similar-track search route; the search itself is the search service's (hub/src/search/). */
 import type { OpenAPIHono } from '@hono/zod-openapi';
-import { type SearchHit, type SearchQuery, SearchQueryError } from '../search/search-service.ts';
+import type { SearchHit, SearchQuery, SearchQueryError } from '../search/search-service.ts';
 import type { AuthDeps, AuthEnv } from './auth.ts';
 import { authedRoute } from './authed-route.ts';
-import { apiError } from './errors.ts';
 import { BAD_REQUEST, json, NOT_FOUND, SearchBody, SearchResultSchema } from './schemas.ts';
 
 /** What the search route needs. */
 export interface SearchRouteDeps extends AuthDeps {
-  /** Similar-track search; rejects with a {@link SearchQueryError} for a query it cannot run (unknown track, wrong dimensions). */
+  /**
+   * Similar-track search; rejects with a {@link SearchQueryError} for a query it cannot run (unknown track, wrong
+   * dimensions), which the error handler answers with its code's status (404 NOT_FOUND, 400 VALIDATION_FAILED).
+   */
   search(input: SearchQuery): Promise<SearchHit[]>;
-}
-
-/** A search's own refusal as its response: 404 NOT_FOUND (no such track embeddings) or 400 VALIDATION_FAILED. */
-function searchFailure(err: unknown): never {
-  if (err instanceof SearchQueryError) {
-    throw apiError(err.code === 'NOT_FOUND' ? 404 : 400, err.code, err.message);
-  }
-  throw err;
 }
 
 /** POST /api/v1/search (viewer). */
@@ -32,6 +26,6 @@ export function registerSearchRoutes(app: OpenAPIHono<AuthEnv>, deps: SearchRout
       request: { body: { content: { 'application/json': { schema: SearchBody } }, required: true } },
       responses: { 200: json(SearchResultSchema, 'Similar tracks'), ...BAD_REQUEST, ...NOT_FOUND },
     }),
-    async (c) => c.json({ results: await deps.search(c.req.valid('json')).catch(searchFailure) }, 200),
+    async (c) => c.json({ results: await deps.search(c.req.valid('json')) }, 200),
   );
 }

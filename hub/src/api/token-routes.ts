@@ -70,7 +70,7 @@ export function registerTokenRoutes(
     }),
     async (c) => {
       const { tokenId } = c.req.valid('param');
-      if (!(await tokens.revoke(tokenId))) throw apiError(404, 'NOT_FOUND', `no token ${tokenId}`);
+      if (!(await tokens.revoke(tokenId))) throw apiError('NOT_FOUND', `no token ${tokenId}`);
       await record(c, 'token.revoke', tokenId);
       return c.json({ revoked: tokenId }, 200);
     },
@@ -117,9 +117,9 @@ export function registerTokenRoutes(
     async (c) => {
       const body = c.req.valid('json');
       const result = await tokens.enroll(c.get('auth'), body.edgeId, body.name);
-      if (result === 'used') throw apiError(409, 'ENROLLMENT_USED', 'this enrollment token was already used');
+      if (result === 'used') throw apiError('ENROLLMENT_USED', 'this enrollment token was already used');
       if (result === 'wrong-edge') {
-        throw apiError(403, 'FORBIDDEN', `this enrollment token is for another edge than "${body.edgeId}"`);
+        throw apiError('FORBIDDEN', `this enrollment token is for another edge than "${body.edgeId}"`);
       }
       await record(c, 'edge.enroll', body.edgeId, { name: body.name });
       return c.json({ edgeId: body.edgeId, token: result.token }, 201);

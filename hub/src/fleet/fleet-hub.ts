@@ -12,6 +12,7 @@ import {
   type CommandResult,
   type EdgeLoad,
   type Hello,
+  SightlineError,
   type StreamStatus,
   storableJson,
   storableText,
@@ -76,13 +77,11 @@ export interface FleetHubOptions {
   now?: () => number;
 }
 
-/** Thrown by command(): `EDGE_UNKNOWN` (404), `EDGE_OFFLINE` (409), `EDGE_TIMEOUT` (504). */
-export class FleetError extends Error {
-  constructor(
-    readonly code: 'EDGE_UNKNOWN' | 'EDGE_OFFLINE' | 'EDGE_TIMEOUT',
-    message: string,
-  ) {
-    super(message);
+/** Thrown by command(): `EDGE_UNKNOWN`, `EDGE_OFFLINE` or `EDGE_TIMEOUT` (HTTP 404, 409, 504: error-status.ts). */
+export class FleetError extends SightlineError {
+  declare readonly code: 'EDGE_UNKNOWN' | 'EDGE_OFFLINE' | 'EDGE_TIMEOUT';
+  constructor(code: 'EDGE_UNKNOWN' | 'EDGE_OFFLINE' | 'EDGE_TIMEOUT', message: string) {
+    super(code, message);
   }
 }
 

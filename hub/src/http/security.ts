@@ -51,7 +51,7 @@ export function securityHeaders(): MiddlewareHandler {
 /** The nonce that the CSP of this request allows on inline <script> and <style> elements. */
 export function cspNonce(c: Context): string {
   const nonce = (c as Context<{ Variables: { secureHeadersNonce?: string } }>).get('secureHeadersNonce');
-  if (!nonce) throw new Error('cspNonce: the securityHeaders middleware did not run for this request');
+  if (!nonce) throw new TypeError('cspNonce: the securityHeaders middleware did not run for this request');
   return nonce;
 }
 

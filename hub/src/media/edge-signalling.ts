@@ -1,13 +1,22 @@
 /**
- * Edge publish signalling: WebSocket /api/v1/media/edge (edge credential, as the uplink). JSON text frames:
- * `publish` -> `answer`, `unpublish`; anything malformed gets an `error` (BAD_MESSAGE, SDP_INVALID, ...) and
- * the socket stays open. When the socket closes, the streams it published end. See docs/webrtc.md.
+ * Edge publish signalling: WebSocket /api/v1/media/edge (edge credential, as the uplink). JSON text frames
+ * (EdgeMediaMessageSchema, shared/src/signalling.ts): `publish` -> `answer`, `unpublish`; anything malformed gets
+ * an `error` (BAD_MESSAGE, SDP_INVALID, ...) and the socket stays open. When the socket closes, the streams it
+ * published end. See docs/webrtc.md.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { childLogger, describeError, ID_PATTERN } from '@sightline/shared';
+import {
+  childLogger,
+  describeError,
+  EdgeMediaMessageSchema,
+  type HubToEdgeMediaMessage,
+  ID_PATTERN,
+  MEDIA_EDGE_PATH,
+  SIGNALLING_MAX_FRAME_BYTES,
+  SIGNALLING_MAX_MESSAGE_BYTES,
+} from '@sightline/shared';
 import { type WebSocket, WebSocketServer } from 'ws';
-import { z } from 'zod';
 import type { TokenService } from '../auth/token-service.ts';
 import type { HubMetrics } from '../hub-metrics.ts';
 import { edgeCredential, refuseUpgrade, type UpgradeDispatcher } from '../upgrade-dispatcher.ts';
@@ -15,31 +24,8 @@ import { MediaError } from './media-error.ts';
 import type { MediaHub } from './media-hub.ts';
 import { SdpError } from './sdp-bridge.ts';
 
-/** Where edges publish. */
-export const MEDIA_EDGE_PATH = '/api/v1/media/edge';
-/** Largest message handled (a bigger one gets BAD_MESSAGE; beyond MAX_FRAME_BYTES the socket closes, 1009). */
-export const MAX_MESSAGE_BYTES = 128 * 1024;
-const MAX_FRAME_BYTES = 1024 * 1024;
-
-const StreamId = z.string().regex(ID_PATTERN, 'letters, digits, _ . - (max 64)');
-const VideoSchema = z.looseObject({
-  codec: z.string().min(1).max(32),
-  profileLevelId: z.string().max(16).optional(),
-  width: z.number().int().positive().optional(),
-  height: z.number().int().positive().optional(),
-  fps: z.number().nonnegative().optional(),
-  transcoded: z.boolean().optional(),
-  note: z.string().max(500).optional(),
-});
-const EdgeMediaMessage = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('publish'), streamId: StreamId, sdp: z.string().min(1), video: VideoSchema }),
-  z.object({ type: z.literal('unpublish'), streamId: StreamId }),
-]);
-
-/** Messages the hub sends an edge. */
-export type HubToEdgeMediaMessage =
-  | { type: 'answer'; streamId: string; sdp: string }
-  | { type: 'error'; code: string; message: string; streamId?: string };
+/** Largest message handled (a bigger one gets BAD_MESSAGE; beyond SIGNALLING_MAX_FRAME_BYTES the socket closes, 1009). */
+const MAX_MESSAGE_BYTES = SIGNALLING_MAX_MESSAGE_BYTES;
 
 export interface EdgeSignallingOptions {
   upgrades: UpgradeDispatcher;
@@ -50,7 +36,7 @@ export interface EdgeSignallingOptions {
 
 export class EdgeSignalling {
   readonly #opts: EdgeSignallingOptions;
-  readonly #wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
+  readonly #wss = new WebSocketServer({ noServer: true, maxPayload: SIGNALLING_MAX_FRAME_BYTES });
   readonly #unregister: () => void;
   readonly #log = childLogger('media-edge');
 
@@ -80,7 +66,7 @@ export class EdgeSignalling {
       if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg));
     };
     const fail = (code: string, message: string, streamId?: string) =>
-      send({ type: 'error', code, message, ...(streamId ? { streamId } : {}) });
+      send({ t: 'error', code, message, ...(streamId ? { streamId } : {}) });
     this.#log.info({ edge: edgeId }, 'edge media signalling connected');
 
     ws.on('message', (data, isBinary) => {
@@ -95,7 +81,7 @@ export class EdgeSignalling {
       } catch {
         return fail('BAD_MESSAGE', 'not JSON');
       }
-      const parsed = EdgeMediaMessage.safeParse(raw);
+      const parsed = EdgeMediaMessageSchema.safeParse(raw);
       const rawStream = (raw as { streamId?: unknown } | null)?.streamId;
       const streamHint = typeof rawStream === 'string' && ID_PATTERN.test(rawStream) ? rawStream : undefined;
       if (!parsed.success) {
@@ -103,13 +89,13 @@ export class EdgeSignalling {
         return fail('BAD_MESSAGE', `${issue.path.join('.') || '(message)'}: ${issue.message}`, streamHint);
       }
       const msg = parsed.data;
-      if (msg.type === 'publish') {
+      if (msg.t === 'publish') {
         media
           .publish(edgeId, msg.streamId, msg.sdp, msg.video, owner)
           .then(async (sdp) => {
             // The socket closed while the publish ran: the stream must not outlive it.
             if (!open) return void (await media.unpublish(edgeId, msg.streamId, owner));
-            send({ type: 'answer', streamId: msg.streamId, sdp });
+            send({ t: 'answer', streamId: msg.streamId, sdp });
           })
           .catch((err) => {
             const code = err instanceof SdpError || err instanceof MediaError ? err.code : 'INTERNAL';

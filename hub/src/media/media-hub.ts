@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { childLogger, describeError } from '@sightline/shared';
+import { childLogger, describeError, SightlineError } from '@sightline/shared';
 import type { types as T } from 'mediasoup';
 import type { HubMetrics } from '../hub-metrics.ts';
 import { MediaError } from './media-error.ts';
@@ -128,7 +128,8 @@ export class MediaHub extends EventEmitter<MediaHubEvents> {
       if (capped) log.warn(capped);
       return new MediaHub(options, pool);
     } catch (err) {
-      const reason = describeError(err);
+      // The reason alone (no code): it follows "live video is off: " in answers and in the log.
+      const reason = err instanceof SightlineError ? err.message : describeError(err);
       log.warn(`live video is off: ${reason}`);
       return new MediaHub(options, undefined, reason);
     }
@@ -458,7 +459,7 @@ export class MediaHub extends EventEmitter<MediaHubEvents> {
     this.#pubs.get(session.key)?.viewers.delete(session);
     session.transport.close();
     this.#countViewers();
-    if (notify && !this.#closed) this.emit('viewerclosed', session, reason);
+    if (notify && !this.#closed) this.emit('viewer-closed', session, reason);
   }
 
   /** Closes every session, stream, router and worker. */

@@ -1,25 +1,9 @@
 /** What the SFU hands out: published streams as viewers see them, viewer sessions, and its events. */
+import type { PublishedStream as StreamInfo } from '@sightline/shared';
 import type { types as T } from 'mediasoup';
 
-/** The video description an edge publishes with (kept as sent; viewers get it in `streams`). */
-export interface PublishedVideo {
-  codec: string;
-  profileLevelId?: string;
-  width?: number;
-  height?: number;
-  fps?: number;
-  transcoded?: boolean;
-  note?: string;
-  [extra: string]: unknown;
-}
-
-/** One published stream as viewers see it. */
-export interface StreamInfo {
-  key: string;
-  edgeId: string;
-  streamId: string;
-  video: PublishedVideo;
-}
+/** The wire shapes (shared/src/signalling.ts): the video an edge publishes with, a published stream as viewers see it. */
+export type { PublishedStream as StreamInfo, PublishedVideo } from '@sightline/shared';
 
 /** A viewer's leg of one stream (WebSocket viewer or WHEP player). */
 export interface ViewerSession {
@@ -36,5 +20,5 @@ export interface MediaHubEvents {
   /** The set of published streams changed. */
   streams: [streams: StreamInfo[]];
   /** A viewer session ended without being asked to (its stream went away, its transport failed). */
-  viewerclosed: [session: ViewerSession, reason: string];
+  'viewer-closed': [session: ViewerSession, reason: string];
 }

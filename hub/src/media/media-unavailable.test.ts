@@ -64,7 +64,7 @@ describe('a hub without a working mediasoup worker', () => {
     const got: { type: string; code?: string }[] = [];
     viewer.on('message', (d) => got.push(JSON.parse(String(d))));
     await new Promise((ok) => viewer.once('open', ok));
-    viewer.send(JSON.stringify({ type: 'auth', token: tok.viewer }));
+    viewer.send(JSON.stringify({ t: 'auth', token: tok.viewer }));
     const code = await new Promise<number>((ok) => viewer.once('close', (c) => ok(c)));
     assert.equal(got[0]?.code, 'MEDIA_UNAVAILABLE');
     assert.equal(code, 1013);

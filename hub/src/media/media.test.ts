@@ -83,9 +83,9 @@ describe('live video through the hub', { skip, timeout: 180_000 }, () => {
     await sock.opened;
     const peer = new FakeEdgePeer(96, profileLevelId);
     const video = { codec: 'h264', profileLevelId, width: 768, height: 576, fps: 25, transcoded: false };
-    sock.send({ type: 'publish', streamId, sdp: await peer.offer(), video });
-    const answer = await sock.next((m) => m.type === 'answer' || m.type === 'error', 10_000);
-    assert.equal(answer.type, 'answer', JSON.stringify(answer));
+    sock.send({ t: 'publish', streamId, sdp: await peer.offer(), video });
+    const answer = await sock.next((m) => m.t === 'answer' || m.t === 'error', 10_000);
+    assert.equal(answer.t, 'answer', JSON.stringify(answer));
     assert.equal(answer.streamId, streamId);
     assert.match(String(answer.sdp), /a=ice-lite/);
     assert.match(String(answer.sdp), /a=setup:passive/);
@@ -143,20 +143,20 @@ describe('live video through the hub', { skip, timeout: 180_000 }, () => {
   async function watch(key: string, token = tok.viewer!) {
     const sock = new JsonSocket(wsUrl('/api/v1/media/view'));
     await sock.opened;
-    sock.send({ type: 'auth', token });
-    await sock.next((m) => m.type === 'streams');
+    sock.send({ t: 'auth', token });
+    await sock.next((m) => m.t === 'streams');
     const peer = new FakeViewerPeer(100);
     const from = sock.got.length;
-    sock.send({ type: 'watch', key });
-    const offer = await sock.next((m) => m.type === 'offer' || m.type === 'error', 10_000, from);
-    assert.equal(offer.type, 'offer', JSON.stringify(offer));
+    sock.send({ t: 'watch', key });
+    const offer = await sock.next((m) => m.t === 'offer' || m.t === 'error', 10_000, from);
+    assert.equal(offer.t, 'offer', JSON.stringify(offer));
     const sdp = String(offer.sdp);
     assert.match(sdp, /a=sendonly/);
     assert.match(sdp, /m=application \d+ UDP\/DTLS\/SCTP webrtc-datachannel/);
     assert.match(sdp, /a=sctp-port:5000/);
     assert.match(sdp, /a=setup:actpass/);
     assert.deepEqual(offer.dataChannel, { label: 'meta', id: 0 }, 'the negotiated id of the meta channel');
-    sock.send({ type: 'answer', key, sdp: await peer.answer(sdp) });
+    sock.send({ t: 'answer', key, sdp: await peer.answer(sdp) });
     const offeredPt = Number(/m=video \d+ \S+ (\d+)/.exec(sdp)![1]);
     return {
       sock,
@@ -193,7 +193,7 @@ describe('live video through the hub', { skip, timeout: 180_000 }, () => {
           10_000,
           'metadata naming the RTP timestamp of packets the viewer received',
         );
-        const streams = viewer.sock.got.find((m) => m.type === 'streams') as {
+        const streams = viewer.sock.got.find((m) => m.t === 'streams') as {
           streams: { key: string; video: unknown }[];
         };
         assert.ok(streams.streams.some((s) => s.key === 'edge-1/cam1'));
@@ -233,17 +233,17 @@ describe('live video through the hub', { skip, timeout: 180_000 }, () => {
   test('unpublish and the edge socket closing send streams updates; a republish replaces the producer', async () => {
     const viewer = new JsonSocket(wsUrl('/api/v1/media/view'));
     await viewer.opened;
-    viewer.send({ type: 'auth', token: tok.admin });
-    await viewer.next((m) => m.type === 'streams');
+    viewer.send({ t: 'auth', token: tok.admin });
+    await viewer.next((m) => m.t === 'streams');
     const has = (key: string) => (m: Record<string, unknown>) =>
-      m.type === 'streams' && (m.streams as { key: string }[]).some((s) => s.key === key);
+      m.t === 'streams' && (m.streams as { key: string }[]).some((s) => s.key === key);
     const lacks = (key: string) => (m: Record<string, unknown>) =>
-      m.type === 'streams' && !(m.streams as { key: string }[]).some((s) => s.key === key);
+      m.t === 'streams' && !(m.streams as { key: string }[]).some((s) => s.key === key);
 
     const edge = await publish('cam3', tok.edge, false);
     await viewer.next(has('edge-1/cam3'));
     let from = viewer.got.length;
-    edge.sock.send({ type: 'unpublish', streamId: 'cam3' });
+    edge.sock.send({ t: 'unpublish', streamId: 'cam3' });
     await viewer.next(lacks('edge-1/cam3'), 5000, from);
     await edge.stop();
 
@@ -276,10 +276,10 @@ describe('live video through the hub', { skip, timeout: 180_000 }, () => {
     for (const [token, code] of cases) {
       const s = new JsonSocket(wsUrl('/api/v1/media/view'));
       await s.opened;
-      s.send(token === undefined ? { type: 'watch', key: 'edge-1/x' } : { type: 'auth', token });
+      s.send(token === undefined ? { t: 'watch', key: 'edge-1/x' } : { t: 'auth', token });
       const closed = await s.closed;
       assert.equal(closed.code, code, `token ${token?.slice(0, 8)}`);
-      assert.equal(s.got[0]?.type, 'error');
+      assert.equal(s.got[0]?.t, 'error');
       assert.equal(s.got[0]?.code, code === 4401 ? 'UNAUTHORIZED' : 'FORBIDDEN');
     }
     for (const [token, status] of [
@@ -302,48 +302,47 @@ describe('live video through the hub', { skip, timeout: 180_000 }, () => {
     await edgeSock.opened;
     const cases: [unknown, string][] = [
       ['not json', 'BAD_MESSAGE'],
-      [{ type: 'dance' }, 'BAD_MESSAGE'],
-      [{ type: 'publish', streamId: 'c' }, 'BAD_MESSAGE'],
-      [{ type: 'publish', streamId: '../x', sdp: 'v=0', video: { codec: 'h264' } }, 'BAD_MESSAGE'],
-      [{ type: 'publish', streamId: 'c', sdp: 'x'.repeat(200_000), video: { codec: 'h264' } }, 'BAD_MESSAGE'],
-      [{ type: 'publish', streamId: 'c', sdp: 'hello', video: { codec: 'h264' } }, 'SDP_INVALID'],
-      [
-        { type: 'publish', streamId: 'c', sdp: 'v=0\r\nm=video\r\n', video: { codec: 'h264' } },
-        'SDP_INVALID',
-      ],
+      [{ t: 'dance' }, 'BAD_MESSAGE'],
+      // The discriminator is `t` (as on the uplink): the old `type` key names no message.
+      [{ type: 'publish', streamId: 'c', sdp: 'v=0', video: { codec: 'h264' } }, 'BAD_MESSAGE'],
+      [{ t: 'publish', streamId: 'c' }, 'BAD_MESSAGE'],
+      [{ t: 'publish', streamId: '../x', sdp: 'v=0', video: { codec: 'h264' } }, 'BAD_MESSAGE'],
+      [{ t: 'publish', streamId: 'c', sdp: 'x'.repeat(200_000), video: { codec: 'h264' } }, 'BAD_MESSAGE'],
+      [{ t: 'publish', streamId: 'c', sdp: 'hello', video: { codec: 'h264' } }, 'SDP_INVALID'],
+      [{ t: 'publish', streamId: 'c', sdp: 'v=0\r\nm=video\r\n', video: { codec: 'h264' } }, 'SDP_INVALID'],
       ...EDGE_ERRORS_FOR_TESTS,
     ];
     for (const [msg, code] of cases) {
       const from = edgeSock.got.length;
       edgeSock.send(msg);
-      const err = await edgeSock.next((m) => m.type === 'error', 5000, from);
+      const err = await edgeSock.next((m) => m.t === 'error', 5000, from);
       assert.equal(err.code, code, `${JSON.stringify(msg).slice(0, 80)} -> ${JSON.stringify(err)}`);
     }
     assert.equal(edgeSock.ws.readyState, WebSocket.OPEN);
 
     const view = new JsonSocket(wsUrl('/api/v1/media/view'));
     await view.opened;
-    view.send({ type: 'auth', token: tok.viewer });
-    await view.next((m) => m.type === 'streams');
+    view.send({ t: 'auth', token: tok.viewer });
+    await view.next((m) => m.t === 'streams');
     const viewCases: [unknown, string][] = [
       ['{', 'BAD_MESSAGE'],
-      [{ type: 'dance' }, 'BAD_MESSAGE'],
-      [{ type: 'watch' }, 'BAD_MESSAGE'],
-      [{ type: 'watch', key: 'nope/nope' }, 'STREAM_UNKNOWN'],
-      [{ type: 'answer', key: 'nope/nope', sdp: 'v=0' }, 'STREAM_UNKNOWN'],
-      [{ type: 'watch', key: 'x'.repeat(200_000) }, 'BAD_MESSAGE'],
+      [{ t: 'dance' }, 'BAD_MESSAGE'],
+      [{ t: 'watch' }, 'BAD_MESSAGE'],
+      [{ t: 'watch', key: 'nope/nope' }, 'STREAM_UNKNOWN'],
+      [{ t: 'answer', key: 'nope/nope', sdp: 'v=0' }, 'STREAM_UNKNOWN'],
+      [{ t: 'watch', key: 'x'.repeat(200_000) }, 'BAD_MESSAGE'],
     ];
     for (const [msg, code] of viewCases) {
       const from = view.got.length;
       view.send(msg);
-      const err = await view.next((m) => m.type === 'error', 5000, from);
+      const err = await view.next((m) => m.t === 'error', 5000, from);
       assert.equal(err.code, code, `${JSON.stringify(msg).slice(0, 80)} -> ${JSON.stringify(err)}`);
     }
     // A bad answer to a real offer.
     const edge = await publish('cam4', tok.edge, false);
     let from = view.got.length;
-    view.send({ type: 'watch', key: 'edge-1/cam4' });
-    const offer = await view.next((m) => m.type === 'offer', 5000, from);
+    view.send({ t: 'watch', key: 'edge-1/cam4' });
+    const offer = await view.next((m) => m.t === 'offer', 5000, from);
     // The hub's offer to a viewer: ICE-lite, actpass, sendonly H.264 as published, the meta data channel.
     const sdp = String(offer.sdp);
     for (const re of [
@@ -361,8 +360,8 @@ describe('live video through the hub', { skip, timeout: 180_000 }, () => {
     }
     assert.deepEqual(offer.dataChannel, { label: 'meta', id: 0 });
     from = view.got.length;
-    view.send({ type: 'answer', key: 'edge-1/cam4', sdp: 'v=0\r\ns=-\r\n' });
-    const bad = await view.next((m) => m.type === 'error', 5000, from);
+    view.send({ t: 'answer', key: 'edge-1/cam4', sdp: 'v=0\r\ns=-\r\n' });
+    const bad = await view.next((m) => m.t === 'error', 5000, from);
     assert.equal(bad.code, 'SDP_INVALID');
     assert.equal(bad.key, 'edge-1/cam4');
     assert.equal(view.ws.readyState, WebSocket.OPEN);
@@ -462,11 +461,11 @@ describe('live video through the hub', { skip, timeout: 180_000 }, () => {
   test('a dead worker is restarted; its streams go away and can be published again', async () => {
     const viewer = new JsonSocket(wsUrl('/api/v1/media/view'));
     await viewer.opened;
-    viewer.send({ type: 'auth', token: tok.viewer });
-    await viewer.next((m) => m.type === 'streams');
+    viewer.send({ t: 'auth', token: tok.viewer });
+    await viewer.next((m) => m.t === 'streams');
     const edge = await publish('cam6', tok.edge, false);
     const has = (m: Record<string, unknown>) =>
-      m.type === 'streams' && (m.streams as { key: string }[]).some((s) => s.key === 'edge-1/cam6');
+      m.t === 'streams' && (m.streams as { key: string }[]).some((s) => s.key === 'edge-1/cam6');
     await viewer.next(has);
     const restarts = async () =>
       Number(/sightline_hub_media_worker_restarts_total (\d+)/.exec(await metricsText())?.[1] ?? 0);
@@ -476,7 +475,7 @@ describe('live video through the hub', { skip, timeout: 180_000 }, () => {
     const pids = hub.media.pool!.pids;
     const from = viewer.got.length;
     for (const pid of pids) if (pid) process.kill(pid, 'SIGKILL');
-    await viewer.next((m) => m.type === 'streams' && !has(m), 5000, from);
+    await viewer.next((m) => m.t === 'streams' && !has(m), 5000, from);
     await until(() => hub.media.pool!.pids.every((p) => p && !pids.includes(p)), 10_000, 'new workers');
     assert.ok((await restarts()) >= before + pids.length, 'restarts counted');
     assert.match(await metricsText(), /sightline_hub_media_publications \d+/);

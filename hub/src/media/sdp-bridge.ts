@@ -3,13 +3,17 @@
  * become produce() parameters; answers and viewer offers are written from a WebRtcTransport, Consumers and a
  * DataConsumer. mediasoup is ICE-lite and answers DTLS passive.
  */
+import { SightlineError } from '@sightline/shared';
 import type { types as T } from 'mediasoup';
 import type { MediaAttributes, MediaDescription, SessionDescription } from 'sdp-transform';
 import * as sdpTransform from 'sdp-transform';
 
-/** An offer or answer that cannot be used; the message says what is wrong with it. */
-export class SdpError extends Error {
-  readonly code = 'SDP_INVALID';
+/** An offer or answer that cannot be used (SDP_INVALID); the message says what is wrong with it. */
+export class SdpError extends SightlineError {
+  declare readonly code: 'SDP_INVALID';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('SDP_INVALID', message, options);
+  }
 }
 
 /** Header extensions mediasoup understands (the others are left out of answers). */

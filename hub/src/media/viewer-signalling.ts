@@ -1,14 +1,23 @@
 /**
- * Viewer signalling: WebSocket /api/v1/media/view. The first message is `auth` with a viewer, operator or admin
+ * Viewer signalling: WebSocket /api/v1/media/view, JSON text frames (ViewerToHubMessageSchema and
+ * HubToViewerMessage, shared/src/signalling.ts). The first message is `auth` with a viewer, operator or admin
  * token, within 5 s (else an error and close 4401 for no/bad token, 4403 for a role too weak). Then `streams`
  * (at once and on every change), `watch` -> `offer`, `answer`, `unwatch`; errors never close the socket. One
  * viewer session per watched stream; closing the socket ends them. See docs/webrtc.md.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { childLogger, describeError } from '@sightline/shared';
+import {
+  childLogger,
+  describeError,
+  type HubToViewerMessage,
+  MEDIA_VIEW_PATH,
+  SIGNALLING_MAX_FRAME_BYTES,
+  SIGNALLING_MAX_MESSAGE_BYTES,
+  type ViewerToHubMessage,
+  ViewerToHubMessageSchema,
+} from '@sightline/shared';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
-import { z } from 'zod';
 import { roleAllows } from '../api/auth.ts';
 import type { TokenService } from '../auth/token-service.ts';
 import type { HubMetrics } from '../hub-metrics.ts';
@@ -18,35 +27,12 @@ import type { MediaHub } from './media-hub.ts';
 import type { StreamInfo, ViewerSession } from './media-types.ts';
 import { SdpError } from './sdp-bridge.ts';
 
-/** Where viewers connect. */
-export const MEDIA_VIEW_PATH = '/api/v1/media/view';
 /** Close codes: no or bad token; role too weak. */
 export const CLOSE_UNAUTHORIZED = 4401;
 export const CLOSE_FORBIDDEN = 4403;
-const MAX_MESSAGE_BYTES = 128 * 1024;
+const MAX_MESSAGE_BYTES = SIGNALLING_MAX_MESSAGE_BYTES;
 /** Messages kept while a token is being checked. */
 const MAX_WAITING = 32;
-const MAX_FRAME_BYTES = 1024 * 1024;
-
-const Key = z.string().min(3).max(200);
-const ViewerMessage = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('auth'), token: z.string() }),
-  z.object({ type: z.literal('watch'), key: Key }),
-  z.object({ type: z.literal('answer'), key: Key, sdp: z.string().min(1) }),
-  z.object({ type: z.literal('unwatch'), key: Key }),
-]);
-
-/** Messages the hub sends a viewer. */
-export type HubToViewerMessage =
-  | { type: 'streams'; streams: StreamInfo[] }
-  | {
-      type: 'offer';
-      key: string;
-      sdp: string;
-      /** The `meta` data channel: mediasoup does not speak DCEP, so the viewer opens it negotiated with this id. */
-      dataChannel?: { label: 'meta'; id: number };
-    }
-  | { type: 'error'; code: string; message: string; key?: string };
 
 export interface ViewerSignallingOptions {
   upgrades: UpgradeDispatcher;
@@ -59,7 +45,7 @@ export interface ViewerSignallingOptions {
 
 export class ViewerSignalling {
   readonly #opts: ViewerSignallingOptions;
-  readonly #wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
+  readonly #wss = new WebSocketServer({ noServer: true, maxPayload: SIGNALLING_MAX_FRAME_BYTES });
   readonly #unregister: () => void;
   readonly #log = childLogger('media-view');
 
@@ -80,7 +66,7 @@ export class ViewerSignalling {
       if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg));
     };
     const fail = (code: string, message: string, key?: string) =>
-      send({ type: 'error', code, message, ...(key ? { key } : {}) });
+      send({ t: 'error', code, message, ...(key ? { key } : {}) });
     const refuse = (code: 'UNAUTHORIZED' | 'FORBIDDEN', message: string) => {
       fail(code, message);
       ws.close(code === 'UNAUTHORIZED' ? CLOSE_UNAUTHORIZED : CLOSE_FORBIDDEN, message.slice(0, 120));
@@ -90,10 +76,10 @@ export class ViewerSignalling {
     /** Stream key -> this viewer's session (a watch in flight holds a promise). */
     const sessions = new Map<string, ViewerSession | Promise<unknown>>();
     const timer = setTimeout(
-      () => state !== 'ready' && refuse('UNAUTHORIZED', 'send {"type":"auth","token"} first (within 5 s)'),
+      () => state !== 'ready' && refuse('UNAUTHORIZED', 'send {"t":"auth","token"} first (within 5 s)'),
       this.#opts.authTimeoutMs ?? 5000,
     );
-    const onStreams = (streams: StreamInfo[]) => send({ type: 'streams', streams });
+    const onStreams = (streams: StreamInfo[]) => send({ t: 'streams', streams });
     const onViewerClosed = (session: ViewerSession) => {
       if (sessions.get(session.key) === session) sessions.delete(session.key);
     };
@@ -130,14 +116,14 @@ export class ViewerSignalling {
       }
       state = 'ready';
       media.on('streams', onStreams);
-      media.on('viewerclosed', onViewerClosed);
-      send({ type: 'streams', streams: media.streams() });
+      media.on('viewer-closed', onViewerClosed);
+      send({ t: 'streams', streams: media.streams() });
       for (const [data, isBinary] of waiting.splice(0)) onMessage(data, isBinary);
     };
 
-    const handle = async (msg: z.infer<typeof ViewerMessage>) => {
-      if (msg.type === 'auth') return fail('BAD_MESSAGE', 'already authenticated');
-      if (msg.type === 'watch') {
+    const handle = async (msg: ViewerToHubMessage) => {
+      if (msg.t === 'auth') return fail('BAD_MESSAGE', 'already authenticated');
+      if (msg.t === 'watch') {
         endSession(msg.key);
         const pending = media.watch(msg.key);
         sessions.set(msg.key, pending);
@@ -150,7 +136,7 @@ export class ViewerSignalling {
           sessions.set(msg.key, session);
           const id = session.dataConsumer?.sctpStreamParameters?.streamId;
           send({
-            type: 'offer',
+            t: 'offer',
             key: msg.key,
             sdp: offer,
             ...(id !== undefined ? { dataChannel: { label: 'meta' as const, id } } : {}),
@@ -159,7 +145,7 @@ export class ViewerSignalling {
           if (sessions.get(msg.key) === pending) sessions.delete(msg.key);
           throw err;
         }
-      } else if (msg.type === 'answer') {
+      } else if (msg.t === 'answer') {
         const s = sessions.get(msg.key);
         if (!s || s instanceof Promise) {
           return fail('STREAM_UNKNOWN', `not watching ${msg.key} (send watch first)`, msg.key);
@@ -175,7 +161,7 @@ export class ViewerSignalling {
     const onMessage = (data: RawData, isBinary: boolean): void => {
       if (state === 'closed') return;
       const size = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer).byteLength;
-      let msg: z.infer<typeof ViewerMessage> | undefined;
+      let msg: ViewerToHubMessage | undefined;
       let problem: string | undefined;
       if (isBinary) problem = 'messages are JSON text frames';
       else if (size > MAX_MESSAGE_BYTES)
@@ -189,7 +175,7 @@ export class ViewerSignalling {
           problem = 'not JSON';
         }
         if (!problem) {
-          const parsed = ViewerMessage.safeParse(raw);
+          const parsed = ViewerToHubMessageSchema.safeParse(raw);
           if (parsed.success) msg = parsed.data;
           else {
             const issue = parsed.error.issues[0]!;
@@ -204,11 +190,11 @@ export class ViewerSignalling {
           else waiting.push([data, isBinary]);
           return;
         }
-        if (msg?.type === 'auth') void authenticate(msg.token);
+        if (msg?.t === 'auth') void authenticate(msg.token);
         else
           refuse(
             'UNAUTHORIZED',
-            `the first message must be {"type":"auth","token"}${problem ? ` (${problem})` : ''}`,
+            `the first message must be {"t":"auth","token"}${problem ? ` (${problem})` : ''}`,
           );
         return;
       }
@@ -219,7 +205,7 @@ export class ViewerSignalling {
       const key = 'key' in msg ? msg.key : undefined;
       handle(msg).catch((err) => {
         const code = err instanceof SdpError || err instanceof MediaError ? err.code : 'INTERNAL';
-        if (code === 'INTERNAL') this.#log.warn({ err: describeError(err) }, `${msg.type} failed`);
+        if (code === 'INTERNAL') this.#log.warn({ err: describeError(err) }, `${msg.t} failed`);
         fail(code === 'SESSION_UNKNOWN' ? 'STREAM_UNKNOWN' : code, describeError(err), key);
       });
     };
@@ -228,7 +214,7 @@ export class ViewerSignalling {
       state = 'closed';
       clearTimeout(timer);
       media.off('streams', onStreams);
-      media.off('viewerclosed', onViewerClosed);
+      media.off('viewer-closed', onViewerClosed);
       for (const key of [...sessions.keys()]) endSession(key);
     });
     ws.on('error', (err) => this.#log.warn({ err: describeError(err) }, 'viewer socket error'));

@@ -7,9 +7,7 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { type AuthDeps, type AuthEnv, requireRole } from '../api/auth.ts';
 import { ApiErrorSchema, apiError } from '../api/errors.ts';
 import { AUTH_ERRORS, json, StreamParams } from '../api/schemas.ts';
-import { MediaError } from './media-error.ts';
 import type { MediaHub } from './media-hub.ts';
-import { SdpError } from './sdp-bridge.ts';
 
 const SESSION_PATH = '/api/v1/whep/sessions';
 
@@ -17,15 +15,6 @@ const MEDIA_ERRORS = {
   404: json(ApiErrorSchema, 'No such stream or session'),
   503: json(ApiErrorSchema, 'Live video is off on this hub (MEDIA_UNAVAILABLE)'),
 } as const;
-
-function mediaFailure(err: unknown): never {
-  if (err instanceof SdpError) throw apiError(400, 'SDP_INVALID', err.message);
-  if (err instanceof MediaError) {
-    const status = err.code === 'MEDIA_UNAVAILABLE' ? 503 : err.code === 'SDP_INVALID' ? 400 : 404;
-    throw apiError(status, err.code, err.message);
-  }
-  throw err;
-}
 
 /** Registers the WHEP routes; `media()` gives the hub's MediaHub (undefined: live video is off). */
 export function registerWhepRoutes(
@@ -36,7 +25,7 @@ export function registerWhepRoutes(
   const available = () => {
     const m = media();
     if (!m?.available) {
-      throw apiError(503, 'MEDIA_UNAVAILABLE', `live video is off: ${m?.unavailableReason ?? 'not started'}`);
+      throw apiError('MEDIA_UNAVAILABLE', `live video is off: ${m?.unavailableReason ?? 'not started'}`);
     }
     return m;
   };
@@ -70,14 +59,13 @@ export function registerWhepRoutes(
       const type = c.req.header('content-type') ?? '';
       if (!/^application\/sdp\b/i.test(type)) {
         throw apiError(
-          415,
           'UNSUPPORTED_MEDIA_TYPE',
           `send the offer as application/sdp, not ${type || 'nothing'}`,
         );
       }
       const hub = available();
       const offer = await c.req.text();
-      const { session, answer } = await hub.whep(`${edgeId}/${streamId}`, offer).catch(mediaFailure);
+      const { session, answer } = await hub.whep(`${edgeId}/${streamId}`, offer);
       return c.body(answer, 201, {
         'content-type': 'application/sdp',
         location: `${SESSION_PATH}/${session.id}`,
@@ -100,7 +88,7 @@ export function registerWhepRoutes(
       const { sessionId } = c.req.valid('param');
       const hub = available();
       const s = hub.session(sessionId);
-      if (s?.via !== 'whep') throw apiError(404, 'SESSION_UNKNOWN', `no WHEP session ${sessionId}`);
+      if (s?.via !== 'whep') throw apiError('SESSION_UNKNOWN', `no WHEP session ${sessionId}`);
       hub.closeSession(sessionId);
       return c.body(null, 204);
     },

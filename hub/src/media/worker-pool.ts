@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism, homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { childLogger, describeError } from '@sightline/shared';
+import { childLogger, describeError, SightlineError } from '@sightline/shared';
 import type * as Mediasoup from 'mediasoup';
 
 type MS = typeof Mediasoup;
@@ -64,7 +64,8 @@ export function findWorkerBin(): string | undefined {
 export async function loadMediasoup(): Promise<MS> {
   const bin = findWorkerBin();
   if (!bin) {
-    throw new Error(
+    throw new SightlineError(
+      'MEDIA_UNAVAILABLE',
       'no mediasoup-worker binary: run `node scripts/build-mediasoup-worker.mjs` or set MEDIASOUP_WORKER_BIN',
     );
   }
@@ -166,7 +167,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
   }
 
   async #place(key: string): Promise<RouterSlot> {
-    if (this.#closed) throw new Error('the media worker pool is closed');
+    if (this.#closed) throw new SightlineError('MEDIA_WORKER_FAILED', 'the media worker pool is closed');
     let slot = [...this.#slots].find((s) => s.keys.size < this.#perRouter && !s.router.closed);
     if (!slot) {
       const n = this.#workers.length;
@@ -177,7 +178,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
         const w = this.#workers[index];
         if (w && !w.closed) worker = w;
       }
-      if (!worker) throw new Error('no mediasoup worker is running');
+      if (!worker) throw new SightlineError('MEDIA_WORKER_FAILED', 'no mediasoup worker is running');
       const router = await worker.createRouter({ mediaCodecs: MEDIA_CODECS });
       slot = { router, worker: index, keys: new Set() };
       const s = slot;

@@ -4,6 +4,7 @@
  * over-fetches against until it has k of them, so a narrow filter keeps its recall. A track has several
  * embeddings; results are per track (its best-matching embedding), and the query track itself is left out.
  */
+import { SightlineError } from '@sightline/shared';
 import type { Store } from '../store/db.ts';
 import { embeddingKeysWhere, embeddingOwners, hasEmbeddings, trackEmbeddings } from '../store/embeddings.ts';
 import { formatTrackKey, parseTrackKey, tracksByKeys } from '../store/tracks.ts';
@@ -46,12 +47,10 @@ export type SearchHit = TrackView & { score: number };
  * A search that cannot run as asked: NOT_FOUND (the query track has no embeddings of the model) or
  * VALIDATION_FAILED (an all-zero vector, or one whose length does not fit the model's index).
  */
-export class SearchQueryError extends Error {
-  readonly code: 'NOT_FOUND' | 'VALIDATION_FAILED';
+export class SearchQueryError extends SightlineError {
+  declare readonly code: 'NOT_FOUND' | 'VALIDATION_FAILED';
   constructor(code: 'NOT_FOUND' | 'VALIDATION_FAILED', message: string) {
-    super(message);
-    this.name = 'SearchQueryError';
-    this.code = code;
+    super(code, message);
   }
 }
 

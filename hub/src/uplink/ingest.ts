@@ -11,7 +11,7 @@
  * PGlite has one connection and queues them).
  */
 import { createHash } from 'node:crypto';
-import { type Batch, childLogger, type Logger, SightlineError } from '@sightline/shared';
+import { type Batch, childLogger, ID_PATTERN, ID_RULE, type Logger, SightlineError } from '@sightline/shared';
 import type { Store } from '../store/db.ts';
 import { decodeVector, type EmbeddingRow, insertEmbeddings } from '../store/embeddings.ts';
 import { type EventColumns, insertStreamEvents } from '../store/events.ts';
@@ -50,7 +50,6 @@ export interface StoreBatchResult {
   duplicate: boolean;
 }
 
-const ID = /^[A-Za-z0-9_.-]{1,64}$/;
 const KEY_MASK = (1n << 63n) - 1n;
 
 /**
@@ -231,10 +230,10 @@ function checkIds(edgeId: string, batch: Batch): void {
     ['stream id', batch.streamId],
     ['run', batch.run],
   ] as const) {
-    if (typeof v !== 'string' || !ID.test(v)) {
+    if (typeof v !== 'string' || !ID_PATTERN.test(v)) {
       throw new SightlineError(
         'BATCH_INVALID',
-        `${what} ${JSON.stringify(String(v).slice(0, 80))} must be 1..64 letters, digits, _ . -`,
+        `${what} ${JSON.stringify(String(v).slice(0, 80))} must be ${ID_RULE}`,
       );
     }
   }

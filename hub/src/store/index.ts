@@ -36,6 +36,7 @@ export {
 export {
   discardQuarantined,
   listQuarantine,
+  QUARANTINE_BYTES_PER_EDGE,
   QUARANTINE_PER_EDGE,
   type QuarantinedBatch,
   type QuarantineEntry,

@@ -6,6 +6,8 @@ import { quarantine } from './schema.ts';
 
 /** Batches kept per edge; older ones are deleted when a newer one comes in (the counter still counts them). */
 export const QUARANTINE_PER_EDGE = 200;
+/** Payload bytes kept per edge (64 MiB), so an edge sending large poison batches cannot fill the disk. */
+export const QUARANTINE_BYTES_PER_EDGE = 64 * 1024 * 1024;
 
 /** One refused batch, as the uplink hands it over. */
 export interface QuarantineEntry {
@@ -39,15 +41,18 @@ const text = (v: unknown, max: number): string | null =>
   typeof v === 'string' && v.length > 0 ? storableText(v.slice(0, max)) : null;
 
 /**
- * Stores a refused batch; true when it is new (a replay of a batch already here adds nothing). Keeps at most
- * `perEdge` batches of the edge. Rejects only when the store cannot take it now (an outage): the caller must then
- * not tell the edge to drop the batch.
+ * Stores a refused batch; true when it is new (a replay of a batch already here adds nothing). Keeps the newest
+ * batches of the edge, at most `limits.batches` of them holding at most `limits.bytes` of payload (the newest is
+ * always kept). Rejects only when the store cannot take it now (an outage): the caller must then not tell the
+ * edge to drop the batch.
  */
 export async function quarantineBatch(
   store: Store,
   entry: QuarantineEntry,
-  perEdge = QUARANTINE_PER_EDGE,
+  limits: { batches?: number; bytes?: number } = {},
 ): Promise<boolean> {
+  const perEdge = limits.batches ?? QUARANTINE_PER_EDGE;
+  const maxBytes = limits.bytes ?? QUARANTINE_BYTES_PER_EDGE;
   const edgeId = storableText(entry.edgeId);
   const seq = typeof entry.seq === 'number' && Number.isSafeInteger(entry.seq) ? entry.seq : null;
   const payload = Buffer.from(entry.payload.buffer, entry.payload.byteOffset, entry.payload.byteLength);
@@ -66,8 +71,11 @@ export async function quarantineBatch(
     .onConflictDoNothing()
     .returning({ id: quarantine.id });
   if (rows.length > 0) {
-    await store.db.execute(sql`delete from quarantine where edge_id = ${edgeId} and id not in (
-      select id from quarantine where edge_id = ${edgeId} order by id desc limit ${perEdge})`);
+    await store.db.execute(sql`delete from quarantine where edge_id = ${edgeId} and id in (
+      select id from (
+        select id, row_number() over (order by id desc) as n, sum(bytes) over (order by id desc) as total
+        from quarantine where edge_id = ${edgeId}) kept
+      where n > 1 and (n > ${perEdge} or total > ${maxBytes}))`);
   }
   return rows.length > 0;
 }

@@ -10,6 +10,7 @@ import { type Batch, type HubMessage, UPLINK_PATH, UPLINK_PROTOCOL } from '@sigh
 import { eq } from 'drizzle-orm';
 import { WebSocket } from 'ws';
 import { type HubServer, startHub } from '../server.ts';
+import { quarantineBatch } from '../store/quarantine.ts';
 import { edges, quarantine, streams, trackPoints } from '../store/schema.ts';
 import { testBackends } from '../testing/backends.ts';
 
@@ -280,6 +281,37 @@ for (const backend of backends) {
       assert.equal(res.status, 200, await res.clone().text());
       c.ws.close();
       await c.closed;
+    });
+
+    test('an edge keeps at most its newest batches within both limits, count and bytes; the newest always', async () => {
+      const keep = (seq: number, bytes: number) =>
+        quarantineBatch(
+          hub.store,
+          {
+            edgeId: 'edge-cap',
+            streamId: 'cam1',
+            run: 'r1',
+            seq,
+            code: 'BAD_MESSAGE',
+            reason: 'test',
+            payload: new Uint8Array(bytes),
+          },
+          { batches: 3, bytes: 2500 },
+        );
+      const seqs = async () =>
+        (await hub.store.db.select().from(quarantine).where(eq(quarantine.edgeId, 'edge-cap')))
+          .map((r) => r.seq)
+          .sort((a, b) => (a ?? 0) - (b ?? 0));
+      for (const seq of [1, 2, 3, 4]) assert.equal(await keep(seq, 100), true);
+      assert.deepEqual(await seqs(), [2, 3, 4], 'three batches at most');
+      assert.equal(await keep(4, 100), false, 'a replay adds nothing');
+      assert.equal(await keep(5, 2000), true);
+      assert.deepEqual(await seqs(), [3, 4, 5], '2200 bytes in three batches: within both limits');
+      assert.equal(await keep(6, 400), true);
+      assert.equal(await keep(7, 600), true);
+      assert.deepEqual(await seqs(), [6, 7], 'with batch 5 the newest would hold 3000 bytes');
+      assert.equal(await keep(8, 3000), true);
+      assert.deepEqual(await seqs(), [8], 'the newest stays even when it alone is over the byte limit');
     });
   });
 

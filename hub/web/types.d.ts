@@ -1,7 +1,7 @@
 /**
  * Types of the viewer's modules (hub/web/*.js, checked by tsc through their JSDoc; never sent to the browser):
  * what crosses the wire to the viewer and what it exposes as window.sightlineViewer. The signalling messages and
- * the `meta` data channel's FrameMeta are the zod-inferred types of shared/src/signalling.ts (the one definition
+ * the `meta` data channel's FrameMeta are the zod-inferred types of @sightline/shared/signalling (the one definition
  * the hub and the edge parse with); the REST shapes mirror hub/src/api/schemas.ts (Track, SearchResults).
  */
 import type {
@@ -12,7 +12,7 @@ import type {
   MetaTrack,
   PublishedStream,
   ViewerToHubMessage,
-} from '../../shared/src/signalling.ts';
+} from '@sightline/shared/signalling';
 
 export type { DataChannelInfo, FrameMeta, HubToViewerMessage, MetaMask, MetaTrack, ViewerToHubMessage };
 

@@ -10,7 +10,7 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Fleet, ROOT, sleep } from '../faults/fleet.ts';
+import { Fleet, parseMetrics, ROOT, sleep } from '../faults/fleet.ts';
 
 // Models and media from the shared data folder beside the clone unless the environment names them.
 process.env.MODELS_DIR ??= join(ROOT, '..', 'shared', 'models');
@@ -46,23 +46,6 @@ if (backend !== 'pglite' && backend !== 'postgres') {
 }
 
 type Metrics = Record<string, number>;
-
-function parseMetrics(text: string): { flat: Metrics; buckets: Map<number, number> } {
-  const flat: Metrics = {};
-  const buckets = new Map<number, number>();
-  for (const line of text.split('\n')) {
-    const m = /^([a-z_]+)(\{[^}]*\})? ([0-9.e+-]+|NaN|\+Inf)$/.exec(line);
-    if (!m) continue;
-    const value = Number(m[3]);
-    flat[m[1]!] = (flat[m[1]!] ?? 0) + value;
-    const le = m[1] === 'sightline_edge_stream_latency_seconds_bucket' && /le="([^"]+)"/.exec(m[2] ?? '');
-    if (le) {
-      const bound = le[1] === '+Inf' ? Number.POSITIVE_INFINITY : Number(le[1]);
-      buckets.set(bound, (buckets.get(bound) ?? 0) + value);
-    }
-  }
-  return { flat, buckets };
-}
 
 /** The q-quantile (ms) of the observations between two cumulative bucket snapshots (upper bucket bound). */
 function quantileMs(now: Map<number, number>, before: Map<number, number>, q: number): number | null {

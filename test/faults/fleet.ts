@@ -17,7 +17,6 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { openStore, storeSchema } from '@sightline/hub';
@@ -25,7 +24,10 @@ import { eq } from 'drizzle-orm';
 import { modelsDir } from '../e2e/helpers.ts';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
 import { media } from '../helpers/wait.ts';
-import { type PrivatePostgres, startPrivatePostgres } from './private-postgres.ts';
+import { freePort, type PrivatePostgres, startPrivatePostgres } from './private-postgres.ts';
+
+/** The seeded PRNG the synthetic batches use: the same seed picks the same fault times. */
+export { prng as seeded } from '@sightline/hub';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 const MAIN = join(ROOT, 'cli', 'src', 'main.ts');
@@ -34,32 +36,12 @@ export const REPORT = join(ROOT, 'test', 'artifacts', 'faults-report.jsonl');
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A small seeded PRNG (mulberry32): the same seed picks the same fault times. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Seeds each scenario runs with: FAULT_SEEDS=1,2,3 for more (default 1,2). */
 export function faultSeeds(): number[] {
   const raw = process.env.FAULT_SEEDS ?? '1,2';
   const seeds = raw.split(',').map((s) => Number(s.trim()));
   if (seeds.some((s) => !Number.isInteger(s))) throw new Error(`FAULT_SEEDS expects integers, got "${raw}"`);
   return seeds;
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as { port: number };
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 /** One node process running the sightline CLI from its TypeScript sources. */
@@ -147,6 +129,27 @@ export interface FleetOptions {
   streams?: number;
   /** The uplink's batch period (ms). Default 200. */
   flushMs?: number;
+}
+
+/**
+ * Prometheus text: each metric's value summed over its labels (`flat`), and the edge latency histogram's
+ * cumulative counts by upper bound (`buckets`).
+ */
+export function parseMetrics(text: string): { flat: Record<string, number>; buckets: Map<number, number> } {
+  const flat: Record<string, number> = {};
+  const buckets = new Map<number, number>();
+  for (const line of text.split('\n')) {
+    const m = /^([a-z_]+)(\{[^}]*\})? ([0-9.e+-]+|NaN|\+Inf)$/.exec(line);
+    if (!m) continue;
+    const value = Number(m[3]);
+    flat[m[1]!] = (flat[m[1]!] ?? 0) + value;
+    const le = m[1] === 'sightline_edge_stream_latency_seconds_bucket' && /le="([^"]+)"/.exec(m[2] ?? '');
+    if (le) {
+      const bound = le[1] === '+Inf' ? Number.POSITIVE_INFINITY : Number(le[1]);
+      buckets.set(bound, (buckets.get(bound) ?? 0) + value);
+    }
+  }
+  return { flat, buckets };
 }
 
 /** Points an edge produced or a hub stored, keyed `stream|track|ts` (ts in ms), with how often each occurs. */
@@ -298,12 +301,7 @@ export class Fleet {
       const text = await (
         await fetch(`http://127.0.0.1:${this.metricsPort}/metrics`, { signal: AbortSignal.timeout(2000) })
       ).text();
-      const out: Record<string, number> = {};
-      for (const line of text.split('\n')) {
-        const m = /^(sightline_[a-z_]+)(?:\{[^}]*\})? ([0-9.e+-]+|NaN)$/.exec(line);
-        if (m) out[m[1]!] = (out[m[1]!] ?? 0) + Number(m[2]);
-      }
-      return out;
+      return parseMetrics(text).flat;
     } catch {
       return {};
     }

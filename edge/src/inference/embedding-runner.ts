@@ -2,6 +2,7 @@
 import type { ExecutionProvider, InferenceConfig, ModelEntry } from '@sightline/shared';
 import { ClosedError, ModelError } from '@sightline/shared/errors';
 import type { ImageBuffer } from '../frame.ts';
+import { l2Normalise } from '../vector.ts';
 import { ModelSession } from './model-session.ts';
 import { isDynamicBatch, type ProviderLog, type SkippedProvider } from './providers.ts';
 
@@ -21,17 +22,6 @@ export interface EmbeddingResult {
   embeddings: Float32Array[];
   preprocessMs: number;
   inferMs: number;
-}
-
-/** Scale `v` in place to unit length (a zero vector stays zero) and return it (as the tracker's gallery does). */
-function l2Normalise(v: Float32Array): Float32Array {
-  let s = 0;
-  for (let i = 0; i < v.length; i++) s += v[i]! * v[i]!;
-  if (s > 0) {
-    const k = 1 / Math.sqrt(s);
-    for (let i = 0; i < v.length; i++) v[i]! *= k;
-  }
-  return v;
 }
 
 export class EmbeddingRunner {

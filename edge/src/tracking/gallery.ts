@@ -1,4 +1,7 @@
 /** A track's appearance gallery: its newest L2-normalised embeddings, bounded by a budget. */
+import { l2Normalise } from '../vector.ts';
+
+export { l2Normalise };
 
 /** Bounded set of embeddings (the oldest is replaced when full) with cosine distance and a normalised mean. */
 export class FeatureGallery {
@@ -55,17 +58,6 @@ export class FeatureGallery {
     this.#mean = l2Normalise(out);
     return this.#mean.slice();
   }
-}
-
-/** Scale `v` in place to unit length (a zero vector stays zero) and return it. */
-export function l2Normalise(v: Float32Array): Float32Array {
-  let s = 0;
-  for (let i = 0; i < v.length; i++) s += v[i]! * v[i]!;
-  if (s > 0) {
-    const k = 1 / Math.sqrt(s);
-    for (let i = 0; i < v.length; i++) v[i]! *= k;
-  }
-  return v;
 }
 
 /** Dot product over the shorter length, four lanes at a time (the gallery's hot loop). */

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { HealthReport } from '@sightline/shared';
+import { testBackends } from '../test-support/backends.ts';
 import { createHubApp } from './app.ts';
 import { RateLimiter } from './auth/rate-limiter.ts';
 import { TokenService } from './auth/token-service.ts';
@@ -8,7 +9,6 @@ import { FleetHub } from './fleet/fleet-hub.ts';
 import { createHubReadiness } from './health.ts';
 import { createHubMetrics } from './hub-metrics.ts';
 import { openStore, type Store } from './store/db.ts';
-import { testBackends } from './testing/backends.ts';
 import { IndexRegistry } from './vector-index/index-registry.ts';
 
 const backends = await testBackends('health');

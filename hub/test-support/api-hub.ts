@@ -1,7 +1,7 @@
 /** Test support for the API suites: a hub on a test backend, a token of every role, and a fetch that signs as one. */
 import { type HubServer, startHub } from '../src/server.ts';
 import type { TokenRole } from '../src/store/schema.ts';
-import type { TestLocation } from '../src/testing/backends.ts';
+import type { TestLocation } from './backends.ts';
 
 /** A request; `as` is a role (its token is sent) or a token itself. */
 export type ApiCallInit = RequestInit & { as?: TokenRole | string };

@@ -10,7 +10,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { EmbeddingIndex, exactSearch, type IndexMatch, identityClusters } from '@sightline/hub';
+import { EmbeddingIndex, exactSearch, type IndexMatch } from '@sightline/hub';
+import { identityClusters } from '@sightline/hub/testing';
 import { logger } from '@sightline/shared';
 import { exactSearch as usearchExact } from 'usearch';
 

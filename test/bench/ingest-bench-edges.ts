@@ -1,7 +1,7 @@
 /** Ingest benchmark, the simulated edges: synthetic uplink batches, enrollment and lean `ws` uplink clients. */
 import { once } from 'node:events';
 import { Decoder, Encoder } from '@msgpack/msgpack';
-import { syntheticBatch } from '@sightline/hub';
+import { syntheticBatch } from '@sightline/hub/testing';
 import {
   type Batch,
   type HubMessage,

@@ -36,3 +36,20 @@ export function waitForEvent<T>(
     emitter.on(name, listener as never);
   });
 }
+
+/** Resolve as `promise` does, or reject after `ms` with "<what> did not finish within <ms> ms" plus `context()`. */
+export function within<T>(
+  ms: number,
+  what: string,
+  promise: Promise<T>,
+  context: () => string = () => '',
+): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`${what} did not finish within ${ms} ms ${context()}`.trim())),
+      ms,
+    );
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { type ApiHub, startApiHub } from '../../test-support/api-hub.ts';
+import { agedTrackPoint, testBackends } from '../../test-support/backends.ts';
 import { type HubServer, startHub } from '../server.ts';
 import type { TokenRole } from '../store/schema.ts';
-import { agedTrackPoint, testBackends } from '../testing/backends.ts';
 
 const backends = await testBackends('api');
 

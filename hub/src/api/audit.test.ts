@@ -7,8 +7,8 @@ import { decode, encode } from '@msgpack/msgpack';
 import { UPLINK_PATH, UPLINK_PROTOCOL } from '@sightline/shared';
 import { sql } from 'drizzle-orm';
 import { WebSocket } from 'ws';
+import { testBackends } from '../../test-support/backends.ts';
 import { type HubServer, startHub } from '../server.ts';
-import { testBackends } from '../testing/backends.ts';
 
 const backends = await testBackends('audit');
 

@@ -2,9 +2,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { type ApiHub, startApiHub } from '../../test-support/api-hub.ts';
+import { testBackends } from '../../test-support/backends.ts';
 import type { HubServer } from '../server.ts';
 import type { TokenRole } from '../store/schema.ts';
-import { testBackends } from '../testing/backends.ts';
 
 const backends = await testBackends('tokens');
 

@@ -7,9 +7,19 @@
  * minute, not per request; revoking a token drops it from the cache at once.
  */
 import { createHash, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
-import { and, desc, eq, isNull } from 'drizzle-orm';
 import type { Store } from '../store/db.ts';
-import { type TokenRole, tokens } from '../store/schema.ts';
+import {
+  claimEnrollment,
+  insertToken,
+  listTokens,
+  revokeEdgeTokens,
+  revokeToken,
+  type TokenRecord,
+  type TokenRole,
+  tokenById,
+  tokenExists,
+  touchTokenLastUsed,
+} from '../store/tokens.ts';
 
 /** What a verified token grants. */
 export interface TokenInfo {
@@ -108,18 +118,15 @@ export class TokenService {
     const secret = randomBytes(32).toString('base64url');
     const expiresAt =
       options.expiresAt ?? (options.role === 'enroll' ? new Date(this.#now() + ENROLL_TTL_MS) : undefined);
-    const [row] = await this.#store.db
-      .insert(tokens)
-      .values({
-        id,
-        name: options.name ?? options.role,
-        role: options.role,
-        hash: await hashSecret(secret),
-        edgeId: options.edgeId ?? null,
-        expiresAt: expiresAt ?? null,
-      })
-      .returning();
-    return { token: `slt_${id}_${secret}`, info: listing(row!) };
+    const row = await insertToken(this.#store, {
+      id,
+      name: options.name ?? options.role,
+      role: options.role,
+      hash: await hashSecret(secret),
+      edgeId: options.edgeId ?? null,
+      expiresAt: expiresAt ?? null,
+    });
+    return { token: `slt_${id}_${secret}`, info: listing(row) };
   }
 
   /** What a token grants, or why it is refused. */
@@ -130,7 +137,7 @@ export class TokenService {
     const now = this.#now();
     const cached = this.#cache.get(cacheKey);
     if (cached && cached.until > now) return cached.info;
-    const [row] = await this.#store.db.select().from(tokens).where(eq(tokens.id, parsed.id));
+    const row = await tokenById(this.#store, parsed.id);
     if (!row) return 'unknown';
     if (!(await verifySecret(parsed.secret, row.hash))) return 'unknown';
     if (row.revokedAt) return 'revoked';
@@ -146,43 +153,30 @@ export class TokenService {
     if (row.role !== 'enroll') {
       if (this.#cache.size > 10_000) this.#cache.clear();
       this.#cache.set(cacheKey, { info, until: now + CACHE_MS });
-      void this.#store.db
-        .update(tokens)
-        .set({ lastUsed: new Date(now) })
-        .where(eq(tokens.id, row.id))
-        .catch(() => {});
+      void touchTokenLastUsed(this.#store, row.id, new Date(now)).catch(() => {});
     }
     return info;
   }
 
   /** Every token, newest first (no secrets). */
   async list(): Promise<TokenListing[]> {
-    const rows = await this.#store.db.select().from(tokens).orderBy(desc(tokens.createdAt));
+    const rows = await listTokens(this.#store);
     return rows.map(listing);
   }
 
   /** Revokes a token (and every cached verification of it); false when no such token. */
   async revoke(id: string): Promise<boolean> {
-    const rows = await this.#store.db
-      .update(tokens)
-      .set({ revokedAt: new Date(this.#now()) })
-      .where(and(eq(tokens.id, id), isNull(tokens.revokedAt)))
-      .returning({ id: tokens.id });
+    const revoked = await revokeToken(this.#store, id, new Date(this.#now()));
     for (const [k, v] of this.#cache) if (v.info.id === id) this.#cache.delete(k);
-    if (rows.length) return true;
-    const [exists] = await this.#store.db.select({ id: tokens.id }).from(tokens).where(eq(tokens.id, id));
-    return exists !== undefined;
+    if (revoked) return true;
+    return tokenExists(this.#store, id);
   }
 
   /** Revokes every credential of one edge (when the edge is removed). */
   async revokeEdge(edgeId: string): Promise<number> {
-    const rows = await this.#store.db
-      .update(tokens)
-      .set({ revokedAt: new Date(this.#now()) })
-      .where(and(eq(tokens.edgeId, edgeId), eq(tokens.role, 'edge'), isNull(tokens.revokedAt)))
-      .returning({ id: tokens.id });
+    const revoked = await revokeEdgeTokens(this.#store, edgeId, new Date(this.#now()));
     for (const [k, v] of this.#cache) if (v.info.edgeId === edgeId) this.#cache.delete(k);
-    return rows.length;
+    return revoked;
   }
 
   /**
@@ -195,17 +189,12 @@ export class TokenService {
     name?: string,
   ): Promise<{ token: string; info: TokenListing } | 'used' | 'wrong-edge'> {
     if (enrollment.edgeId && enrollment.edgeId !== edgeId) return 'wrong-edge';
-    const claimed = await this.#store.db
-      .update(tokens)
-      .set({ usedAt: new Date(this.#now()) })
-      .where(and(eq(tokens.id, enrollment.id), eq(tokens.role, 'enroll'), isNull(tokens.usedAt)))
-      .returning({ id: tokens.id });
-    if (!claimed.length) return 'used';
+    if (!(await claimEnrollment(this.#store, enrollment.id, new Date(this.#now())))) return 'used';
     return this.create({ role: 'edge', edgeId, name: name ?? edgeId });
   }
 }
 
-function listing(row: typeof tokens.$inferSelect): TokenListing {
+function listing(row: TokenRecord): TokenListing {
   return {
     id: row.id,
     name: row.name,

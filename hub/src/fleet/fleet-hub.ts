@@ -17,9 +17,19 @@ import {
   storableJson,
   storableText,
 } from '@sightline/shared';
-import { eq, sql } from 'drizzle-orm';
 import type { Store } from '../store/db.ts';
-import { edges, streams, tracks } from '../store/schema.ts';
+import {
+  deleteEdgeAndStreams,
+  type EdgeRecord,
+  edgeExists,
+  getEdge,
+  listEdges,
+  saveEdgeConfig,
+  saveEdgeHeartbeat,
+  saveEdgeHello,
+  saveStreams,
+} from '../store/edges.ts';
+import { countTracksByStream } from '../store/tracks.ts';
 
 /** Heartbeat period the hub asks edges for (ms). */
 export const HEARTBEAT_MS = 2_000;
@@ -130,10 +140,7 @@ export class FleetHub {
       config: config.value as Record<string, unknown> | null,
       lastHeartbeat: new Date(now),
     };
-    await this.#store.db
-      .insert(edges)
-      .values({ id: hello.edgeId, name: hello.edgeId, ...row })
-      .onConflictDoUpdate({ target: edges.id, set: row });
+    await saveEdgeHello(this.#store, hello.edgeId, row);
     this.#persistedAt.set(hello.edgeId, now);
     await this.#saveStreams(hello.edgeId, hello.streams);
     return status.changed || config.changed || row.version !== hello.version;
@@ -149,18 +156,17 @@ export class FleetHub {
     live.streams = hb.streams;
     if (now - (this.#persistedAt.get(edgeId) ?? 0) >= 10_000) {
       this.#persistedAt.set(edgeId, now);
-      await this.#store.db
-        .update(edges)
-        .set({
-          lastHeartbeat: new Date(now),
-          status: storableJson({
-            model: live.hello.model,
-            provider: live.hello.provider,
-            streams: hb.streams,
-            load: hb.load,
-          }).value,
-        })
-        .where(eq(edges.id, edgeId));
+      await saveEdgeHeartbeat(
+        this.#store,
+        edgeId,
+        new Date(now),
+        storableJson({
+          model: live.hello.model,
+          provider: live.hello.provider,
+          streams: hb.streams,
+          load: hb.load,
+        }).value,
+      );
       await this.#saveStreams(edgeId, hb.streams);
     }
   }
@@ -181,11 +187,9 @@ export class FleetHub {
     clearTimeout(p.timer);
     const config = result.data?.config;
     if (result.ok && config && typeof config === 'object') {
-      await this.#store.db
-        .update(edges)
-        .set({ config: storableJson(config).value as Record<string, unknown> })
-        .where(eq(edges.id, edgeId))
-        .catch(() => {});
+      await saveEdgeConfig(this.#store, edgeId, storableJson(config).value as Record<string, unknown>).catch(
+        () => {},
+      );
     }
     p.resolve(result);
   }
@@ -194,8 +198,8 @@ export class FleetHub {
   async command(edgeId: string, op: CommandOp, args: Record<string, unknown>): Promise<CommandResult> {
     const live = this.#live.get(edgeId);
     if (!live) {
-      const [known] = await this.#store.db.select({ id: edges.id }).from(edges).where(eq(edges.id, edgeId));
-      if (!known) throw new FleetError('EDGE_UNKNOWN', `no edge "${edgeId}"`);
+      if (!(await edgeExists(this.#store, edgeId)))
+        throw new FleetError('EDGE_UNKNOWN', `no edge "${edgeId}"`);
       throw new FleetError('EDGE_OFFLINE', `edge "${edgeId}" is not connected; try again when it is online`);
     }
     const id = randomUUID();
@@ -222,14 +226,14 @@ export class FleetHub {
 
   /** Every edge the store knows, with live state merged in, sorted by id. */
   async list(): Promise<EdgeView[]> {
-    const rows = await this.#store.db.select().from(edges).orderBy(edges.id);
+    const rows = await listEdges(this.#store);
     const counts = await this.#trackCounts();
     return rows.map((row) => this.#view(row, counts));
   }
 
   /** One edge, or undefined. */
   async get(edgeId: string): Promise<EdgeView | undefined> {
-    const [row] = await this.#store.db.select().from(edges).where(eq(edges.id, edgeId));
+    const row = await getEdge(this.#store, edgeId);
     return row ? this.#view(row, await this.#trackCounts(edgeId)) : undefined;
   }
 
@@ -238,9 +242,7 @@ export class FleetHub {
     this.#live.get(edgeId)?.conn.close(4001, 'edge removed by an admin');
     this.#live.delete(edgeId);
     this.#lastSeen.delete(edgeId);
-    await this.#store.db.delete(streams).where(eq(streams.edgeId, edgeId));
-    const rows = await this.#store.db.delete(edges).where(eq(edges.id, edgeId)).returning({ id: edges.id });
-    return rows.length > 0;
+    return deleteEdgeAndStreams(this.#store, edgeId);
   }
 
   /** Counts by status, for metrics. */
@@ -272,7 +274,7 @@ export class FleetHub {
     return last !== undefined && now - last <= this.offlineAfterMs ? 'stale' : 'offline';
   }
 
-  #view(row: typeof edges.$inferSelect, counts: Map<string, number>): EdgeView {
+  #view(row: EdgeRecord, counts: Map<string, number>): EdgeView {
     const live = this.#live.get(row.id);
     const stored = (row.status ?? {}) as { model?: string; provider?: string; streams?: StreamStatus[] };
     const streamList = live?.streams ?? stored.streams ?? [];
@@ -303,37 +305,17 @@ export class FleetHub {
   }
 
   async #trackCounts(edgeId?: string): Promise<Map<string, number>> {
-    const q = this.#store.db
-      .select({ edgeId: tracks.edgeId, streamId: tracks.streamId, n: sql<number>`count(*)::int` })
-      .from(tracks);
-    const rows = await (edgeId ? q.where(eq(tracks.edgeId, edgeId)) : q).groupBy(
-      tracks.edgeId,
-      tracks.streamId,
-    );
-    return new Map(rows.map((r) => [`${r.edgeId}\u0000${r.streamId}`, Number(r.n)]));
+    const rows = await countTracksByStream(this.#store, edgeId);
+    return new Map(rows.map((r) => [`${r.edgeId}\u0000${r.streamId}`, r.n]));
   }
 
   async #saveStreams(edgeId: string, list: StreamStatus[]): Promise<void> {
     if (!list.length) return;
-    const now = new Date(this.#now());
-    await this.#store.db
-      .insert(streams)
-      .values(
-        list.map((s) => ({
-          edgeId,
-          streamId: storableText(s.streamId),
-          source: storableText(s.source),
-          state: storableText(s.state),
-          updatedAt: now,
-        })),
-      )
-      .onConflictDoUpdate({
-        target: [streams.edgeId, streams.streamId],
-        set: {
-          source: sql`excluded.source`,
-          state: sql`excluded.state`,
-          updatedAt: sql`excluded.updated_at`,
-        },
-      });
+    const storable = list.map((s) => ({
+      streamId: storableText(s.streamId),
+      source: storableText(s.source),
+      state: storableText(s.state),
+    }));
+    await saveStreams(this.#store, edgeId, storable, new Date(this.#now()));
   }
 }

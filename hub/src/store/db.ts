@@ -34,6 +34,11 @@ export type StoreDb = PgDatabase<PgQueryResultHKT, typeof schema>;
 export interface Store {
   db: StoreDb;
   kind: 'pglite' | 'postgres';
+  /**
+   * Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. Use this, not
+   * `db.transaction`: on PostgreSQL it gives back a connection that died before or during the transaction.
+   */
+  transaction<T>(fn: (tx: StoreDb) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -92,7 +97,13 @@ async function openPglite(dir: string): Promise<Store> {
       cause: err,
     });
   }
-  return { db: db as unknown as StoreDb, kind: 'pglite', close: () => client.close() };
+  const store = db as unknown as StoreDb;
+  return {
+    db: store,
+    kind: 'pglite',
+    transaction: (fn) => store.transaction((tx) => fn(tx as unknown as StoreDb)),
+    close: () => client.close(),
+  };
 }
 
 /** A short reason for a driver error (pg's connection errors can be AggregateErrors with no message). */
@@ -137,12 +148,54 @@ function parseUrl(raw: string): URL {
 /** The parts of pg's Pool used here (pg ships no types and @types/pg is not installed). */
 interface PgPool {
   query(text: string): Promise<unknown>;
+  connect(): Promise<PgPoolClient>;
   end(): Promise<void>;
   on(event: 'error', listener: (err: Error) => void): unknown;
   on(
     event: 'connect',
     listener: (client: { on(event: 'error', l: (err: Error) => void): unknown }) => void,
   ): unknown;
+}
+
+/** A connection checked out of the pool; release(err) with an error destroys it instead of reusing it. */
+interface PgPoolClient {
+  query(text: string): Promise<unknown>;
+  release(err?: unknown): void;
+}
+
+/**
+ * A transaction on a connection of its own. drizzle's pool transaction sends BEGIN before its try/finally, so a
+ * connection that dies between checkout and BEGIN (a cut link) was never given back: pool.end() then waited for it
+ * for ever, and ten such outages left the pool with nothing to hand out. Here the connection always goes back, and a
+ * broken one (BEGIN or ROLLBACK failed) is destroyed rather than reused.
+ */
+async function pgTransaction<T>(
+  pool: PgPool,
+  bind: (client: PgPoolClient) => StoreDb,
+  fn: (tx: StoreDb) => Promise<T>,
+): Promise<T> {
+  const client = await pool.connect();
+  let broken: unknown;
+  try {
+    try {
+      await client.query('begin');
+    } catch (err) {
+      broken = err;
+      throw err;
+    }
+    try {
+      const result = await fn(bind(client));
+      await client.query('commit');
+      return result;
+    } catch (err) {
+      await client.query('rollback').catch((rollbackErr: unknown) => {
+        broken = rollbackErr;
+      });
+      throw err;
+    }
+  } finally {
+    client.release(broken);
+  }
 }
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -191,5 +244,15 @@ async function openPostgres(raw: string, options: StoreOptions): Promise<Store> 
       cause: err,
     });
   }
-  return { db: db as unknown as StoreDb, kind: 'postgres', close: () => pool.end() };
+  return {
+    db: db as unknown as StoreDb,
+    kind: 'postgres',
+    transaction: (fn) =>
+      pgTransaction(
+        pool,
+        (client) => drizzlePg({ client: client as never, schema }) as unknown as StoreDb,
+        fn,
+      ),
+    close: () => pool.end(),
+  };
 }

@@ -10,7 +10,21 @@ export {
   redactSecrets,
 } from './audit-log.ts';
 export { migrationsFolder, openStore, type Store, type StoreDb, type StoreOptions } from './db.ts';
-export { type EdgeRow, upsertEdge } from './edges.ts';
+export {
+  deleteEdgeAndStreams,
+  type EdgeHello,
+  type EdgeRecord,
+  type EdgeRow,
+  edgeExists,
+  getEdge,
+  listEdges,
+  type StreamState,
+  saveEdgeConfig,
+  saveEdgeHeartbeat,
+  saveEdgeHello,
+  saveStreams,
+  upsertEdge,
+} from './edges.ts';
 export {
   countEmbeddings,
   decodeVector,
@@ -55,6 +69,18 @@ export {
   textArray,
 } from './sql.ts';
 export {
+  claimEnrollment,
+  insertToken,
+  listTokens,
+  revokeEdgeTokens,
+  revokeToken,
+  type TokenRecord,
+  type TokenRow,
+  tokenById,
+  tokenExists,
+  touchTokenLastUsed,
+} from './tokens.ts';
+export {
   type CompactPoint,
   deleteTrackPointsBefore,
   insertMessagePoints,
@@ -68,6 +94,7 @@ export {
 } from './track-points.ts';
 export {
   byTrackKey,
+  countTracksByStream,
   formatTrackKey,
   listTracks,
   parseTrackKey,

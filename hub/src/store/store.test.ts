@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { StoreError } from '@sightline/shared';
 import { sql } from 'drizzle-orm';
-import { type TestLocation, testBackends } from '../testing/backends.ts';
+import { type TestLocation, testBackends } from '../../test-support/backends.ts';
 import { migrationsFolder, openStore, type Store } from './db.ts';
 import { upsertEdge } from './edges.ts';
 import { edges, tokens, tracks } from './schema.ts';

@@ -142,3 +142,18 @@ export async function tracksByKeys(store: Store, keys: readonly TrackKey[]): Pro
     .from(tracks)
     .where(or(...keys.map((k) => byTrackKey(tracks, k))));
 }
+
+/** Stored tracks per stream (of one edge, or of all), as `n` per edge and stream. */
+export async function countTracksByStream(
+  store: Store,
+  edgeId?: string,
+): Promise<{ edgeId: string; streamId: string; n: number }[]> {
+  const q = store.db
+    .select({ edgeId: tracks.edgeId, streamId: tracks.streamId, n: sql<number>`count(*)::int` })
+    .from(tracks);
+  const rows = await (edgeId ? q.where(eq(tracks.edgeId, edgeId)) : q).groupBy(
+    tracks.edgeId,
+    tracks.streamId,
+  );
+  return rows.map((r) => ({ edgeId: r.edgeId, streamId: r.streamId, n: Number(r.n) }));
+}

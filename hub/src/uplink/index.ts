@@ -1,14 +1,6 @@
 /** The hub's uplink ingest: storing edge batches (points, tracks, thumbnails, embeddings, events) idempotently. */
 export { Ingest, type IngestOptions, KeyedQueue, type StoreBatchResult, vectorKey } from './ingest.ts';
 export {
-  fakeJpeg,
-  prng,
-  type SyntheticBatchOptions,
-  sha256Hex,
-  syntheticBatch,
-  vectorBytes,
-} from './synthetic.ts';
-export {
   checkSha256,
   ThumbnailStore,
   type ThumbnailStoreOptions,

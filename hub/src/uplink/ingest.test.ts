@@ -5,13 +5,19 @@ import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { type Batch, SightlineError } from '@sightline/shared';
 import { sql } from 'drizzle-orm';
+import { type TestLocation, testBackends } from '../../test-support/backends.ts';
+import {
+  fakeJpeg,
+  prng,
+  sha256Hex,
+  syntheticBatch,
+  vectorBytes,
+} from '../../test-support/synthetic-batch.ts';
 import type { Store } from '../store/db.ts';
 import { decodeVector } from '../store/embeddings.ts';
 import { tracks } from '../store/schema.ts';
-import { type TestLocation, testBackends } from '../testing/backends.ts';
 import { IndexRegistry } from '../vector-index/index-registry.ts';
 import { Ingest, KeyedQueue, vectorKey } from './ingest.ts';
-import { fakeJpeg, prng, sha256Hex, syntheticBatch, vectorBytes } from './synthetic.ts';
 import { ThumbnailStore } from './thumbnail-store.ts';
 
 const backends = await testBackends('ingest');

@@ -138,7 +138,7 @@ export class Ingest {
     const written = await Promise.all(batch.thumbnails.map((t) => this.thumbnails.put(t.sha256, t.jpeg)));
 
     const msg = { edgeId, streamId: batch.streamId, run: batch.run, seq: batch.seq };
-    const db = await this.store.db.transaction(async (tx) => {
+    const db = await this.store.transaction(async (tx) => {
       const h: StoreHandle = { db: tx };
       const points = await insertMessagePoints(h, msg, batch.points);
       if (batch.tracks.length > 0) await upsertTracks(h, trackRows(edgeId, batch));

@@ -9,10 +9,10 @@ import { decode, Encoder } from '@msgpack/msgpack';
 import { type Batch, type HubMessage, UPLINK_PATH, UPLINK_PROTOCOL } from '@sightline/shared';
 import { eq } from 'drizzle-orm';
 import { WebSocket } from 'ws';
+import { testBackends } from '../../test-support/backends.ts';
 import { type HubServer, startHub } from '../server.ts';
 import { quarantineBatch } from '../store/quarantine.ts';
 import { edges, quarantine, streams, trackPoints } from '../store/schema.ts';
-import { testBackends } from '../testing/backends.ts';
 
 const backends = await testBackends('quarantine');
 const encoder = new Encoder({ ignoreUndefined: true });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SightlineError } from '@sightline/shared';
-import { fakeJpeg } from './synthetic.ts';
+import { fakeJpeg } from '../../test-support/synthetic-batch.ts';
 import { ThumbnailStore } from './thumbnail-store.ts';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');

@@ -3,9 +3,9 @@ import { after, before, describe, test } from 'node:test';
 import { decode, Encoder } from '@msgpack/msgpack';
 import { type Batch, type HubMessage, UPLINK_PATH, UPLINK_PROTOCOL } from '@sightline/shared';
 import { WebSocket } from 'ws';
+import { testBackends } from '../../test-support/backends.ts';
 import { type HubServer, startHub } from '../server.ts';
 import { trackPoints } from '../store/schema.ts';
-import { testBackends } from '../testing/backends.ts';
 
 const backends = await testBackends('uplink_server');
 const encoder = new Encoder({ ignoreUndefined: true });

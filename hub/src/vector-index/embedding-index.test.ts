@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { IndexError, logger } from '@sightline/shared';
+import { identityClusters } from '../../test-support/synthetic-clusters.ts';
 import { EmbeddingIndex, type EmbeddingIndexOptions, type IndexEntry } from './embedding-index.ts';
 import { exactSearch } from './exact-search.ts';
-import { identityClusters } from './synthetic.ts';
 
 const DIMS = 64;
 const data = identityClusters({ identities: 100, views: 8, dims: DIMS, seed: 7 });

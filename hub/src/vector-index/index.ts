@@ -14,4 +14,3 @@ export {
 } from './embedding-index.ts';
 export { type ExactMatches, type ExactSearchOptions, exactSearch } from './exact-search.ts';
 export { checkModelId, IndexRegistry, type IndexRegistryOptions } from './index-registry.ts';
-export { type ClusterData, type ClusterOptions, gaussian, identityClusters } from './synthetic.ts';

@@ -6,8 +6,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+// The Store type through the package (not the relative path), so the declarations the test project reads resolve.
+import type { Store } from '@sightline/hub';
 import { sql } from 'drizzle-orm';
-import { openStore, type Store } from '../store/db.ts';
+import { openStore } from '../src/store/db.ts';
 
 /** The machine's PostgreSQL (override with TEST_DATABASE_URL). */
 export const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';

@@ -31,7 +31,9 @@ function walk(dir, out = []) {
   return out;
 }
 
-const dirs = unitOnly ? ['shared', 'edge', 'hub', 'cli'] : ['shared', 'edge', 'hub', 'cli', 'test'];
+const dirs = unitOnly
+  ? ['shared', 'edge', 'hub', 'worker', 'cli']
+  : ['shared', 'edge', 'hub', 'worker', 'cli', 'test'];
 let files = dirs.flatMap((d) => walk(join(root, d))).map((f) => relative(root, f));
 if (filters.length) files = files.filter((f) => filters.some((x) => f.includes(x)));
 // test/faults (npm run test:faults, which CI runs after this) only when named: real processes killed and links

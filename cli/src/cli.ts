@@ -10,6 +10,7 @@ import { EDGE_USAGE, runEdge } from './commands/edge.ts';
 import { EVAL_USAGE, runEval } from './commands/eval.ts';
 import { HUB_TOKEN_USAGE, HUB_USAGE, runHub, runToken } from './commands/hub.ts';
 import { MODELS_USAGE, runModels } from './commands/models.ts';
+import { runWorker, WORKER_USAGE } from './commands/worker.ts';
 import { applyLogFlags, LOG_USAGE, takeLogFlags } from './logging.ts';
 import { UsageError } from './usage-error.ts';
 
@@ -22,6 +23,7 @@ Commands:
   hub                  start the hub
   hub token <sub>      create | list | revoke API and enrollment tokens
   models <sub>         list | verify | fetch | prepare the models in models/manifest.json
+  worker               serve models to the hubs' overflow queues in Redis
   config schema        print the JSON Schema of the edge config file
   config check <file>  validate an edge config file
   help [command]       show help for a command
@@ -62,6 +64,7 @@ export const COMMANDS: readonly Command[] = [
   { path: 'models verify', usage: MODELS_USAGE, run: (argv) => runModels(['verify', ...argv]) },
   { path: 'models fetch', usage: MODELS_USAGE, run: (argv) => runModels(['fetch', ...argv]) },
   { path: 'models prepare', usage: MODELS_USAGE, run: (argv) => runModels(['prepare', ...argv]) },
+  { path: 'worker', usage: WORKER_USAGE, run: runWorker },
   { path: 'config', usage: CONFIG_USAGE },
   { path: 'config schema', usage: CONFIG_USAGE, run: runConfigSchema },
   { path: 'config check', usage: CONFIG_USAGE, run: runConfigCheck },

@@ -16,6 +16,15 @@ export interface HubMetrics {
   mediaPublications: Gauge;
   mediaViewers: Gauge<'via'>;
   mediaWorkerRestarts: Counter;
+  /** Overflow `infer` requests by outcome: queued, shed, unavailable, expired at submit; answered, failed, expired by the worker's answer. */
+  overflowRequests: Counter<'outcome'>;
+  overflowFrames: Counter;
+  overflowAnswersDelivered: Counter;
+  overflowRoundTripSeconds: Histogram;
+  overflowQueueLength: Gauge<'model'>;
+  overflowQueuePending: Gauge<'model'>;
+  overflowTrimmed: Counter<'model'>;
+  overflowMalformedAnswers: Counter;
 }
 
 /** Creates the registry; `edgeCounts` fills the per-status edge gauge at each scrape. */
@@ -101,6 +110,51 @@ export function createHubMetrics(edgeCounts: () => Promise<Record<string, number
     mediaWorkerRestarts: new Counter({
       name: 'sightline_hub_media_worker_restarts_total',
       help: 'mediasoup workers restarted after dying.',
+      registers,
+    }),
+    overflowRequests: new Counter({
+      name: 'sightline_hub_overflow_requests_total',
+      help: 'Overflow infer requests by outcome (queued, shed, unavailable, expired, answered, failed).',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    overflowFrames: new Counter({
+      name: 'sightline_hub_overflow_frames_offloaded_total',
+      help: 'Frames queued for the overflow workers.',
+      registers,
+    }),
+    overflowAnswersDelivered: new Counter({
+      name: 'sightline_hub_overflow_answers_delivered_total',
+      help: 'Worker answers relayed to a connected edge.',
+      registers,
+    }),
+    overflowRoundTripSeconds: new Histogram({
+      name: 'sightline_hub_overflow_round_trip_seconds',
+      help: 'From queueing an infer request to its answer reaching the hub.',
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    }),
+    overflowQueueLength: new Gauge({
+      name: 'sightline_hub_overflow_queue_length',
+      help: 'Entries in a model request stream (XLEN), by model.',
+      labelNames: ['model'],
+      registers,
+    }),
+    overflowQueuePending: new Gauge({
+      name: 'sightline_hub_overflow_queue_pending',
+      help: 'Entries taken by a worker and not yet acknowledged, by model.',
+      labelNames: ['model'],
+      registers,
+    }),
+    overflowTrimmed: new Counter({
+      name: 'sightline_hub_overflow_trimmed_total',
+      help: 'Request entries trimmed off a model stream by its cap before any worker took them (never answered).',
+      labelNames: ['model'],
+      registers,
+    }),
+    overflowMalformedAnswers: new Counter({
+      name: 'sightline_hub_overflow_malformed_answers_total',
+      help: 'Entries of the results stream that are not a valid answer (dropped).',
       registers,
     }),
   };

@@ -15,6 +15,7 @@ import { createHubMetrics } from './hub-metrics.ts';
 import { EdgeSignalling } from './media/edge-signalling.ts';
 import { MediaHub, type MediaHubOptions } from './media/media-hub.ts';
 import { ViewerSignalling } from './media/viewer-signalling.ts';
+import { OverflowRelay, type OverflowRelayOptions } from './overflow/overflow-relay.ts';
 import { SearchService } from './search/search-service.ts';
 import { openStore, type Store } from './store/db.ts';
 import { quarantineBatch } from './store/quarantine.ts';
@@ -57,6 +58,10 @@ export interface HubServerOptions {
   tlsCert?: string;
   /** PEM private key (unencrypted) of `tlsCert`. Default $SIGHTLINE_TLS_KEY. */
   tlsKey?: string;
+  /** Redis for the overflow workers (`redis://host:port`). Default $REDIS_URL, else none: every `infer` is answered OVERFLOW_UNAVAILABLE. */
+  redisUrl?: string;
+  /** Overflow relay settings (key prefix, hub id, queue cap, refresh period). Default those of OverflowRelayOptions. */
+  overflow?: Omit<OverflowRelayOptions, 'redis' | 'deliver' | 'metrics'>;
 }
 
 /** Live-video options of the hub (docs/webrtc.md): MediaHub's, less the metrics the hub passes itself. */
@@ -71,6 +76,8 @@ export interface HubServer {
   indexes: IndexRegistry;
   /** Live video: the SFU (available false, with unavailableReason, when mediasoup cannot run). */
   media: MediaHub;
+  /** The overflow relay (edges' `infer` requests to the workers through Redis). */
+  overflow: OverflowRelay;
   dataDir: string;
   /** Track points older than this many days are deleted, at start and hourly; 0 keeps them. */
   retentionDays: number;
@@ -137,6 +144,13 @@ export async function startHub(options: HubServerOptions = {}): Promise<HubServe
   const search = new SearchService({ store, indexes });
   const metrics = createHubMetrics(() => fleet.statusCounts());
   const media = await MediaHub.start({ ...options.media, metrics });
+  let uplink: UplinkServer | undefined;
+  const overflow = new OverflowRelay({
+    ...options.overflow,
+    redis: options.redisUrl ?? (process.env.REDIS_URL || undefined),
+    metrics,
+    deliver: (edgeId, message) => uplink?.deliver(edgeId, message) ?? false,
+  });
   const app = createHubApp({
     store,
     tokens,
@@ -148,6 +162,7 @@ export async function startHub(options: HubServerOptions = {}): Promise<HubServe
     media,
     indexes,
     cors: corsOrigins,
+    overflow,
   });
   const server = (
     tls
@@ -181,6 +196,7 @@ export async function startHub(options: HubServerOptions = {}): Promise<HubServe
     });
   } catch (err) {
     await media.close();
+    await overflow.close();
     await store.close().catch(() => {});
     if (!databaseUrl) rmSync(lockPath(dataDir), { force: true });
     throw err;
@@ -188,11 +204,12 @@ export async function startHub(options: HubServerOptions = {}): Promise<HubServe
   const upgrades = new UpgradeDispatcher(server);
   const edgeMedia = new EdgeSignalling({ upgrades, tokens, media, metrics });
   const viewerMedia = new ViewerSignalling({ upgrades, tokens, media, metrics });
-  const uplink = new UplinkServer({
+  uplink = new UplinkServer({
     upgrades,
     tokens,
     fleet,
     metrics,
+    overflow,
     storeBatch: (edgeId, batch) => ingest.storeBatch(edgeId, batch),
     quarantine: (entry) => quarantineBatch(store, entry),
   });
@@ -237,6 +254,7 @@ export async function startHub(options: HubServerOptions = {}): Promise<HubServe
     fleet,
     indexes,
     media,
+    overflow,
     dataDir,
     retentionDays,
     applyRetention,
@@ -246,7 +264,8 @@ export async function startHub(options: HubServerOptions = {}): Promise<HubServe
         clearInterval(retention);
         await retainedAtStart;
         fleet.close();
-        await uplink.close();
+        await uplink?.close();
+        await overflow.close();
         await Promise.all([edgeMedia.close(), viewerMedia.close()]);
         await media.close();
         upgrades.close();

@@ -1,6 +1,7 @@
 /**
- * The hub's status page: lists edges and their streams with live counts, refreshed every second. The page holds
- * no data; its script reads /api/v1/edges with a viewer token taken from the URL fragment (`/#token=...`, never
+ * The hub's status page: lists edges and their streams with live counts, and the overflow workers with their live
+ * rates and the queue of each model, refreshed every second. The page holds no data; its script reads
+ * /api/v1/edges and /api/v1/workers (each on its own: one failing leaves the other shown) with a viewer token taken from the URL fragment (`/#token=...`, never
  * sent to the server) or typed into the page, and kept in this browser's localStorage.
  */
 
@@ -18,8 +19,12 @@ export function statusPage(nonce: string): string {
   .edge { background: #fff; border: 1px solid #dde1e7; border-radius: 8px; padding: 1rem; margin-bottom: 1rem; overflow-x: auto; }
   .edge h2 { font-size: 1.1rem; margin: 0 0 .5rem; }
   .badge { display: inline-block; padding: 0 .5rem; border-radius: 999px; font-size: .8rem; color: #fff; }
-  .online, .running { background: #1f9d55; } .stale, .reconnecting, .starting, .stopped { background: #d69e2e; }
-  .offline, .failed { background: #c53030; } .ended { background: #718096; }
+  .badge.online, .badge.running, .badge.idle { background: #1f9d55; } .badge.busy { background: #3182ce; }
+  .badge.stale, .badge.reconnecting, .badge.starting, .badge.stopped, .badge.saturated { background: #d69e2e; }
+  .badge.offline, .badge.failed, .badge.unavailable { background: #c53030; } .badge.ended { background: #718096; }
+  table.queues { width: auto; min-width: 24rem; }
+  h2.section { font-size: 1.2rem; margin: 1.5rem 0 .75rem; }
+  .edge h3 { font-size: 1rem; margin: 1rem 0 .5rem; }
   table { border-collapse: collapse; width: 100%; }
   th, td { text-align: right; padding: .25rem .5rem; border-bottom: 1px solid #edf0f3; white-space: nowrap; }
   th:first-child, td:first-child, .src { text-align: left; }
@@ -32,6 +37,8 @@ export function statusPage(nonce: string): string {
 <h1>Sightline hub <a href="/viewer">live view</a></h1>
 <form id="login" hidden><label>Viewer token <input id="token" size="60" autocomplete="off"></label> <button>Open</button></form>
 <div id="fleet"><p class="muted">Waiting for edges…</p></div>
+<h2 class="section">Overflow workers</h2>
+<div id="workers"><p class="muted">Waiting for workers…</p></div>
 <script nonce="${nonce}">
 const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
 function render(data) {
@@ -54,21 +61,60 @@ function render(data) {
       </table>
     </section>\`).join('');
 }
+function renderWorkers(data) {
+  if (data.redis === 'off') return '<p class="muted">overflow off: start the hub with --redis</p>';
+  if (data.redis === 'unavailable') return '<p><span class="badge unavailable">redis unavailable</span> <span class="muted">the hub cannot reach Redis: no overflow worker can be used</span></p>';
+  const queues = Object.entries(data.queues ?? {});
+  return \`
+    <section class="edge" id="worker-list">
+      \${data.workers.length ? \`<table>
+        <thead><tr><th>worker</th><th>status</th><th class="src">models</th><th class="src">provider</th><th>rate fps</th><th>capacity fps</th><th>in flight</th><th>processed</th><th>failed</th><th>malformed</th><th>last heartbeat</th></tr></thead>
+        <tbody>\${data.workers.map((w) => \`
+          <tr data-worker="\${esc(w.id)}" title="\${esc(w.host)} pid \${esc(w.pid)}">
+            <td>\${esc(w.id)}</td><td><span class="badge \${esc(w.status)}">\${esc(w.status)}</span></td>
+            <td class="src models">\${esc(w.models.join(', '))}</td><td class="src provider">\${esc(w.provider)}</td>
+            <td class="rate">\${num(w.rateFps, 1)}</td><td class="capacity">\${num(w.capacityFps, 1)}</td><td class="in-flight">\${num(w.inFlight)}</td>
+            <td class="processed">\${num(w.processed)}</td><td class="failed">\${num(w.failed)}</td><td class="malformed">\${num(w.malformed)}</td>
+            <td class="heartbeat">\${esc(new Date(w.heartbeatAt).toLocaleTimeString())} (\${num(w.heartbeatAgeMs / 1000, 1)} s ago)</td>
+          </tr>\`).join('')}
+        </tbody>
+      </table>\` : '<p class="muted">No live worker.</p>'}
+      <h3>Queues</h3>
+      \${queues.length ? \`<table class="queues">
+        <thead><tr><th>model</th><th>length</th><th>pending</th><th>lag</th></tr></thead>
+        <tbody>\${queues.map(([model, q]) => \`
+          <tr data-queue="\${esc(model)}"><td>\${esc(model)}</td><td class="length">\${num(q.length)}</td><td class="pending">\${num(q.pending)}</td><td class="lag">\${num(q.lag)}</td></tr>\`).join('')}
+        </tbody>
+      </table>\` : '<p class="muted">No queue yet.</p>'}
+    </section>\`;
+}
 const num = (v, digits = 0) => (typeof v === 'number' ? v.toFixed(digits) : '–');
 const fromHash = new URLSearchParams(location.hash.slice(1)).get('token');
 if (fromHash) { localStorage.setItem('sightline-token', fromHash); history.replaceState(null, '', location.pathname); }
 const login = document.getElementById('login');
 login.addEventListener('submit', (e) => { e.preventDefault(); localStorage.setItem('sightline-token', document.getElementById('token').value.trim()); login.hidden = true; refresh(); });
+const show = (id, html) => { document.getElementById(id).innerHTML = html; };
+/** GETs one API path; a refused token throws an error marked refused. */
+async function load(path, token) {
+  const res = await fetch(path, { headers: { authorization: 'Bearer ' + token } });
+  if (res.status === 401 || res.status === 403) {
+    const body = await res.json().catch(() => ({}));
+    throw Object.assign(new Error(body.error?.message ?? 'HTTP ' + res.status), { refused: true });
+  }
+  if (!res.ok) throw new Error('HTTP ' + res.status);
+  return res.json();
+}
 async function refresh() {
   const token = localStorage.getItem('sightline-token');
-  if (!token) { login.hidden = false; document.getElementById('fleet').innerHTML = '<p class="muted">A viewer token is needed (sightline hub token create --role viewer).</p>'; return; }
-  try {
-    const res = await fetch('/api/v1/edges', { headers: { authorization: 'Bearer ' + token } });
-    if (res.status === 401 || res.status === 403) { login.hidden = false; document.getElementById('fleet').innerHTML = '<p class="muted">Token refused: ' + esc((await res.json()).error.message) + '</p>'; return; }
-    document.getElementById('fleet').innerHTML = render(await res.json());
-  } catch (err) {
-    document.getElementById('fleet').innerHTML = '<p class="muted">Hub unreachable: ' + esc(err.message) + '</p>';
-  }
+  if (!token) { login.hidden = false; show('fleet', '<p class="muted">A viewer token is needed (sightline hub token create --role viewer).</p>'); show('workers', ''); return; }
+  // Both at once, each on its own: one failing leaves the other shown.
+  const [edges, workers] = await Promise.allSettled([load('/api/v1/edges', token), load('/api/v1/workers', token)]);
+  const refused = [edges, workers].find((r) => r.status === 'rejected' && r.reason.refused);
+  if (refused) { login.hidden = false; show('fleet', '<p class="muted">Token refused: ' + esc(refused.reason.message) + '</p>'); show('workers', ''); return; }
+  try { show('fleet', edges.status === 'fulfilled' ? render(edges.value) : '<p class="muted">Hub unreachable: ' + esc(edges.reason.message) + '</p>'); }
+  catch (err) { show('fleet', '<p class="muted">Cannot show the edges: ' + esc(err.message) + '</p>'); }
+  try { show('workers', workers.status === 'fulfilled' ? renderWorkers(workers.value) : '<p class="muted">Workers unreachable: ' + esc(workers.reason.message) + '</p>'); }
+  catch (err) { show('workers', '<p class="muted">Cannot show the workers: ' + esc(err.message) + '</p>'); }
 }
 refresh();
 setInterval(refresh, 1000);

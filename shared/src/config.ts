@@ -239,6 +239,29 @@ export const HubLinkConfig = z.strictObject({
 });
 export type HubLinkConfig = z.infer<typeof HubLinkConfig>;
 
+/**
+ * The overflow path (docs/overflow.md): frames local inference cannot take while they are still fresh go to the
+ * hub's GPU workers. Each frame's deadline is its capture time plus its stream's stalenessMs.
+ */
+export const OverflowConfig = z.strictObject({
+  /** Offload frames local inference cannot take (needs `hub`, and a hub with Redis and workers). Default false. */
+  enabled: z.boolean().default(false),
+  /**
+   * How frames travel: 'raw' (BGR24 as decoded: the workers see what local inference would) or 'jpeg' (a tenth of
+   * the bytes for links that need it, at some CPU and detections near the threshold: docs/overflow.md). Default 'raw'.
+   */
+  encoding: z.enum(['raw', 'jpeg']).default('raw'),
+  /** JPEG quality of offloaded frames. Default 90. */
+  jpegQuality: z.number().int().min(1).max(100).default(90),
+  /** Requests sent to the hub and not answered yet, at most. Default 8. */
+  maxInFlight: z.number().int().min(1).max(256).default(8),
+  /** Frames in one request, at most. Default 8. */
+  maxBatch: z.number().int().min(1).max(64).default(8),
+  /** After the hub shed a request or could not take it, send nothing for this long (ms). Default 1000. */
+  backoffMs: z.number().int().min(0).max(60_000).default(1000),
+});
+export type OverflowConfig = z.infer<typeof OverflowConfig>;
+
 export const WebrtcConfig = z.strictObject({
   /** Publish every stream's video and per-frame metadata to the hub over WebRTC (needs `hub`; docs/webrtc.md). Default true. */
   enabled: z.boolean().default(true),
@@ -298,6 +321,8 @@ export const EdgeConfig = z.strictObject({
   webrtc: WebrtcConfig.optional(),
   /** WHIP ingest: cameras published to this edge with WHIP become whip://<streamId> streams. Default: off. */
   whip: WhipConfig.optional(),
+  /** Offload frames local inference cannot take in time to the hub's workers. Default: off. */
+  overflow: OverflowConfig.optional(),
 });
 export type EdgeConfig = z.infer<typeof EdgeConfig>;
 export type EdgeConfigInput = z.input<typeof EdgeConfig>;
@@ -326,6 +351,11 @@ export function parseEdgeConfig(input: unknown, origin = 'config'): EdgeConfig {
   if (config.streams.length === 0 && !config.hub && !config.whip) {
     throw new ConfigError(`Invalid ${origin}`, [
       'streams: at least one stream is needed (or a hub or whip ingest that adds them)',
+    ]);
+  }
+  if (config.overflow?.enabled && !config.hub) {
+    throw new ConfigError(`Invalid ${origin}`, [
+      'overflow.enabled: offloading needs a hub (set hub.url), whose workers take the frames',
     ]);
   }
   const seen = new Set<string>();

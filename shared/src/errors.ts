@@ -79,6 +79,14 @@ export const ERROR_CODES = [
   'CLOSING',
   'STREAM_ID_INVALID',
   'RTP_PORTS_EXHAUSTED',
+  // The overflow path (overflow.ts): edges, hub, workers.
+  'OVERFLOW_SHED',
+  'OVERFLOW_UNAVAILABLE',
+  'OVERFLOW_EXPIRED',
+  'OVERFLOW_FAILED',
+  'OVERFLOW_LATE',
+  'OVERFLOW_UNSUPPORTED',
+  'REDIS_UNAVAILABLE',
   // The command line.
   'USAGE_INVALID',
   // Starting up: the hub's port is taken, a file of its install is missing.

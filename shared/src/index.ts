@@ -7,6 +7,7 @@ export * from './health.ts';
 export * from './ids.ts';
 export * from './logger.ts';
 export * from './model-spec.ts';
+export * from './overflow.ts';
 export * from './signalling.ts';
 export * from './time.ts';
 export * from './types.ts';

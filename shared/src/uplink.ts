@@ -3,8 +3,9 @@
  * credential (`Authorization: Bearer <token>`), carrying binary msgpack frames, one message per frame.
  *
  * Edge -> hub: `hello` first, then `batch` (numbered per stream and run, acknowledged by the hub once stored),
- * `heartbeat` (live status, not acknowledged), and `result` answers to the hub's `command`s.
- * Hub -> edge: `welcome` (answer to hello), `ack`, `command`, `error`.
+ * `heartbeat` (live status, not acknowledged), `result` answers to the hub's `command`s, and `infer` (frames for the
+ * overflow workers, see overflow.ts; never kept in the outbox).
+ * Hub -> edge: `welcome` (answer to hello), `ack`, `command`, `error`, `inferred`.
  *
  * Delivery is at-least-once: the edge keeps every batch in its on-disk outbox until acked and replays unacked
  * ones after a reconnect; the hub stores `(edgeId, streamId, run, seq)` idempotently, so a replay adds nothing.
@@ -12,6 +13,7 @@
  */
 import { z } from 'zod';
 import { IdSchema } from './ids.ts';
+import { InferRequestSchema, InferredSchema } from './overflow.ts';
 
 /** Uplink protocol version; the hub refuses a hello with another major version. */
 export const UPLINK_PROTOCOL = 1;
@@ -341,6 +343,7 @@ export const EdgeMessageSchema = z.discriminatedUnion('t', [
   HeartbeatSchema,
   BatchSchema,
   CommandResultSchema,
+  InferRequestSchema,
 ]);
 export type EdgeMessage = z.infer<typeof EdgeMessageSchema>;
 
@@ -390,5 +393,6 @@ export const HubMessageSchema = z.discriminatedUnion('t', [
   AckSchema,
   CommandSchema,
   UplinkErrorSchema,
+  InferredSchema,
 ]);
 export type HubMessage = z.infer<typeof HubMessageSchema>;

@@ -1,7 +1,8 @@
 /**
  * The hub's status page in a real browser (Debian's chromium driven by playwright-core): with a viewer token in
  * the URL fragment it lists the enrolled edge and its stream with live and stored track counts; a wrong token
- * gets a clear message. Saves a screenshot to test/artifacts/status-page.png.
+ * gets a clear message; with Redis, a live overflow worker is listed with its models, provider and rates, and
+ * leaves the list when it closes. Saves screenshots to test/artifacts/status-page.png and status-page-workers.png.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -11,6 +12,8 @@ import { after, before, describe, test } from 'node:test';
 import { EdgeAgent } from '@sightline/edge';
 import { type HubServer, startHub } from '@sightline/hub';
 import { parseEdgeConfig } from '@sightline/shared';
+import { OverflowWorker } from '@sightline/worker';
+import { Redis } from 'ioredis';
 import type { BrowserContext } from 'playwright-core';
 import { modelsDir } from '../e2e/helpers.ts';
 import { launchChromium, noChromium } from '../helpers/browser.ts';
@@ -18,6 +21,7 @@ import { watchCspViolations } from '../helpers/csp.ts';
 import { media } from '../helpers/wait.ts';
 
 const ARTIFACTS = resolve(import.meta.dirname, '..', 'artifacts');
+const REDIS_URL = 'redis://127.0.0.1:6379';
 
 describe('status page in a browser', { skip: noChromium }, () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'sightline-ui-hub-'));
@@ -25,12 +29,21 @@ describe('status page in a browser', { skip: noChromium }, () => {
   const profile = mkdtempSync(join(tmpdir(), 'sightline-ui-chromium-'));
   let hub: HubServer;
   let agent: EdgeAgent;
+  let worker: OverflowWorker;
+  const prefix = `sightline-ui-${process.pid}:`;
   let browser: BrowserContext;
   let viewer: string;
   let cspViolations: string[] = [];
 
   before(async () => {
-    hub = await startHub({ port: 0, dataDir, databaseUrl: '', heartbeatMs: 500 });
+    hub = await startHub({
+      port: 0,
+      dataDir,
+      databaseUrl: '',
+      heartbeatMs: 500,
+      redisUrl: REDIS_URL,
+      overflow: { prefix },
+    });
     viewer = (await hub.tokens.create({ role: 'viewer' })).token;
     const enrollmentToken = (await hub.tokens.create({ role: 'enroll' })).token;
     agent = await EdgeAgent.start(
@@ -42,13 +55,28 @@ describe('status page in a browser', { skip: noChromium }, () => {
         hub: { url: hub.url, enrollmentToken, stateDir, flushMs: 200 },
       }),
     );
+    worker = new OverflowWorker({
+      models: ['yolox_nano'],
+      redisUrl: REDIS_URL,
+      prefix,
+      modelsDir: modelsDir(),
+      inference: { sessions: 1 },
+      workerId: 'gpu-worker-1',
+      heartbeatMs: 300,
+    });
+    await worker.start();
     browser = await launchChromium(profile, { width: 1280, height: 480 });
     cspViolations = await watchCspViolations(browser);
   });
   after(async () => {
     await browser?.close();
     await agent?.close();
+    await worker?.close();
     await hub?.close();
+    const redis = new Redis(REDIS_URL);
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length) await redis.del(...keys);
+    redis.disconnect();
     for (const d of [dataDir, stateDir, profile]) rmSync(d, { recursive: true, force: true });
   });
 
@@ -93,6 +121,31 @@ describe('status page in a browser', { skip: noChromium }, () => {
     await page.fill('#token', viewer);
     await page.click('#login button');
     await page.locator('section[data-edge="lobby-edge"]').waitFor({ timeout: 10_000 });
+    await page.close();
+  });
+
+  test('lists the live overflow worker with its models, provider and rates; it leaves the list once closed', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${hub.url}/#token=${viewer}`);
+    const row = page.locator('#workers tr[data-worker="gpu-worker-1"]');
+    await row.waitFor({ timeout: 30_000 });
+    assert.equal(await row.locator('.models').textContent(), 'yolox_nano');
+    assert.equal(await row.locator('.provider').textContent(), 'cpu');
+    assert.match((await row.locator('.rate').textContent()) ?? '', /^\d+\.\d$/, 'a rate in fps');
+    assert.match((await row.locator('.processed').textContent()) ?? '', /^\d+$/);
+    assert.match((await row.locator('td').nth(1).textContent()) ?? '', /^(idle|busy|saturated)$/);
+    await page.locator('#workers tr[data-queue="yolox_nano"]').waitFor({ timeout: 10_000 });
+    assert.match(
+      (await page.locator('#workers tr[data-queue="yolox_nano"] .lag').textContent()) ?? '',
+      /^\d+$/,
+    );
+    // The edges are still shown alongside.
+    await page.locator('section[data-edge="lobby-edge"]').waitFor({ timeout: 10_000 });
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'status-page-workers.png'), fullPage: true });
+    await worker.close();
+    await row.waitFor({ state: 'detached', timeout: 10_000 });
+    await page.getByText('No live worker.').waitFor({ timeout: 5_000 });
     await page.close();
   });
 

@@ -27,7 +27,7 @@ import { media } from '../helpers/wait.ts';
 import { freePort, type PrivatePostgres, startPrivatePostgres } from './private-postgres.ts';
 
 /** The seeded PRNG the synthetic batches use: the same seed picks the same fault times. */
-export { prng as seeded } from '@sightline/hub';
+export { prng as seeded } from '@sightline/hub/testing';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 const MAIN = join(ROOT, 'cli', 'src', 'main.ts');
@@ -45,7 +45,7 @@ export function faultSeeds(): number[] {
 }
 
 /** One node process running the sightline CLI from its TypeScript sources. */
-class CliProcess {
+export class CliProcess {
   child?: ChildProcess;
   log = '';
   constructor(
@@ -103,7 +103,8 @@ class CliProcess {
   }
 }
 
-function baseEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+/** The environment of a CLI process: models from the tests' folder, warn-level JSON logs, no database unless given. */
+export function baseEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     MODELS_DIR: modelsDir(),

@@ -27,7 +27,7 @@ the edge id it may enroll as.
 `;
 
 export const HUB_USAGE = `Usage: sightline hub [--port 8080] [--host 127.0.0.1] [--data-dir ./data] [--retention-days 30]
-                     [--tls-cert <file> --tls-key <file>]
+                     [--tls-cert <file> --tls-key <file>] [--redis <url>]
        sightline hub token create | list | revoke ...   (sightline help hub token)
 
   --port <n>        TCP port (default $SIGHTLINE_HUB_PORT or 8080; 0 picks a free one)
@@ -39,6 +39,8 @@ export const HUB_USAGE = `Usage: sightline hub [--port 8080] [--host 127.0.0.1] 
   --tls-cert <file> PEM certificate chain (leaf first): serve HTTPS and WSS instead of HTTP (default
                     $SIGHTLINE_TLS_CERT; none: plain HTTP, e.g. behind a TLS-terminating proxy; docs/tls.md)
   --tls-key <file>  PEM private key (unencrypted) of --tls-cert (default $SIGHTLINE_TLS_KEY); both or neither
+  --redis <url>     Redis for the overflow workers, redis://[user:pass@]host:port[/db] (default $REDIS_URL;
+                    none: edges' overflow requests are answered "unavailable" and they infer locally)
 ${LOG_USAGE}
 The store is PGlite in the data dir unless DATABASE_URL names a PostgreSQL database.
 
@@ -58,6 +60,7 @@ export async function runHub(argv: string[]): Promise<number> {
       'retention-days': { type: 'string' },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
+      redis: { type: 'string' },
     },
   });
   if (positionals.length) throw new UsageError(`unknown hub subcommand "${positionals[0]}"`, 'hub');
@@ -72,10 +75,11 @@ export async function runHub(argv: string[]): Promise<number> {
       throw new UsageError(`${given} needs ${missing} (or $${env}): both or neither`, 'hub');
   }
   const port = portFlag('hub', values.port);
+  const redisUrl = redisFlag(values.redis);
   const retentionDays = retentionFlag(values['retention-days']);
   const dataDir = dataDirOf(values['data-dir']);
   const reportNew = reportNewDataDir(dataDir);
-  const hub = await startHub({ port, host: values.host, dataDir, retentionDays, tlsCert, tlsKey });
+  const hub = await startHub({ port, host: values.host, dataDir, retentionDays, tlsCert, tlsKey, redisUrl });
   // Before anything says the hub is up: a supervisor's SIGTERM from then on gets the clean shutdown.
   const signals = handleStopSignals();
   reportNew();
@@ -93,6 +97,19 @@ export async function runHub(argv: string[]): Promise<number> {
   await hub.close();
   signals.dispose();
   return 0;
+}
+
+/** --redis: a redis:// or rediss:// URL. */
+export function redisFlag(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {}
+  if (!url || (url.protocol !== 'redis:' && url.protocol !== 'rediss:') || !url.hostname) {
+    throw new UsageError(`--redis expects a redis://host:port URL, got "${value}"`, 'hub');
+  }
+  return value;
 }
 
 /** Longest retention accepted: 100 years (more would put the cut-off before the epoch arithmetic holds). */

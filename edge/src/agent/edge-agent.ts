@@ -17,6 +17,8 @@ import {
   type Hello,
   SightlineError,
 } from '@sightline/shared';
+import { InferencePool } from '../inference/inference-pool.ts';
+import { type OverflowBackend, type OverflowStats, withOverflow } from '../inference/overflow-backend.ts';
 import { type MetricsServer, startMetricsServer } from '../metrics/metrics-server.ts';
 import { type HubTls, loadHubCa } from '../net/hub-tls.ts';
 import { EdgeRuntime } from '../pipeline/edge-runtime.ts';
@@ -24,11 +26,61 @@ import { redactUrl } from '../sources/source-url.ts';
 import { newRunId, UplinkBatcher } from '../uplink/batcher.ts';
 import { type EdgeCredential, enrollEdge, loadCredential, saveCredential } from '../uplink/enroll.ts';
 import { Journal } from '../uplink/journal.ts';
+import { OffloadLink } from '../uplink/offload-link.ts';
 import { Outbox } from '../uplink/outbox.ts';
 import { type CommandOutcome, UplinkClient } from '../uplink/uplink-client.ts';
 import { VERSION } from '../version.ts';
 import { EdgeMediaClient } from '../webrtc/media-client.ts';
 import { WhipServer } from '../webrtc/whip-server.ts';
+
+/** The latency budget of a stream: its stalenessMs (default 1000 ms). */
+function stalenessOf(config: EdgeConfig, streamId: string): number {
+  return config.streams.find((s) => s.id === streamId)?.stalenessMs ?? 1000;
+}
+
+/** Counters of the overflow path: frames run locally and offloaded, and what became of the requests. */
+function registerOverflowMetrics(runtime: EdgeRuntime, overflow: OverflowBackend): void {
+  const m = runtime.metrics;
+  const counter = (name: string, help: string, read: (s: OverflowStats) => number) =>
+    m.registerCounter(name, help, () => read(overflow.stats()));
+  counter('sightline_edge_local_frames_total', 'Frames inferred by the local pool.', (s) => s.localFrames);
+  counter(
+    'sightline_edge_offloaded_frames_total',
+    "Frames sent to the hub's overflow workers.",
+    (s) => s.frames,
+  );
+  counter(
+    'sightline_edge_offload_answered_frames_total',
+    'Offloaded frames answered in time.',
+    (s) => s.answeredFrames,
+  );
+  counter('sightline_edge_offload_bytes_total', 'Frame payload bytes offloaded.', (s) => s.bytes);
+  counter(
+    'sightline_edge_offload_shed_total',
+    'Requests the hub shed (no worker free, queue full).',
+    (s) => s.shed,
+  );
+  counter(
+    'sightline_edge_offload_unavailable_total',
+    'Requests the hub could not take (link or Redis down).',
+    (s) => s.unavailable,
+  );
+  counter(
+    'sightline_edge_offload_failed_total',
+    'Requests a worker failed or that expired in the queue.',
+    (s) => s.failed,
+  );
+  counter(
+    'sightline_edge_offload_late_total',
+    'Requests whose deadline passed before their answer.',
+    (s) => s.late,
+  );
+  counter(
+    'sightline_edge_offload_duplicates_total',
+    'Answers that came again and were ignored.',
+    (s) => s.duplicates,
+  );
+}
 
 /** A config safe to show the hub: no tokens, no passwords in source URLs. */
 export function redactConfig(config: EdgeConfig): Record<string, unknown> {
@@ -55,6 +107,8 @@ export class EdgeAgent {
   readonly media?: EdgeMediaClient;
   /** WHIP ingest server (with config.whip). */
   readonly whip?: WhipServer;
+  /** The detector's backend when overflow is on: local pool plus the hub's workers (its stats()). */
+  readonly overflow?: OverflowBackend;
   readonly #batcher?: UplinkBatcher;
   readonly #outbox?: Outbox;
   readonly #journal?: Journal;
@@ -70,8 +124,10 @@ export class EdgeAgent {
     media?: EdgeMediaClient;
     whip?: WhipServer;
     metricsServer?: MetricsServer;
+    overflow?: OverflowBackend;
   }) {
     this.runtime = parts.runtime;
+    this.overflow = parts.overflow;
     this.uplink = parts.uplink;
     this.media = parts.media;
     this.#batcher = parts.batcher;
@@ -88,8 +144,29 @@ export class EdgeAgent {
 
   /** Gets the credential, starts the runtime and the metrics server, then the uplink. */
   static async start(config: EdgeConfig): Promise<EdgeAgent> {
-    const runtime = new EdgeRuntime(config);
     const hub = config.hub;
+    // With overflow on, the detector's backend is the local pool plus the hub's workers, reached through the
+    // uplink once it exists.
+    const link = hub && config.overflow?.enabled ? new OffloadLink() : undefined;
+    let overflow: OverflowBackend | undefined;
+    const runtime: EdgeRuntime = new EdgeRuntime(
+      config,
+      link && config.overflow
+        ? {
+            inferenceBackend: withOverflow(
+              (o) => InferencePool.create(o),
+              () => ({
+                transport: link,
+                overflow: config.overflow!,
+                deadlineOf: (f) => f.capturedAt + stalenessOf(runtime.config, f.streamId),
+              }),
+              (b) => {
+                overflow = b;
+              },
+            ),
+          }
+        : {},
+    );
     // hub.ca is read first: a missing or malformed CA bundle stops the start before anything talks to the hub.
     const tls: HubTls | undefined = hub?.ca ? loadHubCa(hub.ca) : undefined;
     const credential = hub ? await obtainCredential(config, runtime.edgeId, tls) : undefined;
@@ -174,6 +251,7 @@ export class EdgeAgent {
         tls,
       });
       uplink = client;
+      link?.attach(client);
       // Windows an earlier process left un-cut (killed, crashed): their batches, with that run's seqs.
       for (const b of journal.recovered) if (!outbox.has(b.streamId, b.run, b.seq)) client.send(b);
       journal.discardRecovered();
@@ -229,6 +307,7 @@ export class EdgeAgent {
         'Batches acknowledged by the hub.',
         () => client.stats().acked,
       );
+      if (overflow) registerOverflowMetrics(runtime, overflow);
     }
     let media: EdgeMediaClient | undefined;
     if (webrtc && hub && credential) {
@@ -255,7 +334,7 @@ export class EdgeAgent {
           : { status: 'degraded', detail: 'media signalling not connected' },
       );
     }
-    return new EdgeAgent({ runtime, uplink, batcher, outbox, journal, media, whip, metricsServer });
+    return new EdgeAgent({ runtime, uplink, batcher, outbox, journal, media, whip, metricsServer, overflow });
   }
 
   /**

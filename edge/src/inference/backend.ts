@@ -50,6 +50,11 @@ export interface InferenceBackend {
   readonly inputSize: { width: number; height: number };
   /** Requests that can be sent now without queueing. */
   readonly freeSlots: number;
+  /**
+   * Largest batch the next infer() can take without queueing, when it is less than maxBatch (a backend made of
+   * parts of different batch sizes). Default maxBatch.
+   */
+  readonly batchLimit?: number;
   readonly closed: boolean;
   /**
    * Detect objects in up to `maxBatch` frames (their pixel buffers may be transferred: unusable afterwards).

@@ -12,7 +12,19 @@ export {
   type InferencePoolOptions,
   type PoolLogger,
 } from './inference-pool.ts';
+export {
+  OverflowBackend,
+  type OverflowFactoryOptions,
+  type OverflowStats,
+  withOverflow,
+} from './overflow-backend.ts';
 export { type PrepareProgress, type PrepareResult, prepareModel } from './prepare.ts';
 export type { EmbedResult, InferResult } from './protocol.ts';
 export { batchProfiles, createSession, isDynamicBatch, type SkippedProvider } from './providers.ts';
+export {
+  type OffloadStats,
+  type OffloadTransport,
+  RemoteBackend,
+  type RemoteBackendOptions,
+} from './remote-backend.ts';
 export { SessionRunner } from './session-runner.ts';

@@ -88,7 +88,9 @@ function transferable(data: Uint8Array, transfer: ArrayBuffer[]): Uint8Array {
     if (!transfer.includes(buf)) transfer.push(buf);
     return data;
   }
-  const copy = data.slice();
+  // A copy that owns its memory: a Buffer's slice() is a view on the same (often shared) memory, which transferring
+  // would take away from everything else that uses it.
+  const copy = new Uint8Array(data);
   transfer.push(copy.buffer as ArrayBuffer);
   return copy;
 }

@@ -3,7 +3,14 @@
  * every free slot with the batch the scheduler picks, hands results to the cores in decode order, runs the re-ID
  * waits they ask for, and publishes what they return. Counts the work in flight (for 'end' and close()).
  */
-import { ClosedError, describeError, type FrameResult, type Logger, nowMs } from '@sightline/shared';
+import {
+  ClosedError,
+  describeError,
+  type FrameResult,
+  type Logger,
+  nowMs,
+  SightlineError,
+} from '@sightline/shared';
 import type { DecodedFrame } from '../frame.ts';
 import type { InferenceBackend } from '../inference/backend.ts';
 import type { InferResult } from '../inference/protocol.ts';
@@ -35,6 +42,11 @@ export interface DispatcherOptions {
   /** Work finished or frames were dropped: every stream may be done now. */
   settled(): void;
   log: Logger;
+}
+
+/** An overflow request that got no results (shed, hub or Redis down, late, worker failed). */
+function isOffloadMiss(error: unknown): boolean {
+  return error instanceof SightlineError && error.code.startsWith('OVERFLOW_');
 }
 
 /** A frame sent for inference and the slot it holds in its stream's core. */
@@ -71,7 +83,7 @@ export class Dispatcher {
     this.#waitTimer = undefined;
     let dropped = false;
     while (backend.freeSlots > 0) {
-      const decision = scheduler.next(nowMs());
+      const decision = scheduler.next(nowMs(), backend.batchLimit ?? backend.maxBatch);
       for (const f of decision.stale) {
         this.#o.stream(f.streamId)?.source.release();
         this.#o.dropped(f.streamId, f.pts, 'stale', droppedFrame(f));
@@ -134,11 +146,15 @@ export class Dispatcher {
   }
 
   #onResults(sent: Sent[], results: InferResult[] | undefined, error?: unknown): void {
-    if (error) this.#o.log.warn({ err: describeError(error), frames: sent.length }, 'inference failed');
+    // Offloaded frames the hub shed or answered late are part of the overflow path's normal work: counted in its
+    // metrics (sightline_edge_offload_*), not logged per batch nor shown as the stream's error.
+    const offloadMiss = isOffloadMiss(error);
+    if (error && !offloadMiss)
+      this.#o.log.warn({ err: describeError(error), frames: sent.length }, 'inference failed');
     try {
       sent.forEach(({ s, slot }, i) => {
         const r = results?.[i];
-        if (!r) {
+        if (!r && !offloadMiss) {
           s.lastError = error
             ? `inference failed: ${describeError(error)}`
             : 'inference failed: the inference worker returned no result for this frame';

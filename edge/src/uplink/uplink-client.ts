@@ -17,6 +17,8 @@ import {
   type Heartbeat,
   type Hello,
   HubMessageSchema,
+  type InferRequest,
+  type Inferred,
   TypedEmitter,
   UPLINK_MAX_FRAME_BYTES,
   UPLINK_PATH,
@@ -87,6 +89,8 @@ export type UplinkClientEvents = {
   /** A connection attempt ended before the hub's welcome (the client retries); `reason` in plain words. */
   'connect-failed': [reason: string];
   acked: [streamId: string, run: string, seq: number];
+  /** The hub's answer to an offloaded `infer` request. */
+  inferred: [answer: Inferred];
 };
 
 const encoder = new Encoder({ ignoreUndefined: true });
@@ -104,7 +108,9 @@ export function uplinkUrl(hubUrl: string): string {
 }
 
 /** The hub message types this edge knows (HubMessageSchema's discriminators). */
-const HUB_MESSAGE_TYPES = new Set(['welcome', 'ack', 'command', 'error']);
+const HUB_MESSAGE_TYPES = new Set(['welcome', 'ack', 'command', 'error', 'inferred']);
+/** Bytes queued on the socket beyond which offload requests are refused (the link is the bottleneck). */
+const OFFLOAD_MAX_BUFFERED = 8 << 20;
 
 export class UplinkClient extends TypedEmitter<UplinkClientEvents> {
   readonly url: string;
@@ -168,6 +174,23 @@ export class UplinkClient extends TypedEmitter<UplinkClientEvents> {
     }
     this.#outbox.append({ streamId: batch.streamId, run: batch.run, seq: batch.seq }, bytes);
     this.#pump();
+  }
+
+  /**
+   * Sends an overflow request now (never through the outbox: it is worthless after its deadline). False when not
+   * connected, or when the socket already holds more than 8 MiB unsent (the link is the bottleneck).
+   */
+  sendInfer(request: InferRequest): boolean {
+    const ws = this.#ws;
+    if (!this.#welcomed || !ws || ws.readyState !== ws.OPEN || ws.bufferedAmount > OFFLOAD_MAX_BUFFERED)
+      return false;
+    try {
+      this.#sendMessage(ws, request);
+      return true;
+    } catch (err) {
+      this.#log.warn({ err: describeError(err) }, 'cannot send an overflow request');
+      return false;
+    }
   }
 
   /** Stops reconnecting and closes the socket gracefully; the outbox is kept for the next process. */
@@ -312,6 +335,9 @@ export class UplinkClient extends TypedEmitter<UplinkClientEvents> {
         return;
       case 'error':
         this.#onError(m);
+        return;
+      case 'inferred':
+        this.emit('inferred', m);
         return;
     }
   }

@@ -12,6 +12,9 @@
  * disk error) is never called malformed: the error carries no seq (STORE_UNAVAILABLE, or STORE_FAILED for an
  * unexpected failure) and the connection closes, so the edge keeps the batch in its outbox and replays it after
  * its reconnect backoff.
+ *
+ * An `infer` (overflow frames) skips the batch chain and goes to the overflow relay, which answers it with an
+ * `inferred` now (unavailable, shed, expired) or once a worker did; answers go to the edge's live connection.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -22,6 +25,8 @@ import {
   describeError,
   EdgeMessageSchema,
   type HubMessage,
+  type Inferred,
+  OFFLOAD_FAILURES,
   UPLINK_MAX_FRAME_BYTES,
   UPLINK_PATH,
   UPLINK_PROTOCOL,
@@ -30,6 +35,7 @@ import { type WebSocket, WebSocketServer } from 'ws';
 import type { TokenService } from '../auth/token-service.ts';
 import type { EdgeConnection, FleetHub } from '../fleet/fleet-hub.ts';
 import type { HubMetrics } from '../hub-metrics.ts';
+import type { OverflowRelay } from '../overflow/overflow-relay.ts';
 import type { QuarantineEntry } from '../store/quarantine.ts';
 import { classifyStoreError, storeErrorReason } from '../store/store-errors.ts';
 import { edgeCredential, type UpgradeDispatcher } from '../upgrade-dispatcher.ts';
@@ -52,6 +58,8 @@ export interface UplinkServerOptions {
   /** Where batches refused for their content go (see the module comment). */
   quarantine: BatchQuarantine;
   metrics?: HubMetrics;
+  /** Where `infer` requests go (docs/overflow.md); without it each is answered OVERFLOW_UNAVAILABLE. */
+  overflow?: OverflowRelay;
 }
 
 export class UplinkServer {
@@ -59,6 +67,8 @@ export class UplinkServer {
   readonly #opts: UplinkServerOptions;
   readonly #log = childLogger('uplink');
   readonly #unregister: () => void;
+  /** The live connection of each edge that said hello (the latest one when it reconnected). */
+  readonly #live = new Map<string, (msg: HubMessage) => void>();
 
   constructor(options: UplinkServerOptions) {
     this.#opts = options;
@@ -66,6 +76,14 @@ export class UplinkServer {
     this.#unregister = options.upgrades.handle(UPLINK_PATH, (req, socket, head) =>
       this.#upgrade(req, socket, head),
     );
+  }
+
+  /** Sends an overflow answer to `edgeId`'s live connection; false when it has none. */
+  deliver(edgeId: string, message: Inferred): boolean {
+    const send = this.#live.get(edgeId);
+    if (!send) return false;
+    send(message);
+    return true;
   }
 
   /** Closes every uplink connection (edges reconnect to the next hub) and stops accepting new ones. */
@@ -109,6 +127,7 @@ export class UplinkServer {
     };
 
     ws.on('message', (data, isBinary) => {
+      const receivedAt = Date.now();
       if (!isBinary) return reject('BAD_FRAME', 'uplink frames are binary msgpack');
       let raw: unknown;
       try {
@@ -126,6 +145,16 @@ export class UplinkServer {
           ...(typeof r?.streamId === 'string' ? { streamId: r.streamId } : {}),
           ...(typeof r?.run === 'string' ? { run: r.run } : {}),
         };
+        if (r?.t === 'infer') {
+          // The edge waits for exactly one answer per id: a refused request gets its FAILED answer now.
+          const id = (r as { id?: unknown }).id;
+          reject('BAD_MESSAGE', message, extra);
+          if (typeof id === 'string' && id.length > 0 && id.length <= 64) {
+            const error = { code: OFFLOAD_FAILURES.FAILED, message: `infer refused: ${message}` };
+            send({ t: 'inferred', id, ok: false, error });
+          }
+          return;
+        }
         if (r?.t !== 'batch') return reject('BAD_MESSAGE', message, extra);
         // A batch the hub will never store: kept in the quarantine (in order with this edge's other batches).
         const entry = { edgeId, streamId: r.streamId, run: r.run, seq: r.seq, payload: data as Buffer };
@@ -149,6 +178,7 @@ export class UplinkServer {
           try {
             const sanitized = await fleet.connected(conn, msg);
             helloed = true;
+            this.#live.set(edgeId, send);
             send({ t: 'welcome', protocol: UPLINK_PROTOCOL, heartbeatMs: fleet.heartbeatMs });
             if (sanitized) {
               // Not fatal: the edge is connected and its config can be fixed (e.g. the bad stream removed).
@@ -176,12 +206,21 @@ export class UplinkServer {
           .catch((err) => this.#log.warn({ err: describeError(err) }, 'heartbeat'));
       } else if (msg.t === 'result') {
         void fleet.commandResult(edgeId, msg);
+      } else if (msg.t === 'infer') {
+        // Not in the batch chain: an infer never waits behind the store.
+        const { overflow } = this.#opts;
+        if (overflow) void overflow.submit(edgeId, msg, data as Buffer, receivedAt);
+        else {
+          const error = { code: OFFLOAD_FAILURES.UNAVAILABLE, message: 'the hub has no overflow relay' };
+          send({ t: 'inferred', id: msg.id, ok: false, error });
+        }
       } else {
         queue(() => this.#store(edgeId, msg, data as Buffer, send, reject));
       }
     });
     ws.on('close', () => {
       metrics?.uplinkConnections.dec();
+      if (this.#live.get(edgeId) === send) this.#live.delete(edgeId);
       fleet.disconnected(conn, edgeId);
     });
     ws.on('error', (err) => this.#log.warn({ edge: edgeId, err: describeError(err) }, 'uplink socket error'));

@@ -10,6 +10,7 @@ import { EDGE_USAGE, runEdge } from './commands/edge.ts';
 import { EVAL_USAGE, runEval } from './commands/eval.ts';
 import { HUB_TOKEN_USAGE, HUB_USAGE, runHub, runToken } from './commands/hub.ts';
 import { MODELS_USAGE, runModels } from './commands/models.ts';
+import { runTune, TUNE_USAGE } from './commands/tune.ts';
 import { runWorker, WORKER_USAGE } from './commands/worker.ts';
 import { applyLogFlags, LOG_USAGE, takeLogFlags } from './logging.ts';
 import { UsageError } from './usage-error.ts';
@@ -24,6 +25,7 @@ Commands:
   hub token <sub>      create | list | revoke API and enrollment tokens
   models <sub>         list | verify | fetch | prepare the models in models/manifest.json
   worker               serve models to the hubs' overflow queues in Redis
+  tune                 measure inference layouts of a model on this host; store the best
   config schema        print the JSON Schema of the edge config file
   config check <file>  validate an edge config file
   help [command]       show help for a command
@@ -65,6 +67,7 @@ export const COMMANDS: readonly Command[] = [
   { path: 'models fetch', usage: MODELS_USAGE, run: (argv) => runModels(['fetch', ...argv]) },
   { path: 'models prepare', usage: MODELS_USAGE, run: (argv) => runModels(['prepare', ...argv]) },
   { path: 'worker', usage: WORKER_USAGE, run: runWorker },
+  { path: 'tune', usage: TUNE_USAGE, run: runTune },
   { path: 'config', usage: CONFIG_USAGE },
   { path: 'config schema', usage: CONFIG_USAGE, run: runConfigSchema },
   { path: 'config check', usage: CONFIG_USAGE, run: runConfigCheck },

@@ -35,6 +35,7 @@ describe('--help, -h and help <command> for every command in the table', () => {
       'config',
       'config schema',
       'config check',
+      'tune',
       'help',
     ]) {
       assert.ok(paths.includes(path), `${path} is in COMMANDS`);

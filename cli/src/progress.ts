@@ -88,3 +88,54 @@ export class ProgressPrinter {
     this.#lines = 0;
   }
 }
+
+/** "[#####-----]  3/6  text": a bar of `width` cells for `fraction` (0..1) of a job. */
+export function formatBar(fraction: number, width = 20): string {
+  const f = Math.min(1, Math.max(0, fraction));
+  const filled = Math.round(f * width);
+  return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}]`;
+}
+
+/**
+ * A progress bar for a job of known size (e.g. `sightline tune`'s candidates): redrawn in place on a terminal
+ * (log lines go above it), one line per step otherwise.
+ */
+export class ProgressBar {
+  readonly #stream: NodeJS.WriteStream;
+  readonly #tty: boolean;
+  #drawn = false;
+  #lastStep = -1;
+  #line = '';
+
+  constructor(stream: NodeJS.WriteStream) {
+    this.#stream = stream;
+    this.#tty = Boolean(stream.isTTY);
+    if (this.#tty) setLogWriter((text) => this.#note(text));
+  }
+
+  /** Step `step` (from 0) of `total`, `fraction` of it done, `text` saying what it is. */
+  update(step: number, total: number, fraction: number, text: string): void {
+    const line = `${formatBar((step + fraction) / total)} ${step + 1}/${total}  ${text}`;
+    if (this.#tty) {
+      this.#line = line;
+      this.#stream.write(`\r\x1b[K${line}`);
+      this.#drawn = true;
+    } else if (step !== this.#lastStep) {
+      this.#stream.write(`${line}\n`);
+    }
+    this.#lastStep = step;
+  }
+
+  #note(text: string): void {
+    this.#stream.write(this.#drawn ? `\r\x1b[K${text}${this.#line}` : text);
+  }
+
+  /** Clear the bar and give the terminal back to log lines. */
+  done(): void {
+    if (this.#tty) {
+      if (this.#drawn) this.#stream.write('\r\x1b[K');
+      setLogWriter(undefined);
+    }
+    this.#drawn = false;
+  }
+}

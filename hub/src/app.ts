@@ -13,7 +13,7 @@ import { apiDocsPage } from './api/docs-page.ts';
 import { apiError, errorResponse, validationHook } from './api/errors.ts';
 import { type ApiDeps, registerRoutes } from './api/routes.ts';
 import { AUTH_ERRORS } from './api/schemas.ts';
-import type { RateLimiter } from './auth/rate-limiter.ts';
+import type { Limiter } from './auth/rate-limiter.ts';
 import type { TokenService } from './auth/token-service.ts';
 import type { FleetHub } from './fleet/fleet-hub.ts';
 import { createHubReadiness, type IndexesSource } from './health.ts';
@@ -29,7 +29,7 @@ import { mountViewer } from './web-assets.ts';
 export interface HubAppOptions extends Omit<ApiDeps, 'refused'> {
   store: Store;
   tokens: TokenService;
-  limiter: RateLimiter;
+  limiter: Limiter;
   fleet: FleetHub;
   metrics: HubMetrics;
   /** Live video (WHEP routes); without it they answer 503 MEDIA_UNAVAILABLE. */
@@ -92,7 +92,12 @@ export function createHubApp(options: HubAppOptions): OpenAPIHono<AuthEnv> {
       'slt_... token: an API token (viewer, operator, admin), an enrollment token, or an edge credential',
   });
   registerRoutes(app, deps);
-  registerWhepRoutes(app, deps, () => options.media);
+  registerWhepRoutes(
+    app,
+    deps,
+    () => options.media,
+    (edgeId) => options.fleet.holder(edgeId),
+  );
 
   app.openapi(
     createRoute({

@@ -1,13 +1,16 @@
 /** Starts the hub: store, tokens, fleet, ingest, embedding indexes, HTTP(S) API and the uplink WebSocket. */
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { join, resolve } from 'node:path';
 import { serve } from '@hono/node-server';
-import { childLogger, describeError, SightlineError } from '@sightline/shared';
+import { childLogger, describeError, REDIS_PREFIX_DEFAULT, SightlineError } from '@sightline/shared';
 import { createHubApp } from './app.ts';
-import { RateLimiter, type RateLimiterOptions } from './auth/rate-limiter.ts';
+import { type Limiter, RateLimiter, type RateLimiterOptions } from './auth/rate-limiter.ts';
 import { TokenService } from './auth/token-service.ts';
+import { HubCluster } from './cluster/hub-cluster.ts';
+import { RedisRateLimiter } from './cluster/redis-rate-limiter.ts';
 import { FleetHub } from './fleet/fleet-hub.ts';
 import { corsOriginsFromEnv, parseCorsOrigins } from './http/security.ts';
 import { HSTS_VALUE, loadHubTls, tlsPaths } from './http/tls.ts';
@@ -58,8 +61,14 @@ export interface HubServerOptions {
   tlsCert?: string;
   /** PEM private key (unencrypted) of `tlsCert`. Default $SIGHTLINE_TLS_KEY. */
   tlsKey?: string;
-  /** Redis for the overflow workers (`redis://host:port`). Default $REDIS_URL, else none: every `infer` is answered OVERFLOW_UNAVAILABLE. */
+  /**
+   * Redis for the overflow workers and for several hubs on one PostgreSQL serving one fleet (presence, commands
+   * and rate limits across hubs) (`redis://host:port`). Default $REDIS_URL, else none: every
+   * `infer` is answered OVERFLOW_UNAVAILABLE and this hub is the only one.
+   */
   redisUrl?: string;
+  /** The URL other hubs of the cluster send viewers to for this hub's streams. Default $SIGHTLINE_PUBLIC_URL, else the listen URL. */
+  publicUrl?: string;
   /** Overflow relay settings (key prefix, hub id, queue cap, refresh period). Default those of OverflowRelayOptions. */
   overflow?: Omit<OverflowRelayOptions, 'redis' | 'deliver' | 'metrics'>;
 }
@@ -78,6 +87,8 @@ export interface HubServer {
   media: MediaHub;
   /** The overflow relay (edges' `infer` requests to the workers through Redis). */
   overflow: OverflowRelay;
+  /** The other hubs sharing this fleet through Redis; undefined without Redis. */
+  cluster?: HubCluster;
   dataDir: string;
   /** Track points older than this many days are deleted, at start and hourly; 0 keeps them. */
   retentionDays: number;
@@ -131,12 +142,29 @@ export async function startHub(options: HubServerOptions = {}): Promise<HubServe
   const store = await openStore({ dataDir, databaseUrl, schema: options.databaseSchema });
   if (!databaseUrl) writeFileSync(lockPath(dataDir), `${process.pid}\n`);
   const tokens = new TokenService(store);
-  const limiter = new RateLimiter(options.rateLimit);
+  const redisUrl = options.redisUrl ?? (process.env.REDIS_URL || undefined);
+  const hubId = options.overflow?.hubId ?? `hub-${randomBytes(6).toString('hex')}`;
+  const prefix = options.overflow?.prefix ?? REDIS_PREFIX_DEFAULT;
+  // With Redis, hubs on one PostgreSQL share the fleet: presence, commands, rate limits.
+  const cluster = redisUrl
+    ? new HubCluster({
+        redis: redisUrl,
+        prefix,
+        hubId,
+        ttlMs: options.offlineAfterMs ?? 30_000,
+        publicUrl: options.publicUrl ?? (process.env.SIGHTLINE_PUBLIC_URL || undefined),
+      })
+    : undefined;
+  await cluster?.ready(1000);
+  const limiter: Limiter = cluster
+    ? new RedisRateLimiter({ ...options.rateLimit, redis: cluster.client, prefix })
+    : new RateLimiter(options.rateLimit);
   const fleet = new FleetHub({
     store,
     heartbeatMs: options.heartbeatMs,
     offlineAfterMs: options.offlineAfterMs,
     commandTimeoutMs: options.commandTimeoutMs,
+    cluster,
   });
   const thumbnails = new ThumbnailStore({ dataDir });
   const indexes = new IndexRegistry({ store, dataDir });
@@ -147,7 +175,8 @@ export async function startHub(options: HubServerOptions = {}): Promise<HubServe
   let uplink: UplinkServer | undefined;
   const overflow = new OverflowRelay({
     ...options.overflow,
-    redis: options.redisUrl ?? (process.env.REDIS_URL || undefined),
+    hubId,
+    redis: redisUrl,
     metrics,
     deliver: (edgeId, message) => uplink?.deliver(edgeId, message) ?? false,
   });
@@ -197,13 +226,20 @@ export async function startHub(options: HubServerOptions = {}): Promise<HubServe
   } catch (err) {
     await media.close();
     await overflow.close();
+    await cluster?.close();
     await store.close().catch(() => {});
     if (!databaseUrl) rmSync(lockPath(dataDir), { force: true });
     throw err;
   }
   const upgrades = new UpgradeDispatcher(server);
   const edgeMedia = new EdgeSignalling({ upgrades, tokens, media, metrics });
-  const viewerMedia = new ViewerSignalling({ upgrades, tokens, media, metrics });
+  const viewerMedia = new ViewerSignalling({
+    upgrades,
+    tokens,
+    media,
+    metrics,
+    ...(cluster ? { holder: (edgeId: string) => fleet.holder(edgeId) } : {}),
+  });
   uplink = new UplinkServer({
     upgrades,
     tokens,
@@ -238,6 +274,7 @@ export async function startHub(options: HubServerOptions = {}): Promise<HubServe
   const address = server.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;
   const url = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
+  if (cluster && !cluster.publicUrl) cluster.publicUrl = url;
   log.info({ url, dataDir, store: store.kind }, 'hub listening');
   if (tls) {
     const days = Math.floor((tls.validTo.getTime() - Date.now()) / 86_400_000);
@@ -255,6 +292,7 @@ export async function startHub(options: HubServerOptions = {}): Promise<HubServe
     indexes,
     media,
     overflow,
+    ...(cluster ? { cluster } : {}),
     dataDir,
     retentionDays,
     applyRetention,
@@ -266,6 +304,7 @@ export async function startHub(options: HubServerOptions = {}): Promise<HubServe
         fleet.close();
         await uplink?.close();
         await overflow.close();
+        await cluster?.close();
         await Promise.all([edgeMedia.close(), viewerMedia.close()]);
         await media.close();
         upgrades.close();

@@ -107,7 +107,12 @@ export const HubToViewerMessageSchema = z.discriminatedUnion('t', [
     sdp: z.string(),
     dataChannel: DataChannelInfoSchema.optional(),
   }),
-  z.object({ ...errorFields, key: z.string().optional() }),
+  z.object({
+    ...errorFields,
+    key: z.string().optional(),
+    /** STREAM_ELSEWHERE: the base URL of the hub of the cluster that has the stream (watch it there). */
+    hub: z.string().optional(),
+  }),
 ]);
 export type HubToViewerMessage = z.infer<typeof HubToViewerMessageSchema>;
 

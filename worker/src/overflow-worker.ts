@@ -11,6 +11,7 @@ import {
   type LoadedModel,
   loadModel,
   type PoolLogger,
+  tunedInference,
 } from '@sightline/edge';
 import {
   ClosedError,
@@ -43,6 +44,13 @@ export interface OverflowWorkerOptions {
   inference?: z.input<typeof InferenceConfig>;
   /** Starts one model's backend. Default InferencePool.create (the edge's pool). */
   inferenceBackend?: InferenceBackendFactory;
+  /**
+   * Use stored tunings (`sightline tune`, see tunedInference): a model whose `inference` sets none of the layout
+   * fields (sessions, intraOpThreads, spinning, batchSize) starts with the layout tuned for this host, model file
+   * and provider. `stateDir` is where tuning.json is (default $SIGHTLINE_STATE_DIR or ~/.cache/sightline).
+   * Default: off.
+   */
+  tuning?: { stateDir?: string };
   /** Consumer name and registration id (letters, digits, _ . -). Default `${hostname}-${pid}`. */
   workerId?: string;
   /** Entries pending longer than this on any consumer (one that died) are taken over. Default 10000 ms. */
@@ -134,7 +142,9 @@ export class OverflowWorker extends TypedEmitter<OverflowWorkerEvents> {
           model: model.entry,
           modelPath: model.path,
           labels: model.labels,
-          inference: o.inference,
+          inference: o.tuning
+            ? tunedInference(model.entry, undefined, o.inference, { ...o.tuning, log: this.#log }).inference
+            : o.inference,
           logger: this.#log,
         });
         this.#backends.push(backend);

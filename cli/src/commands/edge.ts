@@ -29,8 +29,8 @@ export const EDGE_USAGE = `Usage: sightline edge run [options]
   --loop                restart file sources at their end
   --unpaced             read files as fast as possible instead of at their frame rate
   --providers <list>    execution providers to try in order, e.g. tensorrt,cuda,cpu (default cpu)
-  --sessions <n>        inference sessions (worker threads) (default 2)
-  --threads <n>         intra-op threads per session (default 1)
+  --sessions <n>        inference sessions (worker threads) (default 2, or the layout of "sightline tune")
+  --threads <n>         intra-op threads per session (default 1, or the layout of "sightline tune")
   --confidence <x>      minimum detection score (default 0.5)
   --tracker <type>      bytetrack or deepsort (appearance from the re-ID model) (default bytetrack)
   --hub <url>           send tracks, thumbnails and heartbeats to a hub, e.g. http://127.0.0.1:8080
@@ -71,9 +71,12 @@ function numberFlags(
 }
 
 /** Turn command-line flags (and an optional config file) into a validated EdgeConfig. */
-export async function edgeConfigFromArgs(
-  argv: string[],
-): Promise<{ config: EdgeConfig; json: boolean; duration?: number }> {
+export async function edgeConfigFromArgs(argv: string[]): Promise<{
+  config: EdgeConfig;
+  json: boolean;
+  duration?: number;
+  inferenceInput: EdgeConfigInput['inference'];
+}> {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -177,7 +180,13 @@ export async function edgeConfigFromArgs(
       whip.token = process.env.SIGHTLINE_WHIP_TOKEN;
     input.whip = whip;
   }
-  return { config: parseEdgeConfig(input, 'edge settings'), json: values.json ?? false, duration };
+  return {
+    config: parseEdgeConfig(input, 'edge settings'),
+    json: values.json ?? false,
+    duration,
+    // As written: a stored tuning (sightline tune) fills the layout fields these leave to defaults.
+    inferenceInput: inference as EdgeConfigInput['inference'],
+  };
 }
 
 /** Exit codes of `edge run` (besides 1 for an error before the start, 2 for a usage error and 130). */
@@ -185,13 +194,13 @@ export const EDGE_EXIT = { ok: 0, streamsFailed: 3 } as const;
 
 /** Run an edge until its sources end, --duration passes, or SIGINT/SIGTERM. Returns the exit code ("Exit codes" in EDGE_USAGE). */
 export async function runEdge(argv: string[]): Promise<number> {
-  const { config, json, duration } = await edgeConfigFromArgs(argv);
+  const { config, json, duration, inferenceInput } = await edgeConfigFromArgs(argv);
   childLogger('cli').debug({ config }, 'edge config');
   const progress = new ProgressPrinter({ stream: json ? process.stdout : process.stderr, json });
   const signals = handleStopSignals({ out: { write: (text) => progress.note(text) } });
   let agent: EdgeAgent;
   try {
-    agent = await EdgeAgent.start(config);
+    agent = await EdgeAgent.start(config, { inferenceInput });
   } catch (err) {
     signals.dispose();
     throw err;

@@ -20,7 +20,8 @@ export const WORKER_USAGE = `Usage: sightline worker --model <id> [--model <id> 
   --redis <url>       the hubs' Redis (default $REDIS_URL or redis://127.0.0.1:6379)
   --prefix <p>        key prefix of the hubs' Redis keys (default ${REDIS_PREFIX_DEFAULT})
   --provider <p>      execution provider: ${ExecutionProvider.options.join(', ')} (default cpu)
-  --sessions <n>      inference sessions (worker threads) per model (default 2)
+  --sessions <n>      inference sessions (worker threads) per model (default: the layout stored by
+                      "sightline tune" for this host, model and provider, else 2)
   --models-dir <dir>  directory holding the model files (default $MODELS_DIR or models/cache)
   --id <id>           this worker's id and consumer name (default <host name>-<pid>)
   --claim-idle-ms <n> take over entries a stopped worker left after this long idle (default 10000)
@@ -89,6 +90,8 @@ export async function runWorker(argv: string[]): Promise<number> {
     modelsDir: values['models-dir'],
     workerId: values.id,
     ...(claimIdleMs ? { claimIdleMs } : {}),
+    // A model's stored tuning (sightline tune) sets its layout unless --sessions does.
+    tuning: {},
     inference: {
       ...(provider ? { providers: [provider as ExecutionProvider] } : {}),
       ...(sessions ? { sessions } : {}),

@@ -21,7 +21,7 @@ import { InferencePool } from '../inference/inference-pool.ts';
 import { type OverflowBackend, type OverflowStats, withOverflow } from '../inference/overflow-backend.ts';
 import { type MetricsServer, startMetricsServer } from '../metrics/metrics-server.ts';
 import { type HubTls, loadHubCa } from '../net/hub-tls.ts';
-import { EdgeRuntime } from '../pipeline/edge-runtime.ts';
+import { EdgeRuntime, type EdgeRuntimeOptions } from '../pipeline/edge-runtime.ts';
 import { redactUrl } from '../sources/source-url.ts';
 import { newRunId, UplinkBatcher } from '../uplink/batcher.ts';
 import { type EdgeCredential, enrollEdge, loadCredential, saveCredential } from '../uplink/enroll.ts';
@@ -142,8 +142,11 @@ export class EdgeAgent {
     return this.#metricsServer?.url;
   }
 
-  /** Gets the credential, starts the runtime and the metrics server, then the uplink. */
-  static async start(config: EdgeConfig): Promise<EdgeAgent> {
+  /** Gets the credential, starts the runtime (with `options`: a stored tuning, see EdgeRuntimeOptions) and the metrics server, then the uplink. */
+  static async start(
+    config: EdgeConfig,
+    options: Pick<EdgeRuntimeOptions, 'inferenceInput' | 'stateDir'> = {},
+  ): Promise<EdgeAgent> {
     const hub = config.hub;
     // With overflow on, the detector's backend is the local pool plus the hub's workers, reached through the
     // uplink once it exists.
@@ -153,6 +156,7 @@ export class EdgeAgent {
       config,
       link && config.overflow
         ? {
+            ...options,
             inferenceBackend: withOverflow(
               (o) => InferencePool.create(o),
               () => ({
@@ -165,7 +169,7 @@ export class EdgeAgent {
               },
             ),
           }
-        : {},
+        : options,
     );
     // hub.ca is read first: a missing or malformed CA bundle stops the start before anything talks to the hub.
     const tls: HubTls | undefined = hub?.ca ? loadHubCa(hub.ca) : undefined;

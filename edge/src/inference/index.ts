@@ -28,3 +28,23 @@ export {
   type RemoteBackendOptions,
 } from './remote-backend.ts';
 export { SessionRunner } from './session-runner.ts';
+export {
+  chooseLayout,
+  defaultStateDir,
+  describeLayout,
+  findTuning,
+  formatTuningTable,
+  hostIdentity,
+  LAYOUT_FIELDS,
+  measureLayout,
+  readTunings,
+  runTuning,
+  storeTuning,
+  type TunedLayout,
+  type Tuning,
+  type TuningRow,
+  tunedInference,
+  tuningCandidates,
+  tuningKey,
+  tuningPath,
+} from './tuning.ts';

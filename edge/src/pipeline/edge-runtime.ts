@@ -10,6 +10,7 @@ import {
   childLogger,
   describeError,
   type EdgeConfig,
+  InferenceConfig,
   type InferenceError,
   nowMs,
   SightlineError,
@@ -18,10 +19,12 @@ import {
   type StreamStats,
   TypedEmitter,
 } from '@sightline/shared';
+import type { z } from 'zod';
 import { checkConfigReferences } from '../config-check.ts';
 import type { DecodedFrame } from '../frame.ts';
 import type { InferenceBackend, InferenceBackendFactory } from '../inference/backend.ts';
 import { InferencePool } from '../inference/inference-pool.ts';
+import { tunedInference } from '../inference/tuning.ts';
 import { createEdgeMetrics, type EdgeMetrics } from '../metrics/edge-metrics.ts';
 import { type LoadedModel, loadModel } from '../models/load.ts';
 import { loadManifest } from '../models/manifest.ts';
@@ -58,12 +61,21 @@ export interface EdgeRuntimeOptions {
    * Runtime sessions in local worker threads.
    */
   inferenceBackend?: InferenceBackendFactory;
+  /**
+   * The detector's inference settings as the operator wrote them (before defaults). Given, the edge starts with a
+   * stored tuning's layout (`sightline tune`, see tunedInference) when these set none of the layout fields.
+   * Default: none, no stored tuning is used.
+   */
+  inferenceInput?: z.input<typeof InferenceConfig>;
+  /** Where stored tunings are. Default defaultStateDir() ($SIGHTLINE_STATE_DIR or ~/.cache/sightline). */
+  stateDir?: string;
 }
 
 export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
   readonly edgeId: string;
   #log = childLogger('edge');
   readonly #createBackend: InferenceBackendFactory;
+  readonly #options: EdgeRuntimeOptions;
   #model?: LoadedModel;
   #backend?: InferenceBackend;
   #reid?: ReidStage;
@@ -99,6 +111,7 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
   constructor(config: EdgeConfig, options: EdgeRuntimeOptions = {}) {
     super();
     this.#createBackend = options.inferenceBackend ?? ((o) => InferencePool.create(o));
+    this.#options = options;
     this.#operatorSources = new Set(config.streams.map((s) => s.source));
     this.#thumbnails = new ThumbnailStage({
       config: config.thumbnails,
@@ -248,11 +261,21 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
     this.#streams.references = refs;
     await this.#fanout.openSinks(config.sinks);
     if (this.#closed) return; // close() was called meanwhile; it closes what is open once this returns
+    // A stored tuning (`sightline tune`) fills the layout the operator left to defaults; explicit config wins.
+    const input = this.#options.inferenceInput;
+    const inference = input
+      ? InferenceConfig.parse(
+          tunedInference(this.#model.entry, config.inference.providers[0], input, {
+            stateDir: this.#options.stateDir,
+            log: this.#log,
+          }).inference,
+        )
+      : config.inference;
     const backend = await this.#createBackend({
       model: this.#model.entry,
       modelPath: this.#model.path,
       labels: this.#model.labels,
-      inference: config.inference,
+      inference,
       // ByteTrack's second association needs the low-score boxes, so decode down to the tracker's low
       // threshold; results still publish only detections at or above detector.confidence.
       detector: { ...config.detector, confidence: decodeThreshold(config) },
@@ -285,10 +308,9 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
       log: this.#log,
     });
     // Enough to keep every session busy with this stream alone, and no more.
-    this.#maxUntracked =
-      backend.maxBatch + 2 * config.inference.sessions * config.inference.inflightPerSession;
+    this.#maxUntracked = backend.maxBatch + 2 * inference.sessions * inference.inflightPerSession;
     this.#log.info(
-      { model: this.#model.entry.id, provider: backend.provider, sessions: config.inference.sessions },
+      { model: this.#model.entry.id, provider: backend.provider, sessions: inference.sessions },
       'inference ready',
     );
     if (this.#closed) return;

@@ -1,7 +1,7 @@
 /** Bearer-token authentication, role checks and per-token rate limiting for the REST API. */
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Counter } from 'prom-client';
-import type { RateLimiter } from '../auth/rate-limiter.ts';
+import type { Limiter } from '../auth/rate-limiter.ts';
 import type { TokenInfo, TokenService } from '../auth/token-service.ts';
 import type { TokenRole } from '../store/schema.ts';
 import { apiError } from './errors.ts';
@@ -32,7 +32,7 @@ export function bearerToken(c: Context): string | undefined {
 
 export interface AuthDeps {
   tokens: TokenService;
-  limiter: RateLimiter;
+  limiter: Limiter;
   /** Counts refusals by reason (optional). */
   refused?: Counter<'reason'>;
 }
@@ -54,11 +54,11 @@ export function requireRole(deps: AuthDeps, role: TokenRole): MiddlewareHandler<
     const verdict = await deps.tokens.verify(token);
     if (typeof verdict === 'string') {
       deps.refused?.inc({ reason: verdict });
-      const wait = deps.limiter.take(`addr:${clientAddress(c)}`);
+      const wait = await deps.limiter.take(`addr:${clientAddress(c)}`);
       if (wait) throw rateLimited(wait);
       throw apiError('UNAUTHORIZED', `token refused (${verdict})`, { 'www-authenticate': 'Bearer' });
     }
-    const wait = deps.limiter.take(`token:${verdict.id}`);
+    const wait = await deps.limiter.take(`token:${verdict.id}`);
     if (wait) {
       deps.refused?.inc({ reason: 'rate' });
       throw rateLimited(wait);

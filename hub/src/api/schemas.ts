@@ -125,6 +125,9 @@ export const EdgeViewSchema = z
       .optional(),
     streams: z.array(StreamViewSchema),
     config: z.record(z.string(), z.unknown()).optional(),
+    hub: z.object({ id: z.string(), url: z.string() }).optional().openapi({
+      description: 'The hub holding the connection, when another hub of the cluster does (Redis)',
+    }),
   })
   .openapi('Edge');
 

@@ -11,7 +11,13 @@ export interface RateLimiterOptions {
   now?: () => number;
 }
 
-export class RateLimiter {
+/** What the API needs of a limiter: the in-memory RateLimiter, or the Redis-backed one shared by hubs. */
+export interface Limiter {
+  /** 0 when `key` may make a request now, else the seconds to wait. */
+  take(key: string): number | Promise<number>;
+}
+
+export class RateLimiter implements Limiter {
   readonly ratePerSec: number;
   readonly burst: number;
   readonly #maxKeys: number;

@@ -17,6 +17,8 @@ import {
   storableJson,
   storableText,
 } from '@sightline/shared';
+import type { HubCluster } from '../cluster/hub-cluster.ts';
+import type { RemoteLive } from '../cluster/presence.ts';
 import type { Store } from '../store/db.ts';
 import {
   deleteEdgeAndStreams,
@@ -59,6 +61,8 @@ export interface EdgeView {
   streams: StreamView[];
   /** The config the edge last reported. */
   config?: Record<string, unknown>;
+  /** The hub holding the edge's connection, when it is another hub of the cluster (Redis). */
+  hub?: { id: string; url: string };
 }
 
 /** The part of an uplink connection the fleet needs. */
@@ -85,6 +89,8 @@ export interface FleetHubOptions {
   commandTimeoutMs?: number;
   /** Clock in ms. Default Date.now. */
   now?: () => number;
+  /** Other hubs sharing this fleet (Redis). Default none: this hub is the only one. */
+  cluster?: HubCluster;
 }
 
 /** Thrown by command(): `EDGE_UNKNOWN`, `EDGE_OFFLINE` or `EDGE_TIMEOUT` (HTTP 404, 409, 504: error-status.ts). */
@@ -107,6 +113,7 @@ export class FleetHub {
   readonly #pending = new Map<string, { resolve: (r: CommandResult) => void; timer: NodeJS.Timeout }>();
   /** Throttles heartbeat writes to the store: one per edge per 10 s. */
   readonly #persistedAt = new Map<string, number>();
+  readonly #cluster: HubCluster | undefined;
 
   constructor(options: FleetHubOptions) {
     this.#store = options.store;
@@ -114,6 +121,8 @@ export class FleetHub {
     this.offlineAfterMs = options.offlineAfterMs ?? 30_000;
     this.commandTimeoutMs = options.commandTimeoutMs ?? 10_000;
     this.#now = options.now ?? Date.now;
+    this.#cluster = options.cluster;
+    this.#cluster?.serve((edgeId, op, args) => this.#localCommand(edgeId, op, args));
   }
 
   /** Edges connected now. */
@@ -132,6 +141,7 @@ export class FleetHub {
     if (old && old.conn !== conn) old.conn.close(4000, 'replaced by a newer connection of this edge');
     const now = this.#now();
     this.#live.set(hello.edgeId, { conn, hello, streams: hello.streams, lastHeartbeat: now });
+    this.#publish(hello.edgeId);
     const status = storableJson({ model: hello.model, provider: hello.provider, streams: hello.streams });
     const config = storableJson(hello.config ?? null);
     const row = {
@@ -154,6 +164,7 @@ export class FleetHub {
     live.lastHeartbeat = now;
     live.load = hb.load;
     live.streams = hb.streams;
+    this.#publish(edgeId);
     if (now - (this.#persistedAt.get(edgeId) ?? 0) >= 10_000) {
       this.#persistedAt.set(edgeId, now);
       await saveEdgeHeartbeat(
@@ -177,6 +188,7 @@ export class FleetHub {
     if (!live || live.conn !== conn) return;
     this.#live.delete(edgeId);
     this.#lastSeen.set(edgeId, live.lastHeartbeat);
+    this.#cluster?.withdraw(edgeId);
   }
 
   /** The answer to a command; the config the edge reports running after it is stored with the edge. */
@@ -194,8 +206,28 @@ export class FleetHub {
     p.resolve(result);
   }
 
-  /** Sends a command to a connected edge and waits for its answer. */
+  /**
+   * Sends a command to a connected edge and waits for its answer; an edge connected to another hub of the
+   * cluster gets it through that hub.
+   */
   async command(edgeId: string, op: CommandOp, args: Record<string, unknown>): Promise<CommandResult> {
+    if (!this.#live.has(edgeId) && this.#cluster) {
+      const remote = (await this.#cluster.remote([edgeId])).get(edgeId);
+      if (remote) {
+        const r = await this.#cluster.command(remote.hubId, edgeId, op, args, this.commandTimeoutMs);
+        if (!('failure' in r)) return r;
+        const { code, message } = r.failure;
+        if (code === 'EDGE_UNKNOWN' || code === 'EDGE_OFFLINE' || code === 'EDGE_TIMEOUT')
+          throw new FleetError(code, message);
+        if (code === 'HUB_CLOSING') return { t: 'result', id: randomUUID(), ok: false, error: r.failure };
+        throw new SightlineError('INTERNAL', message);
+      }
+    }
+    return this.#localCommand(edgeId, op, args);
+  }
+
+  /** A command to an edge connected to this hub. */
+  async #localCommand(edgeId: string, op: CommandOp, args: Record<string, unknown>): Promise<CommandResult> {
     const live = this.#live.get(edgeId);
     if (!live) {
       if (!(await edgeExists(this.#store, edgeId)))
@@ -228,13 +260,16 @@ export class FleetHub {
   async list(): Promise<EdgeView[]> {
     const rows = await listEdges(this.#store);
     const counts = await this.#trackCounts();
-    return rows.map((row) => this.#view(row, counts));
+    const remote = await this.#remote(rows.map((r) => r.id));
+    return rows.map((row) => this.#view(row, counts, remote.get(row.id)));
   }
 
   /** One edge, or undefined. */
   async get(edgeId: string): Promise<EdgeView | undefined> {
     const row = await getEdge(this.#store, edgeId);
-    return row ? this.#view(row, await this.#trackCounts(edgeId)) : undefined;
+    if (!row) return undefined;
+    const remote = await this.#remote([edgeId]);
+    return this.#view(row, await this.#trackCounts(edgeId), remote.get(edgeId));
   }
 
   /** Forgets an edge (its stored tracks stay); disconnects it. False when unknown. */
@@ -266,16 +301,51 @@ export class FleetHub {
     this.#pending.clear();
   }
 
-  #status(edgeId: string, lastHeartbeat?: number): EdgeStatus {
-    const now = this.#now();
+  /** The hub holding an edge's connection when it is another hub of the cluster (for viewer redirects). */
+  async holder(edgeId: string): Promise<{ id: string; url: string } | undefined> {
+    if (this.#live.has(edgeId)) return undefined;
+    const remote = (await this.#remote([edgeId])).get(edgeId);
+    return remote ? { id: remote.hubId, url: remote.hubUrl } : undefined;
+  }
+
+  /** Live state other hubs publish, for the edges not connected here. */
+  async #remote(edgeIds: string[]): Promise<Map<string, RemoteLive>> {
+    if (!this.#cluster) return new Map();
+    return this.#cluster.remote(edgeIds.filter((id) => !this.#live.has(id)));
+  }
+
+  #publish(edgeId: string): void {
     const live = this.#live.get(edgeId);
+    if (!this.#cluster || !live) return;
+    this.#cluster.publish(edgeId, {
+      version: live.hello.version,
+      ...(live.hello.model !== undefined ? { model: live.hello.model } : {}),
+      ...(live.hello.provider !== undefined ? { provider: live.hello.provider } : {}),
+      streams: live.streams,
+      ...(live.load ? { load: live.load } : {}),
+      lastHeartbeat: live.lastHeartbeat,
+    });
+  }
+
+  #status(edgeId: string, lastHeartbeat?: number, remote?: RemoteLive): EdgeStatus {
+    const now = this.#now();
+    const live = this.#live.get(edgeId) ?? remote;
     if (live && now - live.lastHeartbeat <= 3 * this.heartbeatMs) return 'online';
     const last = live?.lastHeartbeat ?? this.#lastSeen.get(edgeId) ?? lastHeartbeat;
     return last !== undefined && now - last <= this.offlineAfterMs ? 'stale' : 'offline';
   }
 
-  #view(row: EdgeRecord, counts: Map<string, number>): EdgeView {
-    const live = this.#live.get(row.id);
+  #view(row: EdgeRecord, counts: Map<string, number>, remote?: RemoteLive): EdgeView {
+    const local = this.#live.get(row.id);
+    // An edge connected to another hub: its published state, shaped like a local one.
+    const live =
+      local ??
+      (remote && {
+        hello: { version: remote.version, model: remote.model, provider: remote.provider },
+        streams: remote.streams,
+        load: remote.load,
+        lastHeartbeat: remote.lastHeartbeat,
+      });
     const stored = (row.status ?? {}) as { model?: string; provider?: string; streams?: StreamStatus[] };
     const streamList = live?.streams ?? stored.streams ?? [];
     const seen = live?.lastHeartbeat ?? this.#lastSeen.get(row.id) ?? row.lastHeartbeat?.getTime();
@@ -292,7 +362,7 @@ export class FleetHub {
     return {
       edgeId: row.id,
       name: row.name,
-      status: this.#status(row.id, row.lastHeartbeat?.getTime()),
+      status: this.#status(row.id, row.lastHeartbeat?.getTime(), local ? undefined : remote),
       connected: live !== undefined,
       version: live?.hello.version ?? row.version,
       model: live?.hello.model ?? stored.model,
@@ -301,6 +371,7 @@ export class FleetHub {
       ...(live?.load ? { load: live.load } : {}),
       streams: views,
       ...(row.config ? { config: row.config as Record<string, unknown> } : {}),
+      ...(!local && remote ? { hub: { id: remote.hubId, url: remote.hubUrl } } : {}),
     };
   }
 

@@ -41,6 +41,8 @@ export interface ViewerSignallingOptions {
   metrics?: HubMetrics;
   /** How long a new socket may take to authenticate (ms). Default 5000. */
   authTimeoutMs?: number;
+  /** The hub of the cluster holding an edge's connection, when another hub does (Redis). Default none. */
+  holder?: (edgeId: string) => Promise<{ id: string; url: string } | undefined>;
 }
 
 export class ViewerSignalling {
@@ -125,6 +127,21 @@ export class ViewerSignalling {
       if (msg.t === 'auth') return fail('BAD_MESSAGE', 'already authenticated');
       if (msg.t === 'watch') {
         endSession(msg.key);
+        const holder = this.#opts.holder;
+        if (holder && !media.streams().some((s) => s.key === msg.key)) {
+          // The edge is connected to another hub: the viewer is told where to watch it (no pipe between hubs).
+          const other = await holder(msg.key.split('/')[0] ?? '');
+          if (other?.url) {
+            send({
+              t: 'error',
+              code: 'STREAM_ELSEWHERE',
+              message: `stream ${msg.key} is served by the hub at ${other.url}: watch it there`,
+              key: msg.key,
+              hub: other.url,
+            });
+            return;
+          }
+        }
         const pending = media.watch(msg.key);
         sessions.set(msg.key, pending);
         try {

@@ -1,7 +1,9 @@
 /**
  * WHEP (RFC 9725) on the hub: `POST /api/v1/whep/{edgeId}/{streamId}` with an SDP offer (viewer token) answers
  * 201 with the SDP answer and `Location: /api/v1/whep/sessions/{id}`; `DELETE` on it ends the session. Video
- * only. 503 MEDIA_UNAVAILABLE when live video is off.
+ * only. 503 MEDIA_UNAVAILABLE when live video is off. With several hubs (Redis), an offer for a stream this hub
+ * does not have, whose edge is connected to another hub, is answered 307 with Location on that hub (RFC 9725
+ * allows WHEP endpoints to redirect); the player re-sends the offer there with its token.
  */
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { type AuthDeps, type AuthEnv, requireRole } from '../api/auth.ts';
@@ -21,6 +23,7 @@ export function registerWhepRoutes(
   app: OpenAPIHono<AuthEnv>,
   deps: AuthDeps,
   media: () => MediaHub | undefined,
+  holder?: (edgeId: string) => Promise<{ id: string; url: string } | undefined>,
 ): void {
   const available = () => {
     const m = media();
@@ -48,6 +51,10 @@ export function registerWhepRoutes(
           headers: z.object({ location: z.string() }),
           description: 'The SDP answer; Location names the session',
         },
+        307: {
+          headers: z.object({ location: z.string() }),
+          description: 'The edge is connected to another hub of the cluster: send the offer there (Location)',
+        },
         400: json(ApiErrorSchema, 'The offer is not usable SDP (SDP_INVALID)'),
         415: json(ApiErrorSchema, 'The body is not application/sdp'),
         ...AUTH_ERRORS,
@@ -64,8 +71,16 @@ export function registerWhepRoutes(
         );
       }
       const hub = available();
+      const key = `${edgeId}/${streamId}`;
+      if (holder && !hub.streams().some((s) => s.key === key)) {
+        const other = await holder(edgeId);
+        if (other?.url) {
+          const path = `/api/v1/whep/${encodeURIComponent(edgeId)}/${encodeURIComponent(streamId)}`;
+          return c.body(null, 307, { location: new URL(path, other.url).href });
+        }
+      }
       const offer = await c.req.text();
-      const { session, answer } = await hub.whep(`${edgeId}/${streamId}`, offer);
+      const { session, answer } = await hub.whep(key, offer);
       return c.body(answer, 201, {
         'content-type': 'application/sdp',
         location: `${SESSION_PATH}/${session.id}`,

@@ -79,6 +79,7 @@ export const ERROR_CODES = [
   'CLOSING',
   'STREAM_ID_INVALID',
   'RTP_PORTS_EXHAUSTED',
+  'STREAM_ELSEWHERE',
   // The overflow path (overflow.ts): edges, hub, workers.
   'OVERFLOW_SHED',
   'OVERFLOW_UNAVAILABLE',

@@ -13,15 +13,14 @@ import { EdgeAgent } from '@sightline/edge';
 import { type HubServer, startHub } from '@sightline/hub';
 import { parseEdgeConfig } from '@sightline/shared';
 import { OverflowWorker } from '@sightline/worker';
-import { Redis } from 'ioredis';
 import type { BrowserContext } from 'playwright-core';
 import { modelsDir } from '../e2e/helpers.ts';
 import { launchChromium, noChromium } from '../helpers/browser.ts';
 import { watchCspViolations } from '../helpers/csp.ts';
+import { deleteRedisKeys, REDIS_URL } from '../helpers/redis.ts';
 import { media } from '../helpers/wait.ts';
 
 const ARTIFACTS = resolve(import.meta.dirname, '..', 'artifacts');
-const REDIS_URL = 'redis://127.0.0.1:6379';
 
 describe('status page in a browser', { skip: noChromium }, () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'sightline-ui-hub-'));
@@ -73,10 +72,7 @@ describe('status page in a browser', { skip: noChromium }, () => {
     await agent?.close();
     await worker?.close();
     await hub?.close();
-    const redis = new Redis(REDIS_URL);
-    const keys = await redis.keys(`${prefix}*`);
-    if (keys.length) await redis.del(...keys);
-    redis.disconnect();
+    await deleteRedisKeys(prefix);
     for (const d of [dataDir, stateDir, profile]) rmSync(d, { recursive: true, force: true });
   });
 

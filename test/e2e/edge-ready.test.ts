@@ -10,7 +10,7 @@ import { describe, test } from 'node:test';
 import { EdgeAgent } from '@sightline/edge';
 import { type HubServer, startHub } from '@sightline/hub';
 import { type HealthReport, parseEdgeConfig } from '@sightline/shared';
-import { media } from '../helpers/wait.ts';
+import { media, until } from '../helpers/wait.ts';
 import { modelsDir } from './helpers.ts';
 
 const EDGE = 'edge-ready';
@@ -22,16 +22,6 @@ async function get(url: string): Promise<{ status: number; retryAfter: string | 
     retryAfter: res.headers.get('retry-after'),
     body: (await res.json()) as HealthReport,
   };
-}
-
-async function until<T>(what: string, ms: number, fn: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 describe('edge /ready follows the hub link', { timeout: 120_000 }, () => {

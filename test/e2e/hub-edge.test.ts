@@ -11,7 +11,7 @@ import { EdgeAgent } from '@sightline/edge';
 import { type HubServer, startHub } from '@sightline/hub';
 import { testBackends } from '@sightline/hub/testing';
 import { parseEdgeConfig } from '@sightline/shared';
-import { media } from '../helpers/wait.ts';
+import { media, until } from '../helpers/wait.ts';
 import { modelsDir } from './helpers.ts';
 
 const backends = await testBackends('hub_edge');
@@ -24,22 +24,6 @@ interface EdgeView {
   load?: { outboxMessages: number };
   streams: { streamId: string; state?: string; framesInferred?: number; tracksStored: number }[];
   config?: { detector?: { confidence?: number } };
-}
-
-async function until<T>(what: string, ms: number, fn: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${ms} ms waiting for ${what} ${last ? String(last) : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 for (const backend of backends) {

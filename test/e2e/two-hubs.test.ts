@@ -13,12 +13,11 @@ import { EdgeAgent } from '@sightline/edge';
 import { type HubServer, startHub } from '@sightline/hub';
 import { testBackends } from '@sightline/hub/testing';
 import { MEDIA_VIEW_PATH, parseEdgeConfig } from '@sightline/shared';
-import { Redis } from 'ioredis';
 import { WebSocket } from 'ws';
-import { media } from '../helpers/wait.ts';
+import { deleteRedisKeys, REDIS_URL } from '../helpers/redis.ts';
+import { media, until } from '../helpers/wait.ts';
 import { modelsDir } from './helpers.ts';
 
-const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const prefix = `test:two-hubs:${randomBytes(4).toString('hex')}:`;
 const postgres = (await testBackends('two_hubs')).find((b) => b.name === 'postgres')!;
 
@@ -29,22 +28,6 @@ interface EdgeView {
   hub?: { id: string; url: string };
   streams: { streamId: string; state?: string; framesInferred?: number }[];
   config?: { detector?: { confidence?: number } };
-}
-
-async function until<T>(what: string, ms: number, fn: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${ms} ms waiting for ${what} ${last ? String(last) : ''}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 describe('two hubs on one PostgreSQL and one Redis serve one fleet', {
@@ -106,10 +89,7 @@ describe('two hubs on one PostgreSQL and one Redis serve one fleet', {
     await agent?.close();
     await b?.close();
     await a?.close();
-    const redis = new Redis(REDIS_URL);
-    const keys = await redis.keys(`${prefix}*`);
-    if (keys.length) await redis.del(...keys);
-    await redis.quit();
+    await deleteRedisKeys(prefix);
     await postgres.dispose(loc);
     rmSync(dataDirB, { recursive: true, force: true });
     rmSync(stateDir, { recursive: true, force: true });

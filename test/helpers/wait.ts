@@ -53,3 +53,30 @@ export function within<T>(
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
+
+/**
+ * Resolve with the first value `fn` returns other than undefined, polling every `everyMs` (default 200); reject
+ * after `ms` with "timed out ... waiting for <what>" and the last error `fn` threw, if any.
+ */
+export async function until<T>(
+  what: string,
+  ms: number,
+  fn: () => T | undefined | Promise<T | undefined>,
+  everyMs = 200,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${ms} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`,
+      );
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}

@@ -109,7 +109,7 @@ describe('RemoteBackend', () => {
     );
     assert.equal(req.decode.confidence, 0.3);
     assert.ok(req.budgetMs > 900 && req.budgetMs <= 1000, `budget ${req.budgetMs}`);
-    assert.equal(b.freeSlots, OverflowConfig.parse({}).maxInFlight - 1);
+    assert.equal(b.freeSlots, 0, 'the window starts at one request');
     link.answer({ t: 'inferred', id: req.id, ok: true, results: [result(0.9), result(0.8)], worker: 'w1' });
     const out = await p;
     assert.deepEqual(
@@ -134,6 +134,35 @@ describe('RemoteBackend', () => {
       },
     );
     assert.equal(b.stats().bytes, 2 * 64 * 48 * 3);
+    await b.close();
+  });
+
+  test('the in-flight window grows with answers in time (up to maxInFlight) and halves on a late one', async () => {
+    const link = new FakeLink();
+    const b = remote(link, { maxInFlight: 4 }, 60);
+    const answerAll = () => {
+      for (const r of link.sent.splice(0))
+        link.answer({ t: 'inferred', id: r.id, ok: true, results: r.frames.map(() => result(0.5)) });
+    };
+    const slots: number[] = [b.freeSlots];
+    for (let round = 0; round < 12; round++) {
+      const calls = Array.from({ length: b.freeSlots }, (_, i) => b.infer([frame(round * 10 + i)]));
+      await tick();
+      answerAll();
+      await Promise.all(calls);
+      slots.push(b.freeSlots);
+    }
+    assert.equal(slots[0], 1);
+    assert.equal(slots.at(-1), 4, `grew to maxInFlight: ${slots.join(' ')}`);
+    assert.ok(
+      slots.every((n, i) => i === 0 || n >= slots[i - 1]!),
+      `never shrinks while answers come in time: ${slots}`,
+    );
+    // Four in flight, none answered: each one that goes late halves the window.
+    const late = Array.from({ length: 4 }, (_, i) => b.infer([frame(200 + i)]).catch((e: Error) => e));
+    await Promise.all(late);
+    assert.equal(b.stats().late, 4);
+    assert.equal(b.freeSlots, 1, 'back to one request after the late ones');
     await b.close();
   });
 

@@ -104,6 +104,12 @@ export class RemoteBackend extends TypedEmitter<InferenceBackendEvents> implemen
     bytes: 0,
   };
   #next = 0;
+  /**
+   * Requests allowed in flight: grows by one per window of answers in time, halves on a late answer or a shed
+   * (additive increase, multiplicative decrease), between 1 and overflow.maxInFlight. So an edge does not queue more
+   * at the workers than they finish within its budget.
+   */
+  #window = 1;
   #backoffUntil = 0;
   #backoffTimer?: NodeJS.Timeout;
   #closed = false;
@@ -133,7 +139,7 @@ export class RemoteBackend extends TypedEmitter<InferenceBackendEvents> implemen
   /** Requests that can be sent now: none while the link is down or in backoff after a shed. */
   get freeSlots(): number {
     if (this.#closed || !this.#o.transport.ready || this.#now() < this.#backoffUntil) return 0;
-    return Math.max(0, this.#o.overflow.maxInFlight - this.#pending.size);
+    return Math.max(0, Math.floor(this.#window) - this.#pending.size);
   }
 
   stats(): OffloadStats {
@@ -223,6 +229,7 @@ export class RemoteBackend extends TypedEmitter<InferenceBackendEvents> implemen
       this.#stats.answered++;
       this.#stats.answeredFrames += p.frames.length;
       this.#o.onRoundTrip?.(this.#now() - p.sentAt, p.frames.length);
+      this.#window = Math.min(this.#o.overflow.maxInFlight, this.#window + 1 / this.#window);
       p.resolve(results.map((r, i) => this.#toInferResult(r, p.frames[i]!)));
       return;
     }
@@ -235,6 +242,7 @@ export class RemoteBackend extends TypedEmitter<InferenceBackendEvents> implemen
     else if (code === OFFLOAD_FAILURES.UNAVAILABLE) this.#stats.unavailable++;
     else this.#stats.failed++;
     if (code === OFFLOAD_FAILURES.SHED || code === OFFLOAD_FAILURES.UNAVAILABLE) this.#backoff();
+    if (code !== OFFLOAD_FAILURES.UNAVAILABLE) this.#shrink();
     p.reject(new SightlineError(code, message));
   }
 
@@ -243,6 +251,7 @@ export class RemoteBackend extends TypedEmitter<InferenceBackendEvents> implemen
     const p = this.#finish(id);
     if (!p) return;
     this.#stats.late++;
+    this.#shrink();
     this.#late.add(id);
     if (this.#late.size > LATE_MEMORY) this.#late.delete(this.#late.values().next().value!);
     p.reject(new SightlineError('OVERFLOW_LATE', 'no answer from the overflow workers before the deadline'));
@@ -255,6 +264,10 @@ export class RemoteBackend extends TypedEmitter<InferenceBackendEvents> implemen
     clearTimeout(p.timer);
     queueMicrotask(() => this.#emitSlots());
     return p;
+  }
+
+  #shrink(): void {
+    this.#window = Math.max(1, this.#window / 2);
   }
 
   #backoff(): void {

@@ -9,13 +9,14 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { availableParallelism, homedir, hostname } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { ExecutionProvider, InferenceConfig, ModelEntry } from '@sightline/shared';
+import { type ExecutionProvider, InferenceConfig, type ModelEntry } from '@sightline/shared';
 import type { z } from 'zod';
 import type { DecodedFrame, ImageBuffer } from '../frame.ts';
 import type { InferenceBackend, InferenceBackendFactory } from './backend.ts';
 import { isDynamicBatch } from './providers.ts';
 
-type InferenceInput = z.input<typeof InferenceConfig>;
+/** Inference settings as a config writes them (before defaults). */
+export type InferenceInput = z.input<typeof InferenceConfig>;
 
 /** The inference fields a tuning sets. */
 export interface TunedLayout {
@@ -219,6 +220,20 @@ export function describeLayout(l: TunedLayout): string {
   return (
     `${l.sessions} session${l.sessions === 1 ? '' : 's'} x ${l.intraOpThreads} thread${l.intraOpThreads === 1 ? '' : 's'}, ` +
     `spinning ${l.spinning ? 'on' : 'off'}${l.batchSize !== undefined ? `, batch ${l.batchSize}` : ''}`
+  );
+}
+
+/** `inference` (parsed) with a stored tuning applied when `inferenceInput` (as written) is given: see tunedInference. */
+export function withStoredTuning(
+  entry: Pick<ModelEntry, 'id' | 'sha256' | 'input' | 'maxBatch'>,
+  inference: InferenceConfig,
+  { inferenceInput, stateDir }: { inferenceInput?: InferenceInput; stateDir?: string },
+  log?: TuningLog,
+): InferenceConfig {
+  if (!inferenceInput) return inference;
+  const options = { ...(stateDir ? { stateDir } : {}), ...(log ? { log } : {}) };
+  return InferenceConfig.parse(
+    tunedInference(entry, inference.providers[0], inferenceInput, options).inference,
   );
 }
 

@@ -10,7 +10,6 @@ import {
   childLogger,
   describeError,
   type EdgeConfig,
-  InferenceConfig,
   type InferenceError,
   nowMs,
   SightlineError,
@@ -19,12 +18,11 @@ import {
   type StreamStats,
   TypedEmitter,
 } from '@sightline/shared';
-import type { z } from 'zod';
 import { checkConfigReferences } from '../config-check.ts';
 import type { DecodedFrame } from '../frame.ts';
 import type { InferenceBackend, InferenceBackendFactory } from '../inference/backend.ts';
 import { InferencePool } from '../inference/inference-pool.ts';
-import { tunedInference } from '../inference/tuning.ts';
+import { withStoredTuning } from '../inference/tuning.ts';
 import { createEdgeMetrics, type EdgeMetrics } from '../metrics/edge-metrics.ts';
 import { type LoadedModel, loadModel } from '../models/load.ts';
 import { loadManifest } from '../models/manifest.ts';
@@ -51,25 +49,12 @@ import {
   edgeIdOf,
   reidEnabled,
 } from './runtime-events.ts';
+import type { EdgeRuntimeOptions } from './runtime-options.ts';
 import { Scheduler } from './scheduler.ts';
 import { StreamCore } from './stream-core.ts';
 import { StreamRegistry } from './stream-registry.ts';
 
-export interface EdgeRuntimeOptions {
-  /**
-   * Starts the inference backend of a model (the detector's, and re-ID's). Default InferencePool.create: ONNX
-   * Runtime sessions in local worker threads.
-   */
-  inferenceBackend?: InferenceBackendFactory;
-  /**
-   * The detector's inference settings as the operator wrote them (before defaults). Given, the edge starts with a
-   * stored tuning's layout (`sightline tune`, see tunedInference) when these set none of the layout fields.
-   * Default: none, no stored tuning is used.
-   */
-  inferenceInput?: z.input<typeof InferenceConfig>;
-  /** Where stored tunings are. Default defaultStateDir() ($SIGHTLINE_STATE_DIR or ~/.cache/sightline). */
-  stateDir?: string;
-}
+export type { EdgeRuntimeOptions } from './runtime-options.ts';
 
 export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
   readonly edgeId: string;
@@ -262,15 +247,7 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
     await this.#fanout.openSinks(config.sinks);
     if (this.#closed) return; // close() was called meanwhile; it closes what is open once this returns
     // A stored tuning (`sightline tune`) fills the layout the operator left to defaults; explicit config wins.
-    const input = this.#options.inferenceInput;
-    const inference = input
-      ? InferenceConfig.parse(
-          tunedInference(this.#model.entry, config.inference.providers[0], input, {
-            stateDir: this.#options.stateDir,
-            log: this.#log,
-          }).inference,
-        )
-      : config.inference;
+    const inference = withStoredTuning(this.#model.entry, config.inference, this.#options, this.#log);
     const backend = await this.#createBackend({
       model: this.#model.entry,
       modelPath: this.#model.path,

@@ -170,9 +170,22 @@ export class OverflowRelay {
     }
     const key = this.#keys.requests(request.model);
     try {
-      const { lag } = await queueStats(redis, key);
+      const { lag, pending } = await queueStats(redis, key);
       if (lag >= this.#maxQueue) {
         return refuse('shed', OFFLOAD_FAILURES.SHED, `the "${request.model}" queue is full (${lag} waiting)`);
+      }
+      // Routed by capacity: shed what the workers could not finish within the budget (entries ahead counted at
+      // this request's size; the workers' measured frames per second, once they have measured it).
+      const capacity = this.#registry.capacityFps(request.model);
+      const frames = request.frames.length;
+      const waitMs = capacity > 0 ? (((lag + pending) * frames + frames) / capacity) * 1000 : 0;
+      const leftMs = request.budgetMs - (Date.now() - receivedAt);
+      if (waitMs > leftMs) {
+        return refuse(
+          'shed',
+          OFFLOAD_FAILURES.SHED,
+          `the "${request.model}" workers are full: about ${Math.round(waitMs)} ms of work for ${Math.round(leftMs)} ms of budget`,
+        );
       }
       if (expired()) return refuse('expired', OFFLOAD_FAILURES.EXPIRED, spent);
       const now = Date.now();

@@ -106,6 +106,11 @@ export class WorkerRegistry {
     return this.#workers.some((w) => w.models.includes(model));
   }
 
+  /** Frames per second the live workers serving `model` measured they can do (0 while none has measured yet). */
+  capacityFps(model: string): number {
+    return this.#workers.filter((w) => w.models.includes(model)).reduce((n, w) => n + w.capacityFps, 0);
+  }
+
   /** The workers with their derived status. */
   views(now = Date.now()): WorkerView[] {
     return this.#workers.map((w) => ({

@@ -8,7 +8,7 @@
 // 2. The overflow path's own cost per request at 1, 8 and 16 frames (serialise, uplink, hub, Redis, worker queueing
 //    and return, no inference): an in-process worker whose backend answers at once.
 // 3. A worker killed (-9) during a 16-stream run with 2 workers: frames lost to it.
-//    npm run bench:overflow [-- --seconds 30] [--streams 8,16] [--workers 0,1,2] [--json out.json]
+//    npm run bench:overflow [-- --seconds 30] [--streams 8,16] [--workers 0,1,2] [--only cases,kill,cost] [--json out.json]
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -43,8 +43,11 @@ const { values } = parseArgs({
     streams: { type: 'string', default: '8,16' },
     workers: { type: 'string', default: '0,1,2' },
     json: { type: 'string' },
+    /** Which parts to run: cases, kill, cost (default all three). */
+    only: { type: 'string', default: 'cases,kill,cost' },
   },
 });
+const parts = new Set(values.only.split(','));
 const seconds = Number(values.seconds);
 const warmup = Number(values.warmup);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -332,7 +335,7 @@ console.log(
   '| streams | workers | decoded | published | dropped | offloaded | p95 ms | late | shed | held |',
 );
 console.log('|---|---|---|---|---|---|---|---|---|---|');
-for (const s of values.streams.split(',').map(Number)) {
+for (const s of parts.has('cases') ? values.streams.split(',').map(Number) : []) {
   for (const w of values.workers.split(',').map(Number)) {
     const c = await runCase(s, w);
     cases.push(c);
@@ -341,11 +344,12 @@ for (const s of values.streams.split(',').map(Number)) {
     );
   }
 }
-const kill = await runCase(16, 2, true);
-console.log(
-  `\nworker killed -9 halfway through a 16-stream, 2-worker run: ${kill.lostToKill} offloaded frames lost (late or failed), ${kill.dropped} dropped of ${kill.decoded} decoded in all`,
-);
-const cost = await pathCost();
+const kill = parts.has('kill') ? await runCase(16, 2, true) : undefined;
+if (kill)
+  console.log(
+    `\nworker killed -9 halfway through a 16-stream, 2-worker run: ${kill.lostToKill} offloaded frames lost (late or failed), ${kill.dropped} dropped of ${kill.decoded} decoded in all`,
+  );
+const cost = parts.has('cost') ? await pathCost() : [];
 console.log(
   '\noverflow path cost per request (no inference): | frames | requests | p50 ms | p95 ms | p50 per frame ms |',
 );

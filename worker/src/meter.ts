@@ -80,3 +80,17 @@ export class ThroughputMeter {
     return Math.max(best, whileBusy);
   }
 }
+
+/** Totals a worker publishes; lanes add to them. */
+export interface WorkerCounters {
+  /** Frames taken and not yet answered. */
+  inFlight: number;
+  /** Frames answered with results. */
+  processed: number;
+  /** Frames answered FAILED because inference failed. */
+  failed: number;
+  /** Entries refused as malformed (bad fields, msgpack, schema, model, frame bytes). */
+  malformed: number;
+  /** Entries answered EXPIRED. */
+  expired: number;
+}

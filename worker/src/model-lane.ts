@@ -19,21 +19,9 @@ import {
   type ServedModel,
 } from './entries.ts';
 import { FrameError, toDecodedFrame } from './frames.ts';
-import type { ThroughputMeter } from './meter.ts';
+import type { ThroughputMeter, WorkerCounters } from './meter.ts';
 
-/** Totals a worker publishes; lanes add to them. */
-export interface WorkerCounters {
-  /** Frames taken and not yet answered. */
-  inFlight: number;
-  /** Frames answered with results. */
-  processed: number;
-  /** Frames answered FAILED because inference failed. */
-  failed: number;
-  /** Entries refused as malformed (bad fields, msgpack, schema, model, frame bytes). */
-  malformed: number;
-  /** Entries answered EXPIRED. */
-  expired: number;
-}
+export type { WorkerCounters } from './meter.ts';
 
 export interface ModelLaneOptions {
   model: ServedModel;

@@ -2,6 +2,7 @@
 
 export { createDetectionAdapter } from './adapters/adapter.ts';
 export { EdgeAgent, redactConfig } from './agent/edge-agent.ts';
+export { OffloadLink } from './agent/offload-link.ts';
 export {
   type ConfigReferenceOptions,
   type ConfigReferences,

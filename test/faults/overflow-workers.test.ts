@@ -6,19 +6,18 @@
  * it can infer, so it offloads). Figures go to the fault report (docs/reliability.md).
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { EdgeAgent } from '@sightline/edge';
 import { type HubServer, startHub } from '@sightline/hub';
+import { PrivateRedis } from '@sightline/hub/testing';
 import { OVERFLOW_GROUP, overflowKeys, parseEdgeConfig } from '@sightline/shared';
 import { Redis } from 'ioredis';
 import { modelsDir } from '../e2e/helpers.ts';
 import { media } from '../helpers/wait.ts';
 import { baseEnv, CliProcess, ROOT, sleep } from './fleet.ts';
-import { freePort } from './private-postgres.ts';
 
 const PREFIX = 'sightline:';
 const keys = overflowKeys(PREFIX);
@@ -30,45 +29,6 @@ function record(entry: Record<string, unknown>): void {
   mkdirSync(join(ROOT, 'test', 'artifacts'), { recursive: true });
   appendFileSync(join(ROOT, 'test', 'artifacts', 'overflow-faults.jsonl'), `${line}\n`);
   console.log(line);
-}
-
-/** A redis-server child that keeps nothing on disk; stop() and start() keep its port. */
-class PrivateRedis {
-  child?: ChildProcess;
-  constructor(readonly port: number) {}
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-  async start(): Promise<void> {
-    const child = spawn('redis-server', ['--port', String(this.port), '--save', '', '--appendonly', 'no'], {
-      stdio: 'ignore',
-    });
-    this.child = child;
-    const probe = new Redis(this.url, {
-      lazyConnect: true,
-      retryStrategy: () => null,
-      maxRetriesPerRequest: 0,
-    });
-    probe.on('error', () => {}); // refused until the server listens: retried below
-    for (let i = 0; ; i++) {
-      try {
-        await probe.connect();
-        await probe.ping();
-        break;
-      } catch (err) {
-        if (i > 50) throw new Error(`redis-server on ${this.port} did not start: ${String(err)}`);
-        await sleep(100);
-      }
-    }
-    probe.disconnect();
-  }
-  async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise<void>((r) => child.once('exit', () => r()));
-    child.kill('SIGKILL');
-    await exited;
-  }
 }
 
 async function until(what: string, ms: number, check: () => boolean | Promise<boolean>): Promise<number> {
@@ -94,8 +54,7 @@ class OverflowRig {
 
   static async start(options: { maxQueue?: number } = {}): Promise<OverflowRig> {
     const r = new OverflowRig();
-    r.redis = new PrivateRedis(await freePort());
-    await r.redis.start();
+    r.redis = await PrivateRedis.start();
     r.probe = new Redis(r.redis.url, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
     r.probe.on('error', () => {});
     r.hub = await startHub({

@@ -1,13 +1,10 @@
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { decode, encode } from '@msgpack/msgpack';
 import {
   type DecodedFrame,
-  hostIdentity,
   type InferenceBackend,
   type InferenceBackendFactory,
   InferencePool,
@@ -15,7 +12,6 @@ import {
   type LoadedModel,
   loadModel,
   type PoolLogger,
-  storeTuning,
 } from '@sightline/edge';
 import {
   type InferRequest,
@@ -472,57 +468,5 @@ describe('OverflowWorker start', () => {
       },
     );
     await assert.rejects(startWorker(freshPrefix(), { models: ['nosuch'] }), { code: 'MODEL_UNKNOWN' });
-  });
-});
-
-describe('OverflowWorker with a stored tuning', () => {
-  test('a model whose inference sets no layout field starts with the tuned layout; explicit settings win', async () => {
-    const stateDir = mkdtempSync(join(tmpdir(), 'sightline-worker-tuning-'));
-    try {
-      storeTuning(
-        {
-          ...hostIdentity(),
-          model: MODEL,
-          sha256: model.entry.sha256,
-          provider: 'cpu',
-          measuredAt: '2026-01-02T03:04:05.000Z',
-          budgetMs: 250,
-          secondsPerCandidate: 3,
-          layout: { sessions: 1, intraOpThreads: 2, spinning: true },
-          withinBudget: true,
-          table: [],
-        },
-        stateDir,
-      );
-      const seen: unknown[] = [];
-      const factory: InferenceBackendFactory = async (o) => {
-        seen.push(o.inference);
-        return new FakeBackend(1, 1, 1);
-      };
-      const logs: string[] = [];
-      const logger = { ...quietLogger(), info: (_: unknown, message: string) => logs.push(message) };
-      const tuned = await startWorker(freshPrefix(), {
-        inference: { requestTimeoutMs: 60_000 },
-        inferenceBackend: factory,
-        tuning: { stateDir },
-        logger,
-      });
-      await tuned.close();
-      assert.deepEqual(seen[0], { requestTimeoutMs: 60_000, sessions: 1, intraOpThreads: 2, spinning: true });
-      assert.ok(
-        logs.some((l) =>
-          /^using tuned layout 1 session x 2 threads, spinning on measured 2026-01-02/.test(l),
-        ),
-      );
-      const explicit = await startWorker(freshPrefix(), {
-        inference: { sessions: 3 },
-        inferenceBackend: factory,
-        tuning: { stateDir },
-      });
-      await explicit.close();
-      assert.deepEqual(seen[1], { sessions: 3 });
-    } finally {
-      rmSync(stateDir, { recursive: true, force: true });
-    }
   });
 });

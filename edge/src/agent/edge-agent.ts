@@ -26,12 +26,12 @@ import { redactUrl } from '../sources/source-url.ts';
 import { newRunId, UplinkBatcher } from '../uplink/batcher.ts';
 import { type EdgeCredential, enrollEdge, loadCredential, saveCredential } from '../uplink/enroll.ts';
 import { Journal } from '../uplink/journal.ts';
-import { OffloadLink } from '../uplink/offload-link.ts';
 import { Outbox } from '../uplink/outbox.ts';
 import { type CommandOutcome, UplinkClient } from '../uplink/uplink-client.ts';
 import { VERSION } from '../version.ts';
 import { EdgeMediaClient } from '../webrtc/media-client.ts';
 import { WhipServer } from '../webrtc/whip-server.ts';
+import { OffloadLink } from './offload-link.ts';
 
 /** The latency budget of a stream: its stalenessMs (default 1000 ms). */
 function stalenessOf(config: EdgeConfig, streamId: string): number {

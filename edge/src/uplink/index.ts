@@ -22,7 +22,6 @@ export {
   type WindowDelta,
   type WindowJournal,
 } from './journal.ts';
-export { OffloadLink } from './offload-link.ts';
 export { Outbox, type OutboxEntry, type OutboxKey, type OutboxOptions } from './outbox.ts';
 export {
   type CommandOutcome,

@@ -4,9 +4,7 @@
  * calls (register, XREADGROUP, XADD the answer).
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, describe, test } from 'node:test';
@@ -24,6 +22,7 @@ import {
 } from '@sightline/shared';
 import { Redis } from 'ioredis';
 import { WebSocket } from 'ws';
+import { freePort, PrivateRedis } from '../../test-support/private-redis.ts';
 import { type HubServer, type HubServerOptions, startHub } from '../server.ts';
 
 /** ioredis has Buffer variants of every command at run time, but its types lack this one. */
@@ -236,43 +235,6 @@ const okAnswer = (id: string): Inferred => ({
   results: [{ detections: [], preprocessMs: 1, inferMs: 2, postprocessMs: 1, batchSize: 1 }],
 });
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
-
-/** A private redis-server without persistence. */
-async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no'], {
-    stdio: 'ignore',
-  });
-  const probe = new Redis(port, '127.0.0.1', {
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-  });
-  probe.on('error', () => {});
-  await until('redis-server up', async () => {
-    try {
-      await probe.connect();
-      return (await probe.ping()) === 'PONG';
-    } catch {
-      return undefined;
-    }
-  });
-  probe.disconnect();
-  return child;
-}
-
-async function stopRedis(child: ChildProcess): Promise<void> {
-  const gone = new Promise((r) => child.once('exit', r));
-  child.kill('SIGKILL');
-  await gone;
-}
-
 describe('overflow relay', () => {
   after(() => {
     // Nothing left running: every hub and connection was closed by its test.
@@ -463,12 +425,9 @@ describe('overflow relay', () => {
   });
 
   test('Redis stopped mid-way: UNAVAILABLE at once; back again: queueing and answers resume', async () => {
-    const port = await freePort();
-    let server = await startRedis(port);
-    cleanups.push(async () => {
-      if (server.exitCode === null) await stopRedis(server);
-    });
-    const url = `redis://127.0.0.1:${port}`;
+    const server = await PrivateRedis.start();
+    cleanups.push(() => server.stop());
+    const url = server.url;
     const prefix = 'sightline:';
     const t = await hubWithEdge({ redisUrl: url, overflow: { prefix, refreshMs: 100 } });
     const hubId = t.hub.overflow.hubId;
@@ -480,14 +439,14 @@ describe('overflow relay', () => {
     await worker.answer(hubId, 'edge-1', okAnswer('before'));
     assert.equal((await t.edge.answer('before')).ok, true);
 
-    await stopRedis(server);
+    await server.stop();
     await until('redis seen down', async () => (await t.workers()).redis === 'unavailable' || undefined);
     const started = Date.now();
     t.edge.send(infer('during', 'm'));
     assert.equal((await t.edge.answer('during', 1000)).error?.code, OFFLOAD_FAILURES.UNAVAILABLE);
     assert.ok(Date.now() - started < 500, `answered in ${Date.now() - started} ms`);
 
-    server = await startRedis(port);
+    await server.start();
     // A fresh Redis (no persistence): the worker registers again, as its heartbeat would.
     await until('the worker registered again', async () => {
       try {

@@ -4,7 +4,7 @@
  */
 import type { InferRequest, Inferred } from '@sightline/shared';
 import type { OffloadTransport } from '../inference/remote-backend.ts';
-import type { UplinkClient } from './uplink-client.ts';
+import type { UplinkClient } from '../uplink/uplink-client.ts';
 
 export class OffloadLink implements OffloadTransport {
   #client?: UplinkClient;

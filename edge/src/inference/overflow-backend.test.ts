@@ -166,6 +166,31 @@ describe('RemoteBackend', () => {
     await b.close();
   });
 
+  test('after a shed the window starts again from one request: no burst when the backoff ends', async () => {
+    const link = new FakeLink();
+    const b = remote(link, { maxInFlight: 4, backoffMs: 50 });
+    for (let round = 0; round < 8; round++) {
+      const calls = Array.from({ length: b.freeSlots }, (_, i) => b.infer([frame(round * 10 + i)]));
+      await tick();
+      for (const r of link.sent.splice(0))
+        link.answer({ t: 'inferred', id: r.id, ok: true, results: r.frames.map(() => result(0.5)) });
+      await Promise.all(calls);
+    }
+    assert.equal(b.freeSlots, 4, 'grown to maxInFlight');
+    const p = b.infer([frame(100)]);
+    await tick();
+    link.answer({
+      t: 'inferred',
+      id: link.sent.splice(0)[0]!.id,
+      ok: false,
+      error: { code: 'OVERFLOW_SHED', message: 'full' },
+    });
+    await assert.rejects(p);
+    await new Promise((r) => setTimeout(r, 80));
+    assert.equal(b.freeSlots, 1);
+    await b.close();
+  });
+
   test('a repeated answer (a reclaimed entry done twice) is applied once and counted', async () => {
     const link = new FakeLink();
     const b = remote(link);

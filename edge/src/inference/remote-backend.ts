@@ -105,9 +105,9 @@ export class RemoteBackend extends TypedEmitter<InferenceBackendEvents> implemen
   };
   #next = 0;
   /**
-   * Requests allowed in flight: grows by one per window of answers in time, halves on a late answer or a shed
-   * (additive increase, multiplicative decrease), between 1 and overflow.maxInFlight. So an edge does not queue more
-   * at the workers than they finish within its budget.
+   * Requests allowed in flight: grows by one per window of answers in time, halves on a late answer or a failure,
+   * drops to one on a shed (additive increase, multiplicative decrease), between 1 and overflow.maxInFlight. So an
+   * edge does not queue more at the workers than they finish within its budget.
    */
   #window = 1;
   #backoffUntil = 0;
@@ -242,7 +242,9 @@ export class RemoteBackend extends TypedEmitter<InferenceBackendEvents> implemen
     else if (code === OFFLOAD_FAILURES.UNAVAILABLE) this.#stats.unavailable++;
     else this.#stats.failed++;
     if (code === OFFLOAD_FAILURES.SHED || code === OFFLOAD_FAILURES.UNAVAILABLE) this.#backoff();
-    if (code !== OFFLOAD_FAILURES.UNAVAILABLE) this.#shrink();
+    // A shed says the workers are full or gone: start again from one request after the backoff, not a burst.
+    if (code === OFFLOAD_FAILURES.SHED) this.#window = 1;
+    else if (code !== OFFLOAD_FAILURES.UNAVAILABLE) this.#shrink();
     p.reject(new SightlineError(code, message));
   }
 

@@ -1,4 +1,5 @@
 /** @sightline/shared: wire schemas, types, config, errors, events, logging and clocks used by every package. */
+export * from './cluster.ts';
 export * from './config.ts';
 export * from './decoder.ts';
 export * from './errors.ts';

@@ -6,7 +6,14 @@
  * single process it always was.
  */
 import { randomUUID } from 'node:crypto';
-import { type CommandOp, type CommandResult, childLogger, describeError } from '@sightline/shared';
+import {
+  type ClusterMessage,
+  ClusterMessageSchema,
+  type CommandOp,
+  type CommandResult,
+  childLogger,
+  describeError,
+} from '@sightline/shared';
 import type { Redis } from 'ioredis';
 import { closeRedisClient, createRedisClient } from '../overflow/redis-client.ts';
 import { clusterKeys, publishPresence, type RemoteLive, readPresence, withdrawPresence } from './presence.ts';
@@ -23,9 +30,7 @@ export type LocalCommand = (
   args: Record<string, unknown>,
 ) => Promise<CommandResult>;
 
-type Message =
-  | { t: 'cmd'; id: string; from: string; edgeId: string; op: CommandOp; args: Record<string, unknown> }
-  | { t: 'res'; id: string; result?: CommandResult; failure?: { code: string; message: string } };
+type Message = ClusterMessage;
 
 export interface HubClusterOptions {
   /** Redis URL. */
@@ -198,18 +203,24 @@ export class HubCluster {
   }
 
   #onMessage(text: string): void {
-    let msg: Message;
+    let raw: unknown;
     try {
-      msg = JSON.parse(text) as Message;
+      raw = JSON.parse(text);
     } catch {
       return;
     }
+    // Another hub's message (shared/src/cluster.ts); one that does not parse is ignored: its sender times out.
+    const parsed = ClusterMessageSchema.safeParse(raw);
+    if (!parsed.success) {
+      this.#log.warn({ err: parsed.error.issues[0]?.message }, 'ignoring a malformed message of another hub');
+      return;
+    }
+    const msg = parsed.data;
     if (msg.t === 'res') {
       if (msg.result) this.#settle(msg.id, msg.result);
       else this.#settle(msg.id, { failure: msg.failure ?? { code: 'INTERNAL', message: 'no answer' } });
       return;
     }
-    if (msg.t !== 'cmd' || typeof msg.from !== 'string') return;
     void this.#run(msg);
   }
 

@@ -4,22 +4,11 @@
  * (a hub that dies stops refreshing it), and deleted by the holding hub when the edge disconnects (only when that
  * hub still holds it: the edge may already have reconnected to another).
  */
-import type { EdgeLoad, StreamStatus } from '@sightline/shared';
+import { type EdgePresence, EdgePresenceSchema } from '@sightline/shared';
 import type { Redis } from 'ioredis';
 
-/** An edge's live state as published by the hub holding its connection. */
-export interface RemoteLive {
-  /** The hub holding the connection, and the URL viewers and clients reach it at. */
-  hubId: string;
-  hubUrl: string;
-  version: string;
-  model?: string;
-  provider?: string;
-  streams: StreamStatus[];
-  load?: EdgeLoad;
-  /** Last heartbeat (or hello), ms since the epoch on the holding hub's clock. */
-  lastHeartbeat: number;
-}
+/** An edge's live state as published by the hub holding its connection (shared/src/cluster.ts). */
+export type RemoteLive = EdgePresence;
 
 /** Cluster key names under `prefix`. */
 export const clusterKeys = (prefix: string) => ({
@@ -55,7 +44,7 @@ export async function withdrawPresence(redis: Redis, key: string, hubId: string)
   await r.sightlineWithdraw(key, hubId);
 }
 
-/** The records of `keys` that exist and parse, by position in `ids`. */
+/** The records of `ids` that exist and parse (EdgePresenceSchema); others are ignored (they expire). */
 export async function readPresence(
   redis: Redis,
   ids: readonly string[],
@@ -67,10 +56,10 @@ export async function readPresence(
   values.forEach((v, i) => {
     if (!v) return;
     try {
-      const rec = JSON.parse(v) as RemoteLive;
-      if (typeof rec.hubId === 'string' && typeof rec.lastHeartbeat === 'number') out.set(ids[i]!, rec);
+      const rec = EdgePresenceSchema.safeParse(JSON.parse(v));
+      if (rec.success) out.set(ids[i]!, rec.data);
     } catch {
-      // A record that does not parse is ignored (it expires).
+      // A record that is not JSON is ignored too (it expires).
     }
   });
   return out;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { edgeConfigFromArgs } from './commands/edge.ts';
-import { retentionFlag } from './commands/hub.ts';
+import { publicUrlFlag, redisFlag, retentionFlag } from './commands/hub.ts';
 import { durationFlag, portFlag, providersFlag } from './flags.ts';
 import { UsageError } from './usage-error.ts';
 
@@ -106,5 +106,24 @@ test('edge run --whip-port: WHIP ingest on that port, token from $SIGHTLINE_WHIP
   } finally {
     if (saved === undefined) delete process.env.SIGHTLINE_WHIP_TOKEN;
     else process.env.SIGHTLINE_WHIP_TOKEN = saved;
+  }
+});
+
+test('hub --redis and --public-url: URLs of their scheme pass, anything else is a UsageError naming the flag', () => {
+  assert.equal(redisFlag('redis://10.0.0.5:6379'), 'redis://10.0.0.5:6379');
+  assert.equal(redisFlag(undefined), undefined);
+  assert.equal(publicUrlFlag('https://hub-b.example:8443/'), 'https://hub-b.example:8443');
+  assert.equal(publicUrlFlag(undefined), undefined);
+  for (const bad of ['', 'localhost:6379', 'http://10.0.0.5:6379', 'redis://']) {
+    assert.throws(
+      () => redisFlag(bad),
+      (err: unknown) => err instanceof UsageError && /^--redis expects/.test(err.message),
+    );
+  }
+  for (const bad of ['', 'hub-b:8443', 'ftp://hub-b', 'redis://hub-b:6379', 'https://']) {
+    assert.throws(
+      () => publicUrlFlag(bad),
+      (err: unknown) => err instanceof UsageError && /^--public-url expects/.test(err.message),
+    );
   }
 });

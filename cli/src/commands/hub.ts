@@ -27,7 +27,7 @@ the edge id it may enroll as.
 `;
 
 export const HUB_USAGE = `Usage: sightline hub [--port 8080] [--host 127.0.0.1] [--data-dir ./data] [--retention-days 30]
-                     [--tls-cert <file> --tls-key <file>] [--redis <url>]
+                     [--tls-cert <file> --tls-key <file>] [--redis <url>] [--public-url <url>]
        sightline hub token create | list | revoke ...   (sightline help hub token)
 
   --port <n>        TCP port (default $SIGHTLINE_HUB_PORT or 8080; 0 picks a free one)
@@ -40,7 +40,10 @@ export const HUB_USAGE = `Usage: sightline hub [--port 8080] [--host 127.0.0.1] 
                     $SIGHTLINE_TLS_CERT; none: plain HTTP, e.g. behind a TLS-terminating proxy; docs/tls.md)
   --tls-key <file>  PEM private key (unencrypted) of --tls-cert (default $SIGHTLINE_TLS_KEY); both or neither
   --redis <url>     Redis for the overflow workers, redis://[user:pass@]host:port[/db] (default $REDIS_URL;
-                    none: edges' overflow requests are answered "unavailable" and they infer locally)
+                    none: edges' overflow requests are answered "unavailable" and they infer locally); with it,
+                    hubs on one PostgreSQL serve one fleet (docs/hub.md, "Several hubs")
+  --public-url <url>  where other hubs send viewers of this hub's streams (default $SIGHTLINE_PUBLIC_URL, else
+                    the URL this hub listens on)
 ${LOG_USAGE}
 The store is PGlite in the data dir unless DATABASE_URL names a PostgreSQL database.
 
@@ -61,6 +64,7 @@ export async function runHub(argv: string[]): Promise<number> {
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       redis: { type: 'string' },
+      'public-url': { type: 'string' },
     },
   });
   if (positionals.length) throw new UsageError(`unknown hub subcommand "${positionals[0]}"`, 'hub');
@@ -76,10 +80,20 @@ export async function runHub(argv: string[]): Promise<number> {
   }
   const port = portFlag('hub', values.port);
   const redisUrl = redisFlag(values.redis);
+  const publicUrl = publicUrlFlag(values['public-url']);
   const retentionDays = retentionFlag(values['retention-days']);
   const dataDir = dataDirOf(values['data-dir']);
   const reportNew = reportNewDataDir(dataDir);
-  const hub = await startHub({ port, host: values.host, dataDir, retentionDays, tlsCert, tlsKey, redisUrl });
+  const hub = await startHub({
+    port,
+    host: values.host,
+    dataDir,
+    retentionDays,
+    tlsCert,
+    tlsKey,
+    redisUrl,
+    ...(publicUrl ? { publicUrl } : {}),
+  });
   // Before anything says the hub is up: a supervisor's SIGTERM from then on gets the clean shutdown.
   const signals = handleStopSignals();
   reportNew();
@@ -110,6 +124,19 @@ export function redisFlag(value: string | undefined): string | undefined {
     throw new UsageError(`--redis expects a redis://host:port URL, got "${value}"`, 'hub');
   }
   return value;
+}
+
+/** --public-url: an http(s) URL other hubs redirect viewers to. */
+export function publicUrlFlag(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {}
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || !url.hostname) {
+    throw new UsageError(`--public-url expects an http(s)://host[:port] URL, got "${value}"`, 'hub');
+  }
+  return url.href.replace(/\/$/, '');
 }
 
 /** Longest retention accepted: 100 years (more would put the cut-off before the epoch arithmetic holds). */

@@ -191,6 +191,30 @@ describe('RemoteBackend', () => {
     await b.close();
   });
 
+  test('frames already past their deadline are not sent; an answer "expired in the queue" backs off like a shed', async () => {
+    const link = new FakeLink();
+    const b = remote(link, { backoffMs: 100 });
+    await assert.rejects(
+      b.infer([frame(1, 'cam1', Date.now() - 5000)]),
+      (err: Error & { code?: string }) => err.code === 'OVERFLOW_LATE',
+    );
+    assert.equal(link.sent.length, 0, 'nothing sent');
+    assert.equal(b.stats().late, 1);
+    const p = b.infer([frame(2)]);
+    await tick();
+    link.answer({
+      t: 'inferred',
+      id: link.sent[0]!.id,
+      ok: false,
+      error: { code: 'OVERFLOW_EXPIRED', message: 'queued too long' },
+    });
+    await assert.rejects(p, (err: Error & { code?: string }) => err.code === 'OVERFLOW_EXPIRED');
+    assert.equal(b.freeSlots, 0, 'in backoff');
+    await new Promise((r) => setTimeout(r, 150));
+    assert.equal(b.freeSlots, 1);
+    await b.close();
+  });
+
   test('a repeated answer (a reclaimed entry done twice) is applied once and counted', async () => {
     const link = new FakeLink();
     const b = remote(link);

@@ -152,6 +152,14 @@ export class RemoteBackend extends TypedEmitter<InferenceBackendEvents> implemen
       throw new RangeError(`Expected 1..${this.maxBatch} frames for infer() but received ${frames.length}`);
     }
     const deadline = Math.min(...frames.map((f) => this.#o.deadlineOf(f)));
+    // Frames whose budget is already spent are not worth the trip (the hub would only answer "expired").
+    if (deadline <= this.#now()) {
+      this.#stats.late++;
+      throw new SightlineError(
+        'OVERFLOW_LATE',
+        'the frames were past their deadline before they could be sent',
+      );
+    }
     const wire = await Promise.all(frames.map((f) => this.#encode(f)));
     const detector = this.#o.detector;
     const classes = options.classes ?? detector?.classes;
@@ -241,7 +249,13 @@ export class RemoteBackend extends TypedEmitter<InferenceBackendEvents> implemen
     if (code === OFFLOAD_FAILURES.SHED) this.#stats.shed++;
     else if (code === OFFLOAD_FAILURES.UNAVAILABLE) this.#stats.unavailable++;
     else this.#stats.failed++;
-    if (code === OFFLOAD_FAILURES.SHED || code === OFFLOAD_FAILURES.UNAVAILABLE) this.#backoff();
+    // Shed, expired in the hub's queue, or no Redis: the workers cannot take more now; stay local for a while.
+    if (
+      code === OFFLOAD_FAILURES.SHED ||
+      code === OFFLOAD_FAILURES.UNAVAILABLE ||
+      code === OFFLOAD_FAILURES.EXPIRED
+    )
+      this.#backoff();
     // A shed says the workers are full or gone: start again from one request after the backoff, not a burst.
     if (code === OFFLOAD_FAILURES.SHED) this.#window = 1;
     else if (code !== OFFLOAD_FAILURES.UNAVAILABLE) this.#shrink();

@@ -140,7 +140,7 @@ describe('overflow: edge -> hub -> Redis -> worker -> edge', { timeout: 240_000 
     // Backoff: about one request per backoffMs (1 s) is tried while nothing serves the model.
     assert.ok(
       later.requests - atShed.requests <= 8,
-      `${later.requests - atShed.requests} requests in 5 s of backoff`,
+      `${later.requests - atShed.requests} requests in 5 s of backoff: ${JSON.stringify({ atShed, later })}`,
     );
     assert.equal(later.answeredFrames, before.answeredFrames, 'nothing answered without a worker');
   });

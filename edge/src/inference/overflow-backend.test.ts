@@ -95,6 +95,7 @@ describe('RemoteBackend', () => {
     const link = new FakeLink();
     const b = remote(link);
     const p = b.infer([frame(1), frame(2, 'cam2')], { confidence: 0.3 });
+    assert.equal(b.freeSlots, 0, 'the slot is taken at the call, before the frames are encoded');
     await tick();
     assert.equal(link.sent.length, 1);
     const req = link.sent[0]!;

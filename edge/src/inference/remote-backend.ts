@@ -110,6 +110,9 @@ export class RemoteBackend extends TypedEmitter<InferenceBackendEvents> implemen
    * edge does not queue more at the workers than they finish within its budget.
    */
   #window = 1;
+  /** Requests taken by infer() and still being encoded: they hold their slot already (the dispatcher fills every
+   * free slot in one loop, before any encoding finishes). */
+  #encoding = 0;
   #backoffUntil = 0;
   #backoffTimer?: NodeJS.Timeout;
   #closed = false;
@@ -139,7 +142,7 @@ export class RemoteBackend extends TypedEmitter<InferenceBackendEvents> implemen
   /** Requests that can be sent now: none while the link is down or in backoff after a shed. */
   get freeSlots(): number {
     if (this.#closed || !this.#o.transport.ready || this.#now() < this.#backoffUntil) return 0;
-    return Math.max(0, Math.floor(this.#window) - this.#pending.size);
+    return Math.max(0, Math.floor(this.#window) - this.#pending.size - this.#encoding);
   }
 
   stats(): OffloadStats {
@@ -160,7 +163,13 @@ export class RemoteBackend extends TypedEmitter<InferenceBackendEvents> implemen
         'the frames were past their deadline before they could be sent',
       );
     }
-    const wire = await Promise.all(frames.map((f) => this.#encode(f)));
+    this.#encoding++;
+    let wire: OffloadFrame[];
+    try {
+      wire = await Promise.all(frames.map((f) => this.#encode(f)));
+    } finally {
+      this.#encoding--;
+    }
     const detector = this.#o.detector;
     const classes = options.classes ?? detector?.classes;
     const request: InferRequest = {

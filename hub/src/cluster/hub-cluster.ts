@@ -15,7 +15,7 @@ import {
   describeError,
 } from '@sightline/shared';
 import type { Redis } from 'ioredis';
-import { closeRedisClient, createRedisClient } from '../overflow/redis-client.ts';
+import { closeRedisClient, createRedisClient } from '../redis-client.ts';
 import { clusterKeys, publishPresence, type RemoteLive, readPresence, withdrawPresence } from './presence.ts';
 
 /** Why a command sent to another hub failed: a FleetError code (EDGE_OFFLINE, EDGE_TIMEOUT...) and message. */
@@ -31,6 +31,9 @@ export type LocalCommand = (
 ) => Promise<CommandResult>;
 
 type Message = ClusterMessage;
+
+/** What a Redis outage means for the cluster (its log lines say so). */
+const CLUSTER_DOWN = 'each hub sees only its own edges; commands for edges on other hubs answer EDGE_OFFLINE';
 
 export interface HubClusterOptions {
   /** Redis URL. */
@@ -67,8 +70,12 @@ export class HubCluster {
     this.publicUrl = options.publicUrl ?? '';
     this.#ttlMs = options.ttlMs;
     this.#keys = clusterKeys(options.prefix);
-    this.#redis = createRedisClient(options.redis, { name: 'cluster' });
-    this.#sub = createRedisClient(options.redis, { name: 'cluster-sub', commandTimeoutMs: 0 });
+    this.#redis = createRedisClient(options.redis, { name: 'cluster', whileDown: CLUSTER_DOWN });
+    this.#sub = createRedisClient(options.redis, {
+      name: 'cluster-sub',
+      commandTimeoutMs: 0,
+      whileDown: CLUSTER_DOWN,
+    });
     const channel = this.#keys.hub(this.hubId);
     // Subscribed at every (re)connect: without an offline queue, a subscribe before ready would be refused.
     this.#sub.on('ready', () => {

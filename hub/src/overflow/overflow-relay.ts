@@ -18,8 +18,8 @@ import {
 } from '@sightline/shared';
 import type { Redis } from 'ioredis';
 import type { HubMetrics } from '../hub-metrics.ts';
+import { closeRedisClient, createRedisClient } from '../redis-client.ts';
 import { enqueue } from './enqueue-script.ts';
-import { closeRedisClient, createRedisClient } from './redis-client.ts';
 import { ResultsReader } from './results-reader.ts';
 import { type QueueStats, queueStats, WorkerRegistry, type WorkerView } from './worker-registry.ts';
 
@@ -55,6 +55,9 @@ interface InFlight {
   deadline: number;
 }
 
+/** What the relay does while Redis is away (its log lines say so). */
+const OVERFLOW_DOWN = 'overflow requests are refused';
+
 /** A queued request is forgotten this long after its deadline (ms): its answer, if any, is useless by then. */
 const FORGET_AFTER_DEADLINE_MS = 60_000;
 
@@ -85,12 +88,15 @@ export class OverflowRelay {
     }
     const { redis, metrics } = options;
     this.#ownsRedis = typeof redis === 'string';
-    this.#redis = typeof redis === 'string' ? createRedisClient(redis, { name: 'commands' }) : redis;
+    this.#redis =
+      typeof redis === 'string'
+        ? createRedisClient(redis, { name: 'commands', whileDown: OVERFLOW_DOWN })
+        : redis;
     if (this.#redis) {
       // Blocked in XREAD most of the time: a connection of its own, with no command timeout.
       this.#reader =
         typeof redis === 'string'
-          ? createRedisClient(redis, { name: 'results', commandTimeoutMs: 0 })
+          ? createRedisClient(redis, { name: 'results', commandTimeoutMs: 0, whileDown: OVERFLOW_DOWN })
           : this.#redis.duplicate({ commandTimeout: undefined });
       if (typeof redis !== 'string') this.#reader.on('error', () => {});
       this.#registry = new WorkerRegistry({

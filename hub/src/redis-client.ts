@@ -1,5 +1,5 @@
 /**
- * The hub's Redis connections for the overflow path: they fail fast while Redis is away (no offline queue, a
+ * The hub's Redis connections (the overflow relay's, the cluster's): they fail fast while Redis is away (no offline queue, a
  * short command timeout) instead of holding requests, reconnect with a capped backoff, and log each transition
  * (lost, back) once rather than every failed attempt.
  */
@@ -15,6 +15,8 @@ export interface RedisClientOptions {
   maxBackoffMs?: number;
   /** Name in the log lines. Default 'redis'. */
   name?: string;
+  /** What a Redis outage means for this client's users, for the log lines. Default 'its commands fail'. */
+  whileDown?: string;
 }
 
 /** Clients being closed on purpose: their last `close` is not an outage. */
@@ -22,7 +24,8 @@ const closing = new WeakSet<Redis>();
 
 /** A connected-or-reconnecting ioredis client; `ready` tells whether commands can run now. */
 export function createRedisClient(url: string, options: RedisClientOptions = {}): Redis {
-  const log = childLogger('overflow');
+  const log = childLogger('redis');
+  const whileDown = options.whileDown ?? 'its commands fail';
   const maxBackoff = options.maxBackoffMs ?? 2000;
   const name = options.name ?? 'redis';
   const commandTimeout = options.commandTimeoutMs ?? 1000;
@@ -43,12 +46,12 @@ export function createRedisClient(url: string, options: RedisClientOptions = {})
   // Every failed reconnect emits an error: only the first after being up (or the first ever) is logged.
   client.on('error', (err) => {
     if (state === 'down') return;
-    log.warn({ client: name, err: describeError(err) }, 'redis unreachable: overflow requests are refused');
+    log.warn({ client: name, err: describeError(err) }, `redis unreachable: ${whileDown}`);
     state = 'down';
   });
   client.on('close', () => {
     if (state === 'up' && !closing.has(client)) {
-      log.warn({ client: name }, 'redis connection lost: overflow requests are refused');
+      log.warn({ client: name }, `redis connection lost: ${whileDown}`);
       state = 'down';
     }
   });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { edgeConfigFromArgs } from './commands/edge.ts';
 import { publicUrlFlag, redisFlag, retentionFlag } from './commands/hub.ts';
+import { runWorker } from './commands/worker.ts';
 import { durationFlag, portFlag, providersFlag } from './flags.ts';
 import { UsageError } from './usage-error.ts';
 
@@ -124,6 +125,23 @@ test('hub --redis and --public-url: URLs of their scheme pass, anything else is 
     assert.throws(
       () => publicUrlFlag(bad),
       (err: unknown) => err instanceof UsageError && /^--public-url expects/.test(err.message),
+    );
+  }
+});
+
+test('worker: bad --batch, --sessions or --claim-idle-ms values are usage errors before anything starts', async () => {
+  const cases: [string[], string][] = [
+    [['--batch', '0'], '--batch expects an integer 1..64, got "0"'],
+    [['--batch', '65'], '--batch expects an integer 1..64, got "65"'],
+    [['--batch', 'big'], '--batch expects an integer 1..64, got "big"'],
+    [['--sessions', '1.5'], '--sessions expects an integer 1..64, got "1.5"'],
+    [['--claim-idle-ms', '10'], '--claim-idle-ms expects an integer 100..600000 (ms), got "10"'],
+  ];
+  for (const [flags, message] of cases) {
+    await assert.rejects(
+      runWorker(['--model', 'yolox_nano', ...flags]),
+      (err: unknown) => err instanceof UsageError && err.command === 'worker' && err.message === message,
+      flags.join(' '),
     );
   }
 });

@@ -65,6 +65,11 @@ export const ModelEntry = z.strictObject({
   labels: z.string().optional(),
   /** Largest batch the model accepts; 1 for a static batch. */
   maxBatch: z.number().int().positive(),
+  /**
+   * The file declares a fixed batch but every operator works image by image, so loaders can make its batch dynamic
+   * (edge/src/inference/dynamic-batch.ts; a test proves the batched outputs equal batch 1's). Default false.
+   */
+  batchAgnostic: z.boolean().optional(),
   notes: z.string().optional(),
 });
 export type ModelEntry = z.infer<typeof ModelEntry>;

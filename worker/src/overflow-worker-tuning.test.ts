@@ -1,19 +1,32 @@
-/** The worker starts a model with a stored tuning (`sightline tune`) when its settings leave the layout unset. */
+/**
+ * The worker starts a model with a stored tuning (`sightline tune`) when its settings leave the layout unset; a
+ * batch-agnostic detector given a batch size runs its rewritten dynamic-batch graph.
+ */
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { decode, encode } from '@msgpack/msgpack';
 import {
   hostIdentity,
   type InferenceBackend,
   type InferenceBackendFactory,
+  InferencePool,
   type LoadedModel,
   loadModel,
   storeTuning,
 } from '@sightline/edge';
+import {
+  type InferRequest,
+  InferredSchema,
+  type OffloadFrame,
+  overflowKeys,
+  WorkerInfoSchema,
+} from '@sightline/shared';
 import { Redis } from 'ioredis';
+import sharp from 'sharp';
 import { OverflowWorker, type OverflowWorkerOptions } from './overflow-worker.ts';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -110,6 +123,107 @@ describe('OverflowWorker with a stored tuning', () => {
       assert.deepEqual(seen[1], { sessions: 3 });
     } finally {
       rmSync(stateDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('OverflowWorker with a batch-agnostic detector', () => {
+  test('batch size 4: one model call takes frames of two edges, registers maxBatch 4, same detections as batch 1', async () => {
+    const redis = new Redis(REDIS_URL);
+    const size = { width: 312, height: 416, sourceWidth: 810, sourceHeight: 1080 };
+    const rgb = await sharp(join(process.env.SIGHTLINE_MEDIA_DIR ?? '', 'bus.jpg'))
+      .resize(size.width, size.height, { fit: 'fill' })
+      .removeAlpha()
+      .raw()
+      .toBuffer();
+    const bgr = new Uint8Array(rgb.length);
+    for (let i = 0; i < rgb.length; i += 3)
+      [bgr[i], bgr[i + 1], bgr[i + 2]] = [rgb[i + 2]!, rgb[i + 1]!, rgb[i]!];
+    const frame = (streamId: string, seq: number): OffloadFrame => ({
+      streamId,
+      seq,
+      encoding: 'raw',
+      ...size,
+      data: bgr.slice(),
+    });
+    const decodeAt = { confidence: 0.3, iou: 0.45 };
+    const request = (id: string, frames: OffloadFrame[]): InferRequest => ({
+      t: 'infer',
+      id,
+      model: MODEL,
+      budgetMs: 60_000,
+      decode: decodeAt,
+      frames,
+    });
+    const keys = overflowKeys(prefix);
+    const worker = await startWorker({
+      workerId: 'batched',
+      inference: { sessions: 1, intraOpThreads: 1, batchSize: 4, requestTimeoutMs: 60_000 },
+    });
+    try {
+      const info = WorkerInfoSchema.parse(JSON.parse((await redis.get(keys.worker('batched')))!));
+      assert.equal(info.maxBatch, 4);
+      const tx = redis.multi();
+      for (const [edge, req] of [
+        ['edge-1', request('b1', [frame('cam1', 0), frame('cam1', 1)])],
+        ['edge-2', request('b2', [frame('cam2', 0), frame('cam2', 1)])],
+      ] as const) {
+        tx.xadd(
+          keys.requests(MODEL),
+          '*',
+          'hub',
+          'hub-b',
+          'edge',
+          edge,
+          'at',
+          String(Date.now()),
+          'req',
+          Buffer.from(encode(req)),
+        );
+      }
+      await tx.exec();
+      const deadline = Date.now() + 60_000;
+      let entries = await redis.xrangeBuffer(keys.results('hub-b'), '-', '+');
+      while (entries.length < 2) {
+        assert.ok(Date.now() < deadline, 'two answers within 60 s');
+        await new Promise((r) => setTimeout(r, 20));
+        entries = await redis.xrangeBuffer(keys.results('hub-b'), '-', '+');
+      }
+      const answers = entries.map(([, fields]) =>
+        InferredSchema.parse(decode(fields[fields.findIndex((f) => String(f) === 'answer') + 1]!)),
+      );
+      const local = await InferencePool.create({
+        model: model.entry,
+        modelPath: model.path,
+        labels: model.labels,
+        inference: { sessions: 1, requestTimeoutMs: 60_000 },
+        detector: decodeAt,
+      });
+      const [alone] = await local
+        .infer([
+          {
+            ...size,
+            data: bgr.slice(),
+            streamId: 'cam1',
+            seq: 0,
+            pts: 0,
+            capturedAt: Date.now(),
+            decodeMs: 0,
+          },
+        ])
+        .finally(() => local.close());
+      assert.ok(alone!.detections.some((d) => d.label === 'bus'));
+      for (const answer of answers) {
+        assert.equal(answer.ok, true, JSON.stringify(answer.error));
+        // Both entries were waiting when the worker read them: one call of four frames.
+        for (const r of answer.results!) {
+          assert.equal(r.batchSize, 4);
+          assert.deepEqual(r.detections, alone!.detections);
+        }
+      }
+    } finally {
+      await worker.close();
+      redis.disconnect();
     }
   });
 });

@@ -5,6 +5,7 @@
  */
 import { hostname } from 'node:os';
 import {
+  batchedEntry,
   type InferenceBackend,
   type InferenceBackendFactory,
   InferencePool,
@@ -138,13 +139,15 @@ export class OverflowWorker extends TypedEmitter<OverflowWorkerEvents> {
       const redis = await this.#connect();
       const factory = o.inferenceBackend ?? InferencePool.create;
       for (const model of this.#models) {
+        const inference = o.tuning
+          ? tunedInference(model.entry, undefined, o.inference, { ...o.tuning, log: this.#log }).inference
+          : o.inference;
         const backend = await factory({
-          model: model.entry,
+          // A batch-agnostic detector runs batched on a GPU or when the batch size is set or tuned (batchedEntry).
+          model: batchedEntry(model.entry, inference),
           modelPath: model.path,
           labels: model.labels,
-          inference: o.tuning
-            ? tunedInference(model.entry, undefined, o.inference, { ...o.tuning, log: this.#log }).inference
-            : o.inference,
+          inference,
           logger: this.#log,
         });
         this.#backends.push(backend);

@@ -22,6 +22,8 @@ export const WORKER_USAGE = `Usage: sightline worker --model <id> [--model <id> 
   --provider <p>      execution provider: ${ExecutionProvider.options.join(', ')} (default cpu)
   --sessions <n>      inference sessions (worker threads) per model (default: the layout stored by
                       "sightline tune" for this host, model and provider, else 2)
+  --batch <n>         frames per model call, 1..64, for models with a dynamic or rewritable batch (default:
+                      the tuned batch, else 16 on cuda/tensorrt and single frames for yolox_nano on cpu)
   --models-dir <dir>  directory holding the model files (default $MODELS_DIR or models/cache)
   --id <id>           this worker's id and consumer name (default <host name>-<pid>)
   --claim-idle-ms <n> take over entries a stopped worker left after this long idle (default 10000)
@@ -47,6 +49,7 @@ export async function runWorker(argv: string[]): Promise<number> {
       prefix: { type: 'string' },
       provider: { type: 'string' },
       sessions: { type: 'string' },
+      batch: { type: 'string' },
       'models-dir': { type: 'string' },
       id: { type: 'string' },
       'claim-idle-ms': { type: 'string' },
@@ -69,6 +72,13 @@ export async function runWorker(argv: string[]): Promise<number> {
     'an integer 1..64',
     InferenceConfig.shape.sessions,
   );
+  const batchSize = numberFlag(
+    'worker',
+    'batch',
+    values.batch,
+    'an integer 1..64',
+    InferenceConfig.shape.batchSize,
+  );
   const claimIdleMs = numberFlag(
     'worker',
     'claim-idle-ms',
@@ -90,11 +100,12 @@ export async function runWorker(argv: string[]): Promise<number> {
     modelsDir: values['models-dir'],
     workerId: values.id,
     ...(claimIdleMs ? { claimIdleMs } : {}),
-    // A model's stored tuning (sightline tune) sets its layout unless --sessions does.
+    // A model's stored tuning (sightline tune) sets its layout unless --sessions or --batch does.
     tuning: {},
     inference: {
       ...(provider ? { providers: [provider as ExecutionProvider] } : {}),
       ...(sessions ? { sessions } : {}),
+      ...(batchSize ? { batchSize } : {}),
     },
   });
   // Throws (exit 1) for an unreachable Redis, an unknown model or one that cannot run.

@@ -5,6 +5,13 @@ export type {
   InferenceBackendFactory,
   InferenceBackendOptions,
 } from './backend.ts';
+export {
+  asDynamicBatch,
+  batchedEntry,
+  MAX_DYNAMIC_BATCH,
+  makeBatchDynamic,
+  needsBatchRewrite,
+} from './dynamic-batch.ts';
 export { type EmbeddingInit, type EmbeddingResult, EmbeddingRunner } from './embedding-runner.ts';
 export {
   InferencePool,

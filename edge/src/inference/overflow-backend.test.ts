@@ -246,11 +246,13 @@ describe('RemoteBackend', () => {
 
   test('shed: the call fails with OVERFLOW_SHED and nothing is offered for backoffMs, then slots come back', async () => {
     const link = new FakeLink();
-    const b = remote(link, { backoffMs: 150 });
+    // A backoff long enough that a loaded machine cannot see it end before the first check.
+    const b = remote(link, { backoffMs: 1000 });
     const p = b.infer([frame(1)]);
     await tick();
     const slots: number[] = [];
     b.on('slot', (n) => slots.push(n));
+    const shedAt = performance.now();
     link.answer({
       t: 'inferred',
       id: link.sent[0]!.id,
@@ -259,9 +261,11 @@ describe('RemoteBackend', () => {
     });
     await assert.rejects(p, (err: Error & { code?: string }) => err.code === 'OVERFLOW_SHED');
     assert.equal(b.freeSlots, 0, 'in backoff');
-    await new Promise((r) => setTimeout(r, 200));
-    assert.ok(b.freeSlots > 0, 'back after the backoff');
+    const giveUp = performance.now() + 5000;
+    while (!slots.length && performance.now() < giveUp) await new Promise((r) => setTimeout(r, 10));
     assert.ok(slots.length > 0, "'slot' announced when the backoff ended");
+    assert.ok(performance.now() - shedAt >= 990, 'not before the backoff ended');
+    assert.ok(b.freeSlots > 0, 'back after the backoff');
     assert.equal(b.stats().shed, 1);
     await b.close();
   });

@@ -1,10 +1,11 @@
 /** Execution-provider chain (tensorrt > cuda > cpu): session options per provider and one-at-a-time fallback. */
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import type { ExecutionProvider, InferenceConfig, ModelEntry } from '@sightline/shared';
 import { InferenceError, ModelError } from '@sightline/shared/errors';
 import ort from 'onnxruntime-node';
+import { makeBatchDynamic, needsBatchRewrite } from './dynamic-batch.ts';
 
 /** Where provider fallbacks are reported (a pino logger fits). */
 export interface ProviderLog {
@@ -159,18 +160,27 @@ function modelLoadError(path: string, err: unknown): ModelError {
  */
 export async function createSession(
   modelPath: string,
-  entry: Pick<ModelEntry, 'id' | 'input' | 'maxBatch'>,
+  entry: Pick<ModelEntry, 'id' | 'input' | 'maxBatch' | 'batchAgnostic'>,
   config: InferenceConfig,
   log?: ProviderLog,
 ): Promise<{ session: ort.InferenceSession; provider: ExecutionProvider; skipped: SkippedProvider[] }> {
   checkModelFile(modelPath);
+  // A batch-agnostic model run batched loads its graph with the batch dimension rewritten (dynamic-batch.ts).
+  let model: Uint8Array | undefined;
+  if (needsBatchRewrite(entry)) {
+    try {
+      model = makeBatchDynamic(readFileSync(modelPath), entry.input.name);
+    } catch (err) {
+      throw new ModelError('MODEL_INVALID', `${modelPath}: ${(err as Error).message}`, { cause: err });
+    }
+  }
   const skipped: SkippedProvider[] = [];
   for (const provider of config.providers) {
     try {
-      const session = await ort.InferenceSession.create(
-        modelPath,
-        sessionOptionsFor(provider, entry, config),
-      );
+      const options = sessionOptionsFor(provider, entry, config);
+      const session = model
+        ? await ort.InferenceSession.create(model, options)
+        : await ort.InferenceSession.create(modelPath, options);
       return { session, provider, skipped };
     } catch (err) {
       const message = (err as Error)?.message ?? String(err);

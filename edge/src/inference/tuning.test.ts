@@ -3,6 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { InferenceConfig } from '@sightline/shared';
+import { findModel, loadManifest } from '../models/manifest.ts';
 import {
   chooseLayout,
   findTuning,
@@ -16,7 +18,10 @@ import {
   tuningCandidates,
   tuningKey,
   tuningPath,
+  withStoredTuning,
 } from './tuning.ts';
+
+const manifestEntry = findModel(await loadManifest(), 'yolox_nano');
 
 const tmp = mkdtempSync(join(tmpdir(), 'sightline-tuning-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -127,6 +132,16 @@ describe('tuningCandidates', () => {
     );
     assert.deepEqual(tuningCandidates({ ...dynamicEntry, maxBatch: 500 }, 2).at(-1)?.batchSize, 64);
   });
+
+  test("batch-agnostic: the file's single-image layouts, then its rewritten graph at batch 2 ... 64", () => {
+    const c = tuningCandidates({ ...entry, batchAgnostic: true }, 2);
+    const single = tuningCandidates(entry, 2);
+    assert.deepEqual(c.slice(0, single.length), single);
+    assert.deepEqual(
+      c.slice(single.length).map((l) => [l.sessions, l.intraOpThreads, l.batchSize]),
+      [2, 4, 8, 16, 32, 64].map((b) => [1, 2, b]),
+    );
+  });
 });
 
 describe('stored tunings', () => {
@@ -226,5 +241,21 @@ describe('stored tunings', () => {
       dir,
     );
     assert.equal(tunedInference(dynamicEntry, 'cpu', {}, { stateDir: dir }).inference.batchSize, 8);
+  });
+
+  test('a batch-agnostic model tuned to a batch starts with its rewritten dynamic-batch graph', () => {
+    const dir = freshDir();
+    const full = { ...manifestEntry, sha256: entry.sha256, batchAgnostic: true };
+    storeTuning(tuning({ layout: { sessions: 1, intraOpThreads: 2, spinning: false, batchSize: 4 } }), dir);
+    const batched = withStoredTuning(full, InferenceConfig.parse({}), { inferenceInput: {}, stateDir: dir });
+    assert.equal(batched.inference.batchSize, 4);
+    assert.deepEqual(batched.entry.input.shape, [-1, 3, 416, 416]);
+    assert.equal(batched.entry.maxBatch, 64);
+    // Tuned to single images (or not tuned, on the CPU): the file as it is.
+    storeTuning(tuning({ layout: { sessions: 2, intraOpThreads: 1, spinning: false } }), dir);
+    const single = withStoredTuning(full, InferenceConfig.parse({}), { inferenceInput: {}, stateDir: dir });
+    assert.deepEqual(single.entry.input.shape, [1, 3, 416, 416]);
+    const untuned = withStoredTuning(full, InferenceConfig.parse({}), {});
+    assert.equal(untuned.entry, full);
   });
 });

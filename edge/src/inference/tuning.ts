@@ -13,6 +13,7 @@ import { type ExecutionProvider, InferenceConfig, type ModelEntry } from '@sight
 import type { z } from 'zod';
 import type { DecodedFrame, ImageBuffer } from '../frame.ts';
 import type { InferenceBackend, InferenceBackendFactory } from './backend.ts';
+import { batchedEntry, MAX_DYNAMIC_BATCH } from './dynamic-batch.ts';
 import { isDynamicBatch } from './providers.ts';
 
 /** Inference settings as a config writes them (before defaults). */
@@ -87,21 +88,29 @@ export function tuningKey(t: Pick<Tuning, 'host' | 'model' | 'sha256' | 'provide
 
 /** The layouts to measure, in order. `cpus` bounds sessions x threads; dynamic models scale the batch instead. */
 export function tuningCandidates(
-  entry: Pick<ModelEntry, 'input' | 'maxBatch'>,
+  entry: Pick<ModelEntry, 'input' | 'maxBatch' | 'batchAgnostic'>,
   cpus: number,
   provider: ExecutionProvider = 'cpu',
 ): TunedLayout[] {
   const cores = Math.max(1, Math.min(64, cpus));
-  if (isDynamicBatch(entry)) {
-    const max = Math.max(1, Math.min(64, entry.maxBatch));
+  // One session using every core (on a GPU the threads only feed it), the batch grown by powers of two.
+  const batches = (from: number, max: number): TunedLayout[] => {
     const out: TunedLayout[] = [];
-    // One session using every core (on a GPU the threads only feed it), the batch grown by powers of two.
-    for (let b = 1; b <= max; b *= 2)
+    for (let b = from; b <= max; b *= 2)
       out.push({ sessions: 1, intraOpThreads: cores, spinning: false, batchSize: b });
-    if (out[out.length - 1]!.batchSize !== max)
+    if (out.length && out[out.length - 1]!.batchSize !== max)
       out.push({ sessions: 1, intraOpThreads: cores, spinning: false, batchSize: max });
     return out;
-  }
+  };
+  if (isDynamicBatch(entry)) return batches(1, Math.max(1, Math.min(64, entry.maxBatch)));
+  // A batch-agnostic model: the single-image layouts of its file, then its rewritten graph at batch 2, 4, ... 64.
+  const out: TunedLayout[] = [...sessionLayouts(cores, provider)];
+  if (entry.batchAgnostic) out.push(...batches(2, MAX_DYNAMIC_BATCH));
+  return out;
+}
+
+/** Sessions x intra-op threads (spinning on and off) within `cores`; GPU providers get at most 4 sessions. */
+function sessionLayouts(cores: number, provider: ExecutionProvider): TunedLayout[] {
   const out: TunedLayout[] = [];
   const maxSessions = provider === 'cpu' ? cores : Math.min(cores, 4);
   for (let s = 1; s <= maxSessions; s++) {
@@ -223,18 +232,21 @@ export function describeLayout(l: TunedLayout): string {
   );
 }
 
-/** `inference` (parsed) with a stored tuning applied when `inferenceInput` (as written) is given: see tunedInference. */
+/**
+ * The inference settings and model entry to start a backend with: `inference` (parsed) with a stored tuning applied
+ * when `inferenceInput` (as written) is given (see tunedInference), and the entry made dynamic-batch when the model
+ * is batch-agnostic and the written or tuned batchSize, or a GPU provider, asks for batches (see batchedEntry).
+ */
 export function withStoredTuning(
-  entry: Pick<ModelEntry, 'id' | 'sha256' | 'input' | 'maxBatch'>,
+  entry: ModelEntry,
   inference: InferenceConfig,
   { inferenceInput, stateDir }: { inferenceInput?: InferenceInput; stateDir?: string },
   log?: TuningLog,
-): InferenceConfig {
-  if (!inferenceInput) return inference;
+): { inference: InferenceConfig; entry: ModelEntry } {
+  if (!inferenceInput) return { inference, entry: batchedEntry(entry, { providers: inference.providers }) };
   const options = { ...(stateDir ? { stateDir } : {}), ...(log ? { log } : {}) };
-  return InferenceConfig.parse(
-    tunedInference(entry, inference.providers[0], inferenceInput, options).inference,
-  );
+  const tuned = tunedInference(entry, inference.providers[0], inferenceInput, options).inference;
+  return { inference: InferenceConfig.parse(tuned), entry: batchedEntry(entry, tuned) };
 }
 
 /**
@@ -245,7 +257,7 @@ export function withStoredTuning(
  * tuning was ignored (model file or provider changed: re-run `sightline tune`).
  */
 export function tunedInference(
-  entry: Pick<ModelEntry, 'id' | 'sha256' | 'input' | 'maxBatch'>,
+  entry: Pick<ModelEntry, 'id' | 'sha256' | 'input' | 'maxBatch' | 'batchAgnostic'>,
   provider: ExecutionProvider | undefined,
   inference: InferenceInput | undefined,
   options: { stateDir?: string; log?: TuningLog } = {},
@@ -276,7 +288,9 @@ export function tunedInference(
     sessions: layout.sessions,
     intraOpThreads: layout.intraOpThreads,
     spinning: layout.spinning,
-    ...(layout.batchSize !== undefined && isDynamicBatch(entry) ? { batchSize: layout.batchSize } : {}),
+    ...(layout.batchSize !== undefined && (isDynamicBatch(entry) || entry.batchAgnostic)
+      ? { batchSize: layout.batchSize }
+      : {}),
   };
   log?.info(
     { model: entry.id, provider: used, layout, measuredAt },
@@ -423,7 +437,7 @@ export async function runTuning(o: TuningRunOptions): Promise<{ tuning?: Tuning;
       await measureLayout(layout, {
         create: (inference) =>
           o.factory({
-            model: o.entry,
+            model: batchedEntry(o.entry, inference),
             modelPath: o.modelPath,
             labels: o.labels,
             inference,

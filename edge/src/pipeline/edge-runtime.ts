@@ -247,9 +247,9 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
     await this.#fanout.openSinks(config.sinks);
     if (this.#closed) return; // close() was called meanwhile; it closes what is open once this returns
     // A stored tuning (`sightline tune`) fills the layout the operator left to defaults; explicit config wins.
-    const inference = withStoredTuning(this.#model.entry, config.inference, this.#options, this.#log);
+    const { inference, entry } = withStoredTuning(this.#model.entry, config.inference, this.#options, this.#log);
     const backend = await this.#createBackend({
-      model: this.#model.entry,
+      model: entry,
       modelPath: this.#model.path,
       labels: this.#model.labels,
       inference,

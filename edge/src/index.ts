@@ -1,6 +1,22 @@
 /** @sightline/edge: the edge runtime and its stages. */
 
 export { createDetectionAdapter } from './adapters/adapter.ts';
+export {
+  CLASSIFICATION_ADAPTERS,
+  ClassifierAdapter,
+  type ClassifyOptions,
+  createClassificationAdapter,
+} from './adapters/classifier.ts';
+export {
+  classAtSource,
+  classMapToSource,
+  createSegmentationAdapter,
+  imageRegion,
+  type MapRegion,
+  SEGMENTATION_ADAPTERS,
+  SegmentationAdapter,
+  type SegmentationResult,
+} from './adapters/segmentation.ts';
 export { EdgeAgent, redactConfig } from './agent/edge-agent.ts';
 export { OffloadLink } from './agent/offload-link.ts';
 export {

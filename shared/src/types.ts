@@ -25,6 +25,27 @@ export interface Detection {
   mask?: Mask;
 }
 
+/** One class of a classifier's answer for a frame or crop. */
+export interface ClassLabel {
+  classId: number;
+  label: string;
+  /** Softmax probability, 0..1. */
+  score: number;
+}
+
+/** The share of a frame one semantic-segmentation class covers. */
+export interface ClassArea {
+  classId: number;
+  label: string;
+  /** Fraction of the image's pixels (padding excluded), 0..1. */
+  fraction: number;
+}
+
+/** A semantic segmentation of one frame, summarised: the classes present, largest first. */
+export interface SegmentationSummary {
+  classes: ClassArea[];
+}
+
 /** Lifecycle of a track: tentative until confirmed by hits, lost while coasting, removed after maxAge. */
 export type TrackStatus = 'tentative' | 'confirmed' | 'lost';
 

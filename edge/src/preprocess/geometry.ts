@@ -81,9 +81,9 @@ export function planPlacement(
         `Expected resizeShort to cover the ${inputWidth}x${inputHeight} input but received ${short} of type number`,
       );
     }
-    // torchvision CenterCrop: offset = round((resized - crop) / 2)
-    const cx = Math.round((rw - inputWidth) / 2);
-    const cy = Math.round((rh - inputHeight) / 2);
+    // torchvision CenterCrop: offset = int(round((resized - crop) / 2.0)), Python's round: halves to even.
+    const cx = halfToEven(rw - inputWidth);
+    const cy = halfToEven(rh - inputHeight);
     return {
       ...base,
       scaleX: rw / sourceWidth,
@@ -122,6 +122,12 @@ export function planPlacement(
     destX: padX,
     destY: padY,
   };
+}
+
+/** n / 2 for a non-negative integer n, a half rounded to the even neighbour (Python's round: 58.5 -> 58). */
+function halfToEven(n: number): number {
+  const lo = Math.floor(n / 2);
+  return n % 2 === 1 && lo % 2 === 1 ? lo + 1 : lo;
 }
 
 /** Map a model-input x coordinate to source pixels. */

@@ -113,7 +113,8 @@ describe('planPlacement', () => {
     const p = planPlacement(spec, 640, 480, 224, 224);
     assert.equal(p.resizedWidth, 341);
     assert.equal(p.resizedHeight, 256);
-    assert.equal(p.windowX, Math.round((341 - 224) / 2));
+    assert.equal(p.windowX, 58, 'torchvision: int(round(58.5)) = 58 (halves to even)');
+    assert.equal(planPlacement(spec, 644, 480, 224, 224).windowX, 60, '343 wide: round(59.5) = 60');
     assert.equal(p.windowY, 16);
     assert.equal(p.offsetX, -p.windowX);
     assert.ok(Math.abs(toSourceX(p, 112) - (112 + p.windowX) * (640 / 341)) < 1e-9);

@@ -201,7 +201,10 @@ async function runCase(streams: number, workers: number, killOne = false): Promi
     await agent?.close();
     for (const p of procs) p.kill('SIGTERM');
     await Promise.all(
-      procs.map((p) => (p.exitCode === null ? new Promise((r) => p.once('exit', r)) : undefined)),
+      // A process killed by a signal has exitCode null and signalCode set: it has exited already.
+      procs.map((p) =>
+        p.exitCode === null && p.signalCode === null ? new Promise((r) => p.once('exit', r)) : undefined,
+      ),
     );
     await hub.close();
     const redis = new Redis(REDIS_URL);
@@ -347,7 +350,7 @@ for (const s of parts.has('cases') ? values.streams.split(',').map(Number) : [])
 const kill = parts.has('kill') ? await runCase(16, 2, true) : undefined;
 if (kill)
   console.log(
-    `\nworker killed -9 halfway through a 16-stream, 2-worker run: ${kill.lostToKill} offloaded frames lost (late or failed), ${kill.dropped} dropped of ${kill.decoded} decoded in all`,
+    `\nworker killed -9 halfway through a 16-stream, 2-worker run: ${kill.lostToKill} offloaded frames lost (late or failed) after the kill; in all ${kill.decoded} decoded, ${kill.published} published, ${kill.dropped} dropped, ${fmt(100 * kill.offloadedFraction)} % offloaded, ${kill.late} late, ${kill.shed} shed`,
   );
 const cost = parts.has('cost') ? await pathCost() : [];
 console.log(

@@ -156,6 +156,11 @@ export async function startHub(options: HubServerOptions = {}): Promise<HubServe
       })
     : undefined;
   await cluster?.ready(1000);
+  if (cluster) {
+    // A token revoked on one hub stops working on every hub at once, not when their caches expire.
+    tokens.onRevoked = (what) => cluster.revoked(what);
+    cluster.onRevoked = (what) => tokens.forget(what);
+  }
   const limiter: Limiter = cluster
     ? new RedisRateLimiter({ ...options.rateLimit, redis: cluster.client, prefix })
     : new RateLimiter(options.rateLimit);

@@ -34,6 +34,19 @@ export const ClusterMessageSchema = z.discriminatedUnion('t', [
     op: CommandOpSchema,
     args: z.record(z.string(), z.unknown()),
   }),
+  /** An admin removed the edge on another hub: the hub holding its connection closes it. */
+  z.object({
+    t: z.literal('drop'),
+    from: z.string().min(1).max(128),
+    edgeId: IdSchema,
+  }),
+  /** Tokens were revoked on another hub: drop cached verifications of token `id`, or of every token of `edgeId`. */
+  z.object({
+    t: z.literal('revoked'),
+    from: z.string().min(1).max(128),
+    id: z.string().min(1).max(64).optional(),
+    edgeId: IdSchema.optional(),
+  }),
   z.object({
     t: z.literal('res'),
     id: z.string().min(1).max(64),

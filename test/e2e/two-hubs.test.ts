@@ -179,6 +179,53 @@ describe('two hubs on one PostgreSQL and one Redis serve one fleet', {
     );
   });
 
+  test('an edge removed through hub B is disconnected from hub A and stays out', async () => {
+    const admin = (await a.tokens.create({ role: 'admin' })).token;
+    const stateDirRm = mkdtempSync(join(tmpdir(), 'sightline-two-hubs-rm-'));
+    const token = (await a.tokens.create({ role: 'edge', edgeId: 'edge-rm' })).token;
+    const removed = await EdgeAgent.start(
+      parseEdgeConfig({
+        edgeId: 'edge-rm',
+        modelsDir: modelsDir(),
+        streams: [{ id: 'cam1', source: media('vtest_h264.mp4'), loop: true, realtime: true, maxFrames: 5 }],
+        inference: { sessions: 1, intraOpThreads: 1 },
+        hub: { url: a.url, token, stateDir: stateDirRm, flushMs: 200 },
+        webrtc: { enabled: false },
+      }),
+    );
+    try {
+      await until('edge-rm online on B', 30_000, async () =>
+        (await api<EdgeView>(b, '/api/v1/edges/edge-rm', { token: viewer })).body.connected
+          ? true
+          : undefined,
+      );
+      let disconnected = false;
+      removed.uplink!.on('disconnected', () => {
+        disconnected = true;
+      });
+      const res = await api(b, '/api/v1/edges/edge-rm', { method: 'DELETE', token: admin });
+      assert.equal(res.status, 200);
+      await until('edge-rm disconnected from hub A', 10_000, () => (disconnected ? true : undefined));
+      // Its credentials are revoked: it does not come back on either hub.
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal(removed.uplink!.connected, false);
+      for (const hub of [a, b]) {
+        assert.equal((await api(hub, '/api/v1/edges/edge-rm', { token: viewer })).status, 404);
+      }
+      // Any token revoked on one hub is refused by the other at once, though that hub had it cached.
+      const created = await a.tokens.create({ role: 'viewer' });
+      assert.equal((await api(a, '/api/v1/edges', { token: created.token })).status, 200);
+      const revoke = await api(b, `/api/v1/tokens/${created.info.id}`, { method: 'DELETE', token: admin });
+      assert.equal(revoke.status, 200);
+      await until('the revoked token refused by hub A', 2000, async () =>
+        (await api(a, '/api/v1/edges', { token: created.token })).status === 401 ? true : undefined,
+      );
+    } finally {
+      await removed.close();
+      rmSync(stateDirRm, { recursive: true, force: true });
+    }
+  });
+
   test('when the edge disconnects it goes offline on both hubs', async () => {
     await agent!.close();
     agent = undefined;

@@ -101,11 +101,22 @@ export function parseToken(token: string): { id: string; secret: string } | unde
   return m ? { id: m[1]!, secret: m[2]! } : undefined;
 }
 
+/** Which cached verifications a revocation voids: one token by id, or every token of an edge. */
+export interface RevokedTokens {
+  id?: string;
+  edgeId?: string;
+}
+
 export class TokenService {
   readonly #store: Store;
   readonly #now: () => number;
   /** sha256(token) -> what it grants and until when the answer may be reused. */
   readonly #cache = new Map<string, { info: TokenInfo; until: number }>();
+  /**
+   * Told of each revocation after it is stored, so that other hubs drop their cached verifications too (the hub
+   * sets it to the cluster's broadcast when it has Redis). Default none.
+   */
+  onRevoked: ((what: RevokedTokens) => void) | undefined;
 
   constructor(store: Store, options: { now?: () => number } = {}) {
     this.#store = store;
@@ -167,7 +178,8 @@ export class TokenService {
   /** Revokes a token (and every cached verification of it); false when no such token. */
   async revoke(id: string): Promise<boolean> {
     const revoked = await revokeToken(this.#store, id, new Date(this.#now()));
-    for (const [k, v] of this.#cache) if (v.info.id === id) this.#cache.delete(k);
+    this.forget({ id });
+    this.onRevoked?.({ id });
     if (revoked) return true;
     return tokenExists(this.#store, id);
   }
@@ -175,8 +187,21 @@ export class TokenService {
   /** Revokes every credential of one edge (when the edge is removed). */
   async revokeEdge(edgeId: string): Promise<number> {
     const revoked = await revokeEdgeTokens(this.#store, edgeId, new Date(this.#now()));
-    for (const [k, v] of this.#cache) if (v.info.edgeId === edgeId) this.#cache.delete(k);
+    this.forget({ edgeId });
+    this.onRevoked?.({ edgeId });
     return revoked;
+  }
+
+  /** Drops cached verifications of a token, or of every token of an edge (revoked here or on another hub). */
+  forget(what: RevokedTokens): void {
+    for (const [k, v] of this.#cache) {
+      if (
+        (what.id !== undefined && v.info.id === what.id) ||
+        (what.edgeId !== undefined && v.info.edgeId === what.edgeId)
+      ) {
+        this.#cache.delete(k);
+      }
+    }
   }
 
   /**

@@ -61,6 +61,9 @@ export class HubCluster {
     { resolve: (r: CommandResult | RemoteFailure) => void; timer: NodeJS.Timeout }
   >();
   #local: LocalCommand | undefined;
+  #drop: ((edgeId: string) => void) | undefined;
+  /** Told of tokens revoked on other hubs (the token service drops its cached verifications). */
+  onRevoked: ((what: { id?: string; edgeId?: string }) => void) | undefined;
   /** Presence writes in flight (close lets them finish, so a closing hub's edges do not linger online). */
   readonly #writes = new Set<Promise<unknown>>();
   #closed = false;
@@ -80,7 +83,7 @@ export class HubCluster {
     // Subscribed at every (re)connect: without an offline queue, a subscribe before ready would be refused.
     this.#sub.on('ready', () => {
       this.#sub
-        .subscribe(channel)
+        .subscribe(channel, this.#keys.all)
         .catch((err) => this.#log.warn({ err: describeError(err) }, 'subscribe failed'));
     });
     this.#sub.on('message', (_channel: string, text: string) => this.#onMessage(text));
@@ -110,7 +113,8 @@ export class HubCluster {
   }
 
   /** Sets who runs commands other hubs send here. */
-  serve(local: LocalCommand): void {
+  serve(local: LocalCommand, drop?: (edgeId: string) => void): void {
+    this.#drop = drop;
     this.#local = local;
   }
 
@@ -190,6 +194,33 @@ export class HubCluster {
     return answer;
   }
 
+  /**
+   * Tells `hubId` that the edge was removed, so that it closes the edge's connection; false when no hub got the
+   * message (that hub is gone, or Redis is down: the edge's revoked credentials keep it out when it reconnects).
+   */
+  async drop(hubId: string, edgeId: string): Promise<boolean> {
+    const message: Message = { t: 'drop', from: this.hubId, edgeId };
+    try {
+      return (await this.#redis.publish(this.#keys.hub(hubId), JSON.stringify(message))) > 0;
+    } catch (err) {
+      this.#log.warn(
+        { err: describeError(err), edgeId, hubId },
+        'could not tell the hub holding a removed edge',
+      );
+      return false;
+    }
+  }
+
+  /** Tells every other hub that tokens were revoked here, so none keeps accepting them from its cache. */
+  revoked(what: { id?: string; edgeId?: string }): void {
+    const message: Message = { t: 'revoked', from: this.hubId, ...what };
+    this.#track(
+      this.#redis.publish(this.#keys.all, JSON.stringify(message)).catch((err) => {
+        this.#log.warn({ err: describeError(err), ...what }, 'could not tell the other hubs of a revocation');
+      }),
+    );
+  }
+
   /** Fails waiting commands, lets presence writes finish, and disconnects. */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -226,6 +257,15 @@ export class HubCluster {
     if (msg.t === 'res') {
       if (msg.result) this.#settle(msg.id, msg.result);
       else this.#settle(msg.id, { failure: msg.failure ?? { code: 'INTERNAL', message: 'no answer' } });
+      return;
+    }
+    if (msg.t === 'revoked') {
+      if (msg.from !== this.hubId) this.onRevoked?.({ id: msg.id, edgeId: msg.edgeId });
+      return;
+    }
+    if (msg.t === 'drop') {
+      this.#log.info({ edgeId: msg.edgeId, from: msg.from }, 'edge removed on another hub');
+      this.#drop?.(msg.edgeId);
       return;
     }
     void this.#run(msg);

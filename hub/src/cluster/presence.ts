@@ -15,6 +15,8 @@ export const clusterKeys = (prefix: string) => ({
   edge: (edgeId: string) => `${prefix}cluster:edge:${edgeId}`,
   /** The pub/sub channel a hub takes requests and answers on. */
   hub: (hubId: string) => `${prefix}cluster:hub:${hubId}`,
+  /** The pub/sub channel every hub listens on (revocations). */
+  all: `${prefix}cluster:all`,
 });
 
 /** KEYS[1] edge key; ARGV[1] hub id: deletes the record when that hub holds it. */

@@ -122,7 +122,10 @@ export class FleetHub {
     this.commandTimeoutMs = options.commandTimeoutMs ?? 10_000;
     this.#now = options.now ?? Date.now;
     this.#cluster = options.cluster;
-    this.#cluster?.serve((edgeId, op, args) => this.#localCommand(edgeId, op, args));
+    this.#cluster?.serve(
+      (edgeId, op, args) => this.#localCommand(edgeId, op, args),
+      (edgeId) => this.#disconnect(edgeId),
+    );
   }
 
   /** Edges connected now. */
@@ -272,12 +275,21 @@ export class FleetHub {
     return this.#view(row, await this.#trackCounts(edgeId), remote.get(edgeId));
   }
 
-  /** Forgets an edge (its stored tracks stay); disconnects it. False when unknown. */
+  /** Forgets an edge (its stored tracks stay); disconnects it, through the hub holding it if another. False when unknown. */
   async remove(edgeId: string): Promise<boolean> {
-    this.#live.get(edgeId)?.conn.close(4001, 'edge removed by an admin');
+    const holder = this.#live.has(edgeId) ? undefined : (await this.#remote([edgeId])).get(edgeId);
+    this.#disconnect(edgeId);
+    if (holder && this.#cluster) await this.#cluster.drop(holder.hubId, edgeId);
+    return deleteEdgeAndStreams(this.#store, edgeId);
+  }
+
+  /** Closes the edge's connection to this hub, if it has one, as removed by an admin. */
+  #disconnect(edgeId: string): void {
+    const live = this.#live.get(edgeId);
+    live?.conn.close(4001, 'edge removed by an admin');
     this.#live.delete(edgeId);
     this.#lastSeen.delete(edgeId);
-    return deleteEdgeAndStreams(this.#store, edgeId);
+    if (live) this.#cluster?.withdraw(edgeId);
   }
 
   /** Counts by status, for metrics. */

@@ -29,6 +29,7 @@ export {
   editDistance,
   loadConfigReferences,
 } from './config-check.ts';
+export * from './enhance/index.ts';
 export * from './eval/index.ts';
 export type { DecodedFrame, EncodedPacket, ImageBuffer } from './frame.ts';
 export * from './h264/index.ts';

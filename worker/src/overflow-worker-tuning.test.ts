@@ -16,6 +16,7 @@ import {
   InferencePool,
   type LoadedModel,
   loadModel,
+  readTunings,
   storeTuning,
 } from '@sightline/edge';
 import {
@@ -50,7 +51,7 @@ class IdleBackend extends EventEmitter implements InferenceBackend {
   readonly maxBatch = 1;
   readonly freeSlots = 1;
   closed = false;
-  infer(): never {
+  infer(_frames: readonly unknown[]): never {
     throw new Error('not used');
   }
   embed(): never {
@@ -121,6 +122,72 @@ describe('OverflowWorker with a stored tuning', () => {
       });
       await explicit.close();
       assert.deepEqual(seen[1], { sessions: 3 });
+    } finally {
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('OverflowWorker with a stale tuning', () => {
+  test('a tuning of another model file is measured again before the model starts, stored and used', async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'sightline-worker-retune-'));
+    try {
+      storeTuning(
+        {
+          ...hostIdentity(),
+          model: MODEL,
+          sha256: 'c'.repeat(64),
+          provider: 'cpu',
+          measuredAt: '2026-01-02T03:04:05.000Z',
+          budgetMs: 250,
+          secondsPerCandidate: 3,
+          layout: { sessions: 1, intraOpThreads: 2, spinning: true },
+          withinBudget: true,
+          table: [],
+        },
+        stateDir,
+      );
+      const seen: { sessions?: number; intraOpThreads?: number }[] = [];
+      /** Answers at once; its measured rate does not matter, only that every layout runs. */
+      class QuickBackend extends IdleBackend {
+        override infer(frames: readonly unknown[]): never {
+          return Promise.resolve(
+            frames.map(() => ({
+              detections: [],
+              geometry: {},
+              preprocessMs: 0,
+              inferMs: 0,
+              postprocessMs: 0,
+              batchSize: 1,
+              session: 0,
+            })),
+          ) as never;
+        }
+      }
+      const factory: InferenceBackendFactory = async (o) => {
+        seen.push(o.inference as (typeof seen)[number]);
+        return new QuickBackend();
+      };
+      const logs: string[] = [];
+      const logger = {
+        ...silent,
+        warn: (_: unknown, m: string) => logs.push(m),
+        info: (_: unknown, m: string) => logs.push(m),
+      };
+      const worker = await startWorker({ inferenceBackend: factory, tuning: { stateDir }, logger });
+      await worker.close();
+      assert.ok(
+        logs.some((l) => /^re-tuning yolox_nano on cpu before it starts: the model file changed/.test(l)),
+      );
+      const stored = Object.values(readTunings(stateDir).tunings).find(
+        (t) => t.sha256 === model.entry.sha256,
+      );
+      assert.ok(stored, 'the new tuning is stored under the current model file');
+      assert.ok(seen.length > 2, 'the layouts were measured');
+      const serving = seen.at(-1)!;
+      assert.equal(serving.sessions, stored.layout.sessions);
+      assert.equal(serving.intraOpThreads, stored.layout.intraOpThreads);
+      assert.ok(logs.some((l) => /^using tuned layout .* measured /.test(l)));
     } finally {
       rmSync(stateDir, { recursive: true, force: true });
     }

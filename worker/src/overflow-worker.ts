@@ -12,6 +12,7 @@ import {
   type LoadedModel,
   loadModel,
   type PoolLogger,
+  retuneIfStale,
   tunedInference,
 } from '@sightline/edge';
 import {
@@ -48,10 +49,11 @@ export interface OverflowWorkerOptions {
   /**
    * Use stored tunings (`sightline tune`, see tunedInference): a model whose `inference` sets none of the layout
    * fields (sessions, intraOpThreads, spinning, batchSize) starts with the layout tuned for this host, model file
-   * and provider. `stateDir` is where tuning.json is (default $SIGHTLINE_STATE_DIR or ~/.cache/sightline).
+   * and provider. `stateDir` is where tuning.json is (default $SIGHTLINE_STATE_DIR or ~/.cache/sightline);
+   * `retune` (default true) measures again first when the stored tuning is for another model file or provider.
    * Default: off.
    */
-  tuning?: { stateDir?: string };
+  tuning?: { stateDir?: string; retune?: boolean };
   /** Consumer name and registration id (letters, digits, _ . -). Default `${hostname}-${pid}`. */
   workerId?: string;
   /** Entries pending longer than this on any consumer (one that died) are taken over. Default 10000 ms. */
@@ -139,6 +141,9 @@ export class OverflowWorker extends TypedEmitter<OverflowWorkerEvents> {
       const redis = await this.#connect();
       const factory = o.inferenceBackend ?? InferencePool.create;
       for (const model of this.#models) {
+        if (o.tuning && o.tuning.retune !== false) {
+          await retuneIfStale(model, o.inference, { ...o.tuning, factory, log: this.#log });
+        }
         const inference = o.tuning
           ? tunedInference(model.entry, undefined, o.inference, { ...o.tuning, log: this.#log }).inference
           : o.inference;

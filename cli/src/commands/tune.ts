@@ -2,19 +2,16 @@
  * `sightline tune`: measure the inference layouts of a model on this host (the original design's
  * PerformanceOptimizer), store the fastest within the latency budget, print the table.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   defaultStateDir,
   describeLayout,
   formatTuningTable,
-  type ImageBuffer,
   InferencePool,
-  loadImageBgr,
   loadModel,
   runTuning,
   storeTuning,
+  tuneImage,
   tuningKey,
 } from '@sightline/edge';
 import { ExecutionProvider, SightlineError } from '@sightline/shared';
@@ -40,33 +37,14 @@ when present, else a synthetic frame. The fastest layout within the budget (else
 is stored in <state dir>/tuning.json ($SIGHTLINE_STATE_DIR, default ~/.cache/sightline), keyed by host name,
 model, the model file's sha256, provider and CPU count, with the measured table. "sightline edge run" and
 "sightline worker" start with it when their config sets none of sessions, intraOpThreads, spinning and
-batchSize. A new model file or another provider needs a new run: stored tunings for those are ignored.
+batchSize. When the model file or the provider changed since, they measure again (1 s per layout) before
+starting and store the new tuning.
 
 Exit codes:
   0   measured and stored
   1   unknown or missing model, the provider cannot run it, or no layout could run
   2   usage error (unknown flag, bad flag value)
 `;
-
-/** A 640x480 BGR test pattern (gradients and blocks), for hosts without the sample media. */
-function syntheticImage(width = 640, height = 480): ImageBuffer {
-  const data = new Uint8Array(width * height * 3);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const i = (y * width + x) * 3;
-      const block = ((x >> 5) + (y >> 5)) & 1 ? 60 : 0;
-      data[i] = (x * 255) / width;
-      data[i + 1] = (y * 255) / height;
-      data[i + 2] = 128 + block;
-    }
-  }
-  return { data, width, height };
-}
-
-function tuneImage(): ImageBuffer {
-  const bus = join(process.env.SIGHTLINE_MEDIA_DIR ?? '', 'bus.jpg');
-  return process.env.SIGHTLINE_MEDIA_DIR && existsSync(bus) ? loadImageBgr(bus) : syntheticImage();
-}
 
 export async function runTune(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({

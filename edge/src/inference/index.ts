@@ -34,6 +34,7 @@ export {
   RemoteBackend,
   type RemoteBackendOptions,
 } from './remote-backend.ts';
+export { type RetuneOptions, retuneIfStale, syntheticImage, tuneImage } from './retune.ts';
 export { SessionRunner } from './session-runner.ts';
 export {
   chooseLayout,

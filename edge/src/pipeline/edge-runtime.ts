@@ -22,6 +22,7 @@ import { checkConfigReferences } from '../config-check.ts';
 import type { DecodedFrame } from '../frame.ts';
 import type { InferenceBackend, InferenceBackendFactory } from '../inference/backend.ts';
 import { InferencePool } from '../inference/inference-pool.ts';
+import { retuneIfStale } from '../inference/retune.ts';
 import { withStoredTuning } from '../inference/tuning.ts';
 import { createEdgeMetrics, type EdgeMetrics } from '../metrics/edge-metrics.ts';
 import { type LoadedModel, loadModel } from '../models/load.ts';
@@ -247,7 +248,21 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
     await this.#fanout.openSinks(config.sinks);
     if (this.#closed) return; // close() was called meanwhile; it closes what is open once this returns
     // A stored tuning (`sightline tune`) fills the layout the operator left to defaults; explicit config wins.
-    const { inference, entry } = withStoredTuning(this.#model.entry, config.inference, this.#options, this.#log);
+    // One measured for another model file or provider is measured again first.
+    if (this.#options.inferenceInput && this.#options.retuneStale !== false) {
+      await retuneIfStale(this.#model, this.#options.inferenceInput, {
+        ...(this.#options.stateDir ? { stateDir: this.#options.stateDir } : {}),
+        ...(this.#options.inferenceBackend ? { factory: this.#options.inferenceBackend } : {}),
+        log: this.#log,
+      });
+      if (this.#closed) return;
+    }
+    const { inference, entry } = withStoredTuning(
+      this.#model.entry,
+      config.inference,
+      this.#options,
+      this.#log,
+    );
     const backend = await this.#createBackend({
       model: entry,
       modelPath: this.#model.path,

@@ -16,4 +16,9 @@ export interface EdgeRuntimeOptions {
   inferenceInput?: InferenceInput;
   /** Where stored tunings are. Default defaultStateDir() ($SIGHTLINE_STATE_DIR or ~/.cache/sightline). */
   stateDir?: string;
+  /**
+   * With `inferenceInput`: when the stored tuning was measured for another model file or provider, measure again
+   * (1 s per layout) before starting and store it (retuneIfStale). Default true.
+   */
+  retuneStale?: boolean;
 }

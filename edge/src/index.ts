@@ -47,6 +47,24 @@ export {
   startMetricsServer,
 } from './metrics/metrics-server.ts';
 export * from './models/index.ts';
+export {
+  type CropBatch,
+  type CropBoxes,
+  type KernelSelection,
+  type Kernels,
+  kernels,
+  kernelsDescription,
+  MAX_CROP_SIDE,
+  type MotionOptions,
+  type MotionResult,
+  motionMask,
+  NATIVE_ABI_VERSION,
+  type NativeBinding,
+  nativeKernels,
+  selectKernels,
+  tsKernels,
+  wrapBinding,
+} from './native/index.ts';
 export * from './net/index.ts';
 export { type ConfigChange, type ConfigPatch, planConfigChange } from './pipeline/config-change.ts';
 export { EdgeRuntime, type EdgeRuntimeOptions } from './pipeline/edge-runtime.ts';

@@ -7,7 +7,7 @@ import type { ExecutionProvider, InferenceConfig, InferenceError, ModelEntry } f
 import type { z } from 'zod';
 import type { DecodeOptions } from '../adapters/types.ts';
 import type { DecodedFrame, ImageBuffer } from '../frame.ts';
-import type { EmbedResult, InferResult } from './protocol.ts';
+import type { ClassifyResult, EmbedResult, InferResult, SegmentResult } from './protocol.ts';
 
 /** Logger subset a backend uses (a pino logger fits). */
 export interface PoolLogger {
@@ -40,7 +40,10 @@ export type InferenceBackendEvents = {
   failed: [error: InferenceError];
 };
 
-/** One model, run somewhere: frames in, detections out (or crops in, embeddings out for re-ID models). */
+/**
+ * One model, run somewhere: frames in, detections out (or crops in, embeddings out for re-ID models; images in,
+ * classes out for classifiers; frames in, class maps out for semantic segmentation).
+ */
 export interface InferenceBackend {
   /** The execution provider the model runs on ('none' before any session is ready). */
   readonly provider: ExecutionProvider | 'none';
@@ -63,6 +66,18 @@ export interface InferenceBackend {
   infer(frames: readonly DecodedFrame[], options?: Partial<DecodeOptions>): Promise<InferResult[]>;
   /** Re-ID models: embed up to `maxBatch` packed BGR24 crops; L2-normalised embeddings in the order of `crops`. */
   embed(crops: readonly ImageBuffer[]): Promise<EmbedResult>;
+  /**
+   * Classification models (task "classification"): the top-k (default 5) classes of each packed BGR24 image (crops
+   * or whole frames; buffers may be transferred), best first: `labels[i]` for `images[i]`. Optional: a backend
+   * without it cannot run classifiers. The local pool takes any number, `maxBatch` per model call.
+   */
+  classify?(images: readonly ImageBuffer[], options?: { topK?: number }): Promise<ClassifyResult>;
+  /**
+   * Semantic-segmentation models (task "segmentation", adapter "deeplab"): a class map and per-class areas per
+   * frame, in order (buffers may be transferred). Optional: a backend without it cannot run them. The local pool
+   * takes any number, `maxBatch` per model call.
+   */
+  segment?(frames: readonly ImageBuffer[]): Promise<SegmentResult[]>;
   on<K extends keyof InferenceBackendEvents & string>(
     event: K,
     listener: (...args: InferenceBackendEvents[K]) => void,

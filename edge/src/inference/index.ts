@@ -5,6 +5,7 @@ export type {
   InferenceBackendFactory,
   InferenceBackendOptions,
 } from './backend.ts';
+export { type ClassifierInit, ClassifierRunner } from './classifier-runner.ts';
 export {
   asDynamicBatch,
   batchedEntry,
@@ -25,8 +26,9 @@ export {
   type OverflowStats,
   withOverflow,
 } from './overflow-backend.ts';
+export { type PoolMethod, poolMethod } from './pool-requests.ts';
 export { type PrepareProgress, type PrepareResult, prepareModel } from './prepare.ts';
-export type { EmbedResult, InferResult } from './protocol.ts';
+export type { ClassifyResult, EmbedResult, ImagePixels, InferResult, SegmentResult } from './protocol.ts';
 export { batchProfiles, createSession, isDynamicBatch, type SkippedProvider } from './providers.ts';
 export {
   type OffloadStats,
@@ -35,6 +37,7 @@ export {
   type RemoteBackendOptions,
 } from './remote-backend.ts';
 export { type RetuneOptions, retuneIfStale, syntheticImage, tuneImage } from './retune.ts';
+export { type SegmentationInit, SegmentationRunner } from './segmentation-runner.ts';
 export { SessionRunner } from './session-runner.ts';
 export {
   chooseLayout,

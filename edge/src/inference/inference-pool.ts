@@ -1,5 +1,7 @@
-/** A pool of ONNX Runtime sessions in worker threads: frames in, detections out, never blocking the event loop. */
-import { once } from 'node:events';
+/**
+ * A pool of ONNX Runtime sessions in worker threads, never blocking the event loop: frames in, detections out
+ * (or crops in, embeddings out; images in, classes out; frames in, class maps out: see poolMethod).
+ */
 import type { Worker } from 'node:worker_threads';
 import {
   ClosedError,
@@ -12,15 +14,27 @@ import {
 } from '@sightline/shared';
 import type { DecodeOptions } from '../adapters/types.ts';
 import type { DecodedFrame, ImageBuffer } from '../frame.ts';
-import { startWorker, startWorkerAt } from '../worker-thread.ts';
 import type { InferenceBackend, InferenceBackendOptions, PoolLogger } from './backend.ts';
 import { inputGeometry } from './model-session.ts';
-import type { EmbedResult, FramePixels, FromWorker, InferResult, ToWorker, WorkerInit } from './protocol.ts';
+import { type PoolMethod, packedImages, transferable, wrongMethod } from './pool-requests.ts';
+import { retireWorker, spawnWorker, stopWorker } from './pool-workers.ts';
+import type {
+  ClassifyResult,
+  EmbedResult,
+  FramePixels,
+  FromWorker,
+  ImagePixels,
+  InferResult,
+  SegmentResult,
+  ToWorker,
+  WorkerInit,
+} from './protocol.ts';
 import { fromWire } from './protocol.ts';
 import { applyTensorrtEnvironment, isDynamicBatch } from './providers.ts';
 
 export type { PoolLogger } from './backend.ts';
-export type { EmbedResult, InferResult } from './protocol.ts';
+export { type PoolMethod, poolMethod } from './pool-requests.ts';
+export type { ClassifyResult, EmbedResult, InferResult, SegmentResult } from './protocol.ts';
 
 export interface InferencePoolOptions extends InferenceBackendOptions {
   /**
@@ -46,9 +60,12 @@ export type InferencePoolEvents = {
   close: [];
 };
 
+/** What a worker answers a request with. */
+type Answer = InferResult[] | EmbedResult | ClassifyResult | SegmentResult[];
+
 interface Pending {
   id: number;
-  resolve: (r: InferResult[] | EmbedResult) => void;
+  resolve: (r: Answer) => void;
   reject: (e: Error) => void;
 }
 
@@ -56,7 +73,7 @@ interface Pending {
 interface Queued {
   message: (id: number) => ToWorker;
   transfer: ArrayBuffer[];
-  resolve: (r: InferResult[] | EmbedResult) => void;
+  resolve: (r: Answer) => void;
   reject: (e: Error) => void;
 }
 
@@ -75,64 +92,6 @@ interface Session {
 }
 
 const MAX_RESTARTS = 3;
-/** How long close() waits for a worker to finish its run and exit (it is never terminated: see stopWorker). */
-const CLOSE_GRACE_MS = 10_000;
-
-/**
- * A view whose buffer can be transferred: whole, unshared buffers as they are (listed once in `transfer`),
- * views into larger or shared buffers (e.g. Node's Buffer pool) copied first.
- */
-function transferable(data: Uint8Array, transfer: ArrayBuffer[]): Uint8Array {
-  const buf = data.buffer;
-  if (buf instanceof ArrayBuffer && data.byteOffset === 0 && data.byteLength === buf.byteLength) {
-    if (!transfer.includes(buf)) transfer.push(buf);
-    return data;
-  }
-  // A copy that owns its memory: a Buffer's slice() is a view on the same (often shared) memory, which transferring
-  // would take away from everything else that uses it.
-  const copy = new Uint8Array(data);
-  transfer.push(copy.buffer as ArrayBuffer);
-  return copy;
-}
-
-function spawnWorker(init: WorkerInit, name: string, url?: URL): Worker {
-  const options = { workerData: init, name };
-  return url ? startWorkerAt(url, options) : startWorker('session-worker', import.meta.url, options);
-}
-
-/**
- * Tell a worker to end once its run in progress returns, and stop waiting for it. Never terminate() a worker that
- * may be inside a run: onnxruntime-node then throws from native code and the whole process aborts. A worker
- * stuck in native code for good stays stuck, but unref'd it cannot hold the process open.
- */
-function retireWorker(worker: Worker): void {
-  worker.unref();
-  try {
-    worker.postMessage({ type: 'close' } satisfies ToWorker);
-  } catch {
-    // The worker has already gone.
-  }
-}
-
-/**
- * Retire a worker and wait until it exits, at most CLOSE_GRACE_MS. One still running then is left alone, unref'd:
- * it may be inside a native run (a slow one on a loaded machine, or a run abandoned by requestTimeoutMs), and
- * terminating it there aborts the process; it ends itself when the run returns.
- */
-async function stopWorker(worker: Worker): Promise<void> {
-  if (worker.threadId < 0) return; // already exited
-  const exited = once(worker, 'exit').then(
-    () => undefined,
-    () => undefined,
-  );
-  retireWorker(worker);
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, CLOSE_GRACE_MS);
-  });
-  await Promise.race([exited, late]);
-  clearTimeout(timer);
-}
 
 export class InferencePool extends TypedEmitter<InferencePoolEvents> implements InferenceBackend {
   /** Largest batch one infer() call may carry: config.batchSize for dynamic-batch models, 1 otherwise. */
@@ -209,8 +168,8 @@ export class InferencePool extends TypedEmitter<InferencePoolEvents> implements 
    * (they are unusable here afterwards). Results come back in the order of `frames`.
    */
   infer(frames: readonly DecodedFrame[], options?: Partial<DecodeOptions>): Promise<InferResult[]> {
-    if (this.#closed) return Promise.reject(new ClosedError('InferencePool'));
-    if (this.#failed) return Promise.reject(this.#failed);
+    const refused = this.#refusal('infer');
+    if (refused) return Promise.reject(refused);
     if (!Array.isArray(frames) || frames.length < 1 || frames.length > this.maxBatch) {
       return Promise.reject(
         new RangeError(`Expected 1..${this.maxBatch} frames for infer() but received ${frames?.length}`),
@@ -238,13 +197,8 @@ export class InferencePool extends TypedEmitter<InferencePoolEvents> implements 
    * worker (unusable here afterwards). Embeddings come back L2-normalised, in the order of `crops`.
    */
   embed(crops: readonly ImageBuffer[]): Promise<EmbedResult> {
-    if (this.#closed) return Promise.reject(new ClosedError('InferencePool'));
-    if (this.#failed) return Promise.reject(this.#failed);
-    if (this.#options.model.task !== 'reid') {
-      return Promise.reject(
-        new TypeError(`Model ${this.#options.model.id} is not a re-ID model; use infer()`),
-      );
-    }
+    const refused = this.#refusal('embed');
+    if (refused) return Promise.reject(refused);
     if (!Array.isArray(crops) || crops.length < 1 || crops.length > this.maxBatch) {
       return Promise.reject(
         new RangeError(`Expected 1..${this.maxBatch} crops for embed() but received ${crops?.length}`),
@@ -258,7 +212,65 @@ export class InferencePool extends TypedEmitter<InferencePoolEvents> implements 
     return this.#request((id) => ({ type: 'embed', id, crops: owned }), transfer) as Promise<EmbedResult>;
   }
 
-  #request(message: (id: number) => ToWorker, transfer: ArrayBuffer[]): Promise<InferResult[] | EmbedResult> {
+  /**
+   * Classification models (task "classification"): the top `topK` (default 5) classes of each packed BGR24 image,
+   * best first. Any number of images, run `maxBatch` per model call in one session. Their buffers are transferred
+   * to a worker (unusable here afterwards) unless the call is refused.
+   */
+  classify(images: readonly ImageBuffer[], options: { topK?: number } = {}): Promise<ClassifyResult> {
+    const topK = options.topK ?? 5;
+    const refused =
+      this.#refusal('classify') ??
+      (Number.isInteger(topK) && topK > 0
+        ? undefined
+        : new RangeError(`Expected a positive integer for topK but received ${topK} of type ${typeof topK}`));
+    if (refused) return Promise.reject(refused);
+    return this.#images('classify', images, (id, owned) => ({
+      type: 'classify',
+      id,
+      images: owned,
+      topK,
+    })) as Promise<ClassifyResult>;
+  }
+
+  /**
+   * Semantic-segmentation models (e.g. DeepLab): a class map and per-class areas per packed BGR24 frame, in order
+   * (a frame's sourceWidth/sourceHeight, when it has them, set the geometry's source size). Any number of frames,
+   * run `maxBatch` per model call in one session. Their buffers are transferred to a worker, the maps back.
+   */
+  segment(frames: readonly ImageBuffer[]): Promise<SegmentResult[]> {
+    const refused = this.#refusal('segment');
+    if (refused) return Promise.reject(refused);
+    return this.#images('segment', frames, (id, owned) => ({
+      type: 'segment',
+      id,
+      frames: owned,
+    })) as Promise<SegmentResult[]>;
+  }
+
+  /** Why a `method` call is refused now (closed, failed, or a model that answers another call); else undefined. */
+  #refusal(method: PoolMethod): Error | undefined {
+    if (this.#closed) return new ClosedError('InferencePool');
+    return this.#failed ?? wrongMethod(this.#options.model, method);
+  }
+
+  /** Check the packed images and queue the message `make` builds around them. */
+  #images(
+    method: PoolMethod,
+    images: readonly ImageBuffer[],
+    make: (id: number, owned: ImagePixels[]) => ToWorker,
+  ): Promise<Answer> {
+    const transfer: ArrayBuffer[] = [];
+    let owned: ImagePixels[];
+    try {
+      owned = packedImages(images, method, transfer);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#request((id) => make(id, owned), transfer);
+  }
+
+  #request(message: (id: number) => ToWorker, transfer: ArrayBuffer[]): Promise<Answer> {
     return new Promise((resolve, reject) => {
       this.#queue.push({ message, transfer, resolve, reject });
       this.#dispatch();
@@ -347,13 +359,14 @@ export class InferencePool extends TypedEmitter<InferencePoolEvents> implements 
             break;
           case 'result':
           case 'embedded':
+          case 'classified':
+          case 'segmented':
           case 'error': {
             const p = session.pending.get(m.id);
             if (!p) break;
             session.pending.delete(m.id);
-            if (m.type === 'result') p.resolve(m.results);
-            else if (m.type === 'embedded') p.resolve(m.result);
-            else p.reject(fromWire(m.error, `Inference failed in session ${index}`));
+            if (m.type === 'error') p.reject(fromWire(m.error, `Inference failed in session ${index}`));
+            else p.resolve(m.type === 'embedded' || m.type === 'classified' ? m.result : m.results);
             session.restarts = 0;
             session.answered = true;
             this.#watch(session, true);

@@ -1,5 +1,7 @@
 /** Messages between the inference pool (main thread) and its session workers. */
 import type {
+  ClassArea,
+  ClassLabel,
   Detection,
   ExecutionProvider,
   InferenceConfig,
@@ -7,6 +9,7 @@ import type {
   SightlineError,
 } from '@sightline/shared';
 import { InferenceError, ModelError } from '@sightline/shared/errors';
+import type { MapRegion } from '../adapters/segmentation.ts';
 import type { DecodeOptions } from '../adapters/types.ts';
 import type { ImageBuffer } from '../frame.ts';
 import type { Geometry } from '../preprocess/geometry.ts';
@@ -56,10 +59,47 @@ export interface EmbedResult {
   inferMs: number;
 }
 
+/** Classes of one classify request (classification models). */
+export interface ClassifyResult {
+  /** `labels[i]` holds the top-k classes of image i, best first (softmax scores). */
+  labels: ClassLabel[][];
+  /** Stage times of the whole request, in ms (decoding counts as inference). */
+  preprocessMs: number;
+  inferMs: number;
+}
+
+/** One frame's semantic segmentation (segmentation models such as DeepLab). */
+export interface SegmentResult {
+  /** Class id per map pixel (the model's output resolution), row-major, `width` x `height`. */
+  classMap: Uint8Array;
+  width: number;
+  height: number;
+  /** Each present class's share of the image (letterbox padding excluded), largest first. */
+  classes: ClassArea[];
+  /** How model-input pixels map to this frame's source pixels. */
+  geometry: Geometry;
+  /** The map pixels that hold the image; the rest is padding. */
+  region: MapRegion;
+  /** Per-frame share of its batch's stage times, in ms. */
+  preprocessMs: number;
+  inferMs: number;
+  postprocessMs: number;
+}
+
+/** Pixels of one image as sent to a worker: packed BGR24, with the source size it stands for when known. */
+export interface ImagePixels extends ImageBuffer {
+  sourceWidth?: number;
+  sourceHeight?: number;
+}
+
 export type ToWorker =
   | { type: 'infer'; id: number; frames: FramePixels[]; decode: DecodeOptions }
   /** Re-ID models: embed these packed BGR24 crops (buffers transferred). */
   | { type: 'embed'; id: number; crops: ImageBuffer[] }
+  /** Classification models: the top `topK` classes of each image (buffers transferred). */
+  | { type: 'classify'; id: number; images: ImagePixels[]; topK: number }
+  /** Semantic-segmentation models: a class map per frame (buffers transferred). */
+  | { type: 'segment'; id: number; frames: ImagePixels[] }
   /** Finish the run in progress, answer nothing more, release the session and end the thread. */
   | { type: 'close' };
 
@@ -74,6 +114,9 @@ export type FromWorker =
   | { type: 'fatal'; error: WireError }
   | { type: 'result'; id: number; results: InferResult[] }
   | { type: 'embedded'; id: number; result: EmbedResult }
+  | { type: 'classified'; id: number; result: ClassifyResult }
+  /** The class maps' buffers are transferred. */
+  | { type: 'segmented'; id: number; results: SegmentResult[] }
   | { type: 'error'; id: number; error: WireError }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; data: Record<string, unknown>; message: string };
 

@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ExecutionProvider } from '@sightline/shared';
+import type { ExecutionProvider, InferenceConfig, ModelEntry } from '@sightline/shared';
 import type { ImageBuffer } from '../frame.ts';
 import { loadImageBgr } from '../media/image.ts';
 import type { LoadedModel } from '../models/load.ts';
@@ -20,6 +20,7 @@ import {
   storeTuning,
   type Tuning,
   type TuningLog,
+  withStoredTuning,
 } from './tuning.ts';
 
 /** Options of retuneIfStale. */
@@ -101,4 +102,30 @@ export async function retuneIfStale(
     `re-tuned ${model.entry.id} on ${provider}: ${describeLayout(tuning.layout)}`,
   );
   return tuning;
+}
+
+/**
+ * The inference settings and model entry a runtime starts a model with: with `inferenceInput` (the config as
+ * written), a stale stored tuning is measured again first (unless retuneStale is false), then the stored tuning
+ * fills the layout the config leaves unset (withStoredTuning). Without it, `inference` as it is.
+ */
+export async function startingLayout(
+  model: Pick<LoadedModel, 'entry' | 'path' | 'labels'>,
+  inference: InferenceConfig,
+  options: {
+    inferenceInput?: InferenceInput;
+    stateDir?: string;
+    retuneStale?: boolean;
+    inferenceBackend?: InferenceBackendFactory;
+  },
+  log?: TuningLog,
+): Promise<{ inference: InferenceConfig; entry: ModelEntry }> {
+  if (options.inferenceInput && options.retuneStale !== false) {
+    await retuneIfStale(model, options.inferenceInput, {
+      ...(options.stateDir ? { stateDir: options.stateDir } : {}),
+      ...(options.inferenceBackend ? { factory: options.inferenceBackend } : {}),
+      ...(log ? { log } : {}),
+    });
+  }
+  return withStoredTuning(model.entry, inference, options, log);
 }

@@ -1,8 +1,14 @@
-/** Worker-thread entry: one SessionRunner (detection) or EmbeddingRunner (re-ID) per thread, driven by the InferencePool. */
+/**
+ * Worker-thread entry: one runner per thread, driven by the InferencePool and chosen by the call the model answers
+ * (poolMethod): SessionRunner (detection), EmbeddingRunner (re-ID), ClassifierRunner, SegmentationRunner.
+ */
 import { parentPort, workerData } from 'node:worker_threads';
+import { ClassifierRunner } from './classifier-runner.ts';
 import { EmbeddingRunner } from './embedding-runner.ts';
+import { poolMethod } from './pool-requests.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.ts';
 import { toWire } from './protocol.ts';
+import { SegmentationRunner } from './segmentation-runner.ts';
 import { SessionRunner } from './session-runner.ts';
 
 const port = parentPort;
@@ -10,13 +16,27 @@ if (!port) throw new TypeError('session-worker.ts must run in a worker thread');
 const init = workerData as WorkerInit;
 const send = (m: FromWorker) => port.postMessage(m);
 
+type Runner = SessionRunner | EmbeddingRunner | ClassifierRunner | SegmentationRunner;
+
+function createRunner(log: { warn(data: Record<string, unknown>, message: string): void }): Promise<Runner> {
+  switch (poolMethod(init.entry)) {
+    case 'embed':
+      return EmbeddingRunner.create(init, log);
+    case 'classify':
+      return ClassifierRunner.create(init, log);
+    case 'segment':
+      return SegmentationRunner.create(init, log);
+    default:
+      return SessionRunner.create(init, log);
+  }
+}
+
 try {
   const log = {
     warn: (data: Record<string, unknown>, message: string) =>
       send({ type: 'log', level: 'warn', data, message }),
   };
-  const reid = init.entry.task === 'reid';
-  const runner = reid ? await EmbeddingRunner.create(init, log) : await SessionRunner.create(init, log);
+  const runner = await createRunner(log);
   // Runs are serialised: ONNX Runtime's run() blocks this thread, so messages wait in the port meanwhile.
   let chain: Promise<void> = Promise.resolve();
   // Set by 'close': the pool has given up on this worker (and rejected its requests); runs still queued are skipped.
@@ -39,6 +59,14 @@ try {
           );
         } else if (m.type === 'infer' && runner instanceof SessionRunner) {
           send({ type: 'result', id: m.id, results: await runner.run(m.frames, m.decode) });
+        } else if (m.type === 'classify' && runner instanceof ClassifierRunner) {
+          send({ type: 'classified', id: m.id, result: await runner.run(m.images, m.topK) });
+        } else if (m.type === 'segment' && runner instanceof SegmentationRunner) {
+          const results = await runner.run(m.frames);
+          port.postMessage(
+            { type: 'segmented', id: m.id, results } satisfies FromWorker,
+            results.map((r) => r.classMap.buffer as ArrayBuffer),
+          );
         } else {
           throw new TypeError(`A ${init.entry.task} session cannot handle "${m.type}" requests`);
         }

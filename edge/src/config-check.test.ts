@@ -108,6 +108,20 @@ describe('checkConfigReferences', () => {
     assert.deepEqual(configReferenceIssues(wrongTask, await loadConfigReferences(wrongTask)), []);
   });
 
+  test('classify and segment: models of their task, classify.classes against the detector labels', async () => {
+    const c = config({
+      classify: { model: 'mobilenetv2_int', classes: ['cars'] },
+      segment: { model: 'yolov8n_seg_int8_320' },
+    });
+    assert.deepEqual(configReferenceIssues(c, await loadConfigReferences(c)), [
+      'classify.model: "mobilenetv2_int" is not a model in the manifest; did you mean "mobilenetv2_int8"?',
+      'segment.model: "yolov8n_seg_int8_320" is a segmentation model (adapter yolov8-seg); segment models: deeplabv3_mnv2_pascal_257',
+      'classify.classes.0: "cars" is not a class label of detector model yolox_nano; did you mean "car"?',
+    ]);
+    const good = config({ classify: { classes: ['car'] }, segment: {} });
+    assert.deepEqual(configReferenceIssues(good, await loadConfigReferences(good)), []);
+  });
+
   test('detector.model: an unknown id suggests the closest detector; a non-detector model is refused', async () => {
     const c = config({ detector: { model: 'yolox_nan', classes: ['persn'] } });
     assert.deepEqual(configReferenceIssues(c, await loadConfigReferences(c)), [

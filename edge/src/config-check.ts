@@ -142,8 +142,8 @@ function classIssues(
 /**
  * Every field of `config` that names something it does not find: detector.model (a detection model of the
  * manifest), detector.classes (labels of that model), reid.model (a model of the manifest; suggestions among
- * the re-ID models) and
- * reid.classes (labels of the detector, whose detections re-ID embeds), and streams.N.source (a scheme that
+ * the re-ID models), reid.classes and classify.classes (labels of the detector, whose detections those stages
+ * take), classify.model and segment.model (models of that task), and streams.N.source (a scheme that
  * sources.schemes allows). Each problem reads
  * "path: problem", with the closest valid names when some are close. Empty when all is well.
  */
@@ -173,6 +173,23 @@ export function configReferenceIssues(config: EdgeConfig, refs: ConfigReferences
     // A model of another task is refused by ReidStage.create(), also before any stream starts.
     if (!reid)
       issues.push(`reid.model: ${unknownName('a model in the manifest', config.reid.model, reidModels)}`);
+  }
+  for (const [stage, task] of [
+    ['classify', 'classification'],
+    ['segment', 'segmentation'],
+  ] as const) {
+    const id = config[stage]?.model;
+    if (id === undefined) continue;
+    const fitting = manifest.models
+      .filter((m) => m.task === task && m.adapter !== 'yolov8-seg')
+      .map((m) => m.id);
+    const model = manifest.models.find((m) => m.id === id);
+    if (!model) issues.push(`${stage}.model: ${unknownName('a model in the manifest', id, fitting)}`);
+    else if (!fitting.includes(id)) {
+      issues.push(
+        `${stage}.model: "${id}" is a ${model.task} model (adapter ${model.adapter}); ${stage} models: ${known(fitting)}`,
+      );
+    }
   }
   return [...issues, ...classReferenceIssues(config, refs), ...sourceSchemeIssues(config)];
 }
@@ -204,6 +221,7 @@ export function classReferenceIssues(config: EdgeConfig, refs: ConfigReferences)
   return [
     ...classIssues('detector.classes', config.detector.classes, detector, labels),
     ...(config.reid ? classIssues('reid.classes', config.reid.classes, detector, labels) : []),
+    ...(config.classify ? classIssues('classify.classes', config.classify.classes, detector, labels) : []),
   ];
 }
 

@@ -7,6 +7,7 @@ import { redactSubstituted, substitutedSourceIssues, substituteEnv } from './con
 import { HWACCELS } from './decoder.ts';
 import { ConfigError } from './errors.ts';
 import { IdSchema } from './ids.ts';
+import { ClassifyConfig, SegmentConfig, StageList, stageListIssues } from './stages-config.ts';
 import { hasNul, NUL_MESSAGE } from './uplink.ts';
 
 /** Edge and stream ids: the wire's one id rule (ids.ts). */
@@ -28,6 +29,8 @@ export const StreamConfig = z.strictObject({
   stalenessMs: z.number().int().positive().default(1000),
   /** Stop the stream (state 'ended') once this many frames were decoded; counts across loops. Default: no limit. */
   maxFrames: z.number().int().positive().optional(),
+  /** Its stages in order, e.g. `[detect, classify]` or `detect -> classify` (docs/stages.md). Default: detect plus every configured stage. */
+  stages: StageList.optional(),
 });
 export type StreamConfig = z.infer<typeof StreamConfig>;
 export type StreamConfigInput = z.input<typeof StreamConfig>;
@@ -310,6 +313,10 @@ export const EdgeConfig = z.strictObject({
   tracker: TrackerConfig.default(ByteTrackConfig.parse({ type: 'bytetrack' })),
   /** Appearance embeddings (re-ID) of detected objects. Default: on when the tracker is deepsort. */
   reid: ReidConfig.optional(),
+  /** Classification of detection crops or whole frames (stage "classify"). Default: off. */
+  classify: ClassifyConfig.optional(),
+  /** Semantic segmentation of frames (stage "segment"). Default: off. */
+  segment: SegmentConfig.optional(),
   sinks: z.array(SinkConfig).default([]),
   /** The hub this edge sends tracks, thumbnails, embeddings and heartbeats to, and takes commands from. Default: none. */
   hub: HubLinkConfig.optional(),
@@ -359,12 +366,16 @@ export function parseEdgeConfig(input: unknown, origin = 'config'): EdgeConfig {
     ]);
   }
   const seen = new Set<string>();
+  const available = { ...config, reid: config.tracker.type === 'deepsort' && (config.reid?.enabled ?? true) };
+  const stageIssues: string[] = [];
   config.streams.forEach((s, i) => {
     s.id ??= `cam${i + 1}`;
     if (seen.has(s.id))
       throw new ConfigError(`Invalid ${origin}`, [`streams.${i}.id: duplicate stream id "${s.id}"`]);
     seen.add(s.id);
+    if (s.stages) stageIssues.push(...stageListIssues(s.stages, `streams.${i}.stages`, available));
   });
+  if (stageIssues.length) throw new ConfigError(`Invalid ${origin}`, stageIssues);
   return config;
 }
 

@@ -10,6 +10,7 @@ export * from './logger.ts';
 export * from './model-spec.ts';
 export * from './overflow.ts';
 export * from './signalling.ts';
+export * from './stages-config.ts';
 export * from './time.ts';
 export * from './types.ts';
 export * from './uplink.ts';

@@ -23,6 +23,8 @@ export interface Detection {
   label: string;
   /** Its pixels, from a segmentation model (yolov8-seg); absent for box-only detectors. */
   mask?: Mask;
+  /** What a classifier sees in its crop (stage "classify"), best first; absent when it was not classified. */
+  classes?: ClassLabel[];
 }
 
 /** One class of a classifier's answer for a frame or crop. */
@@ -44,6 +46,21 @@ export interface ClassArea {
 /** A semantic segmentation of one frame, summarised: the classes present, largest first. */
 export interface SegmentationSummary {
   classes: ClassArea[];
+}
+
+/**
+ * A per-pixel class map, run-length coded: a `w` x `h` grid laid over the whole source frame, row-major runs as
+ * alternating [classId, length] pairs in `runs`.
+ */
+export interface ClassMap {
+  w: number;
+  h: number;
+  runs: number[];
+}
+
+/** A frame's semantic segmentation as published: per-class areas and, unless turned off, the class map. */
+export interface FrameSegmentation extends SegmentationSummary {
+  map?: ClassMap;
 }
 
 /** Lifecycle of a track: tentative until confirmed by hits, lost while coasting, removed after maxAge. */
@@ -68,6 +85,8 @@ export interface Track {
   embedding?: Float32Array;
   /** The matched detection's mask on this frame, when a segmentation model runs. */
   mask?: Mask;
+  /** The labels its crop was classified with last (stage "classify"), kept between classified frames. */
+  classes?: ClassLabel[];
 }
 
 /** Milliseconds spent per stage for one frame. */
@@ -79,6 +98,8 @@ export interface StageTimings {
   postprocessMs?: number;
   /** Waiting for re-ID embeddings of this frame's detections (crop, batch, model). */
   embedMs?: number;
+  /** Waiting for the stages after detection (re-ID, classify, segment), all together. */
+  stagesMs?: number;
   trackMs?: number;
   /** Decoder output to tracks out. */
   totalMs?: number;
@@ -98,6 +119,10 @@ export interface FrameResult {
   capturedAt: number;
   detections: Detection[];
   tracks: Track[];
+  /** The whole frame's classes (stage "classify" on frames), best first, on the frames it ran on. */
+  classification?: ClassLabel[];
+  /** The frame's semantic segmentation (stage "segment"), on the frames it ran on. */
+  segmentation?: FrameSegmentation;
   timings: StageTimings;
 }
 

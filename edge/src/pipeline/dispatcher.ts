@@ -15,20 +15,19 @@ import type { DecodedFrame } from '../frame.ts';
 import type { InferenceBackend } from '../inference/backend.ts';
 import type { InferResult } from '../inference/protocol.ts';
 import type { CropSource } from '../preprocess/crop.ts';
-import type { ReidStage } from '../reid/reid-stage.ts';
-import type { Appearance } from '../tracking/tracker.ts';
+import { type PostStages, runStages, type StagePart } from '../stages/run-stages.ts';
 import { FailureLog } from './failure-log.ts';
 import { InFlight } from './in-flight.ts';
 import type { LiveStream } from './live-stream.ts';
 import { type DroppedFrame, droppedFrame, type FrameDropReason } from './runtime-events.ts';
 import type { Scheduler } from './scheduler.ts';
-import type { FrameSlot, StreamOutput } from './stream-core.ts';
+import type { FrameSlot, StageOutcome, StreamOutput } from './stream-core.ts';
 
 export interface DispatcherOptions {
   backend: InferenceBackend;
   scheduler: Scheduler;
-  /** Computes the embeddings a core waits for; unset when re-ID is off. */
-  reid?: ReidStage;
+  /** The stages after detection a core may wait for (re-ID, classify, segment; each unset when off). */
+  stages: PostStages;
   /** The live stream of an id (undefined once removed). */
   stream(id: string): LiveStream | undefined;
   /** Whether the thumbnail stage considers the frame with this sequence number (its pixels are kept then). */
@@ -58,16 +57,17 @@ interface Sent {
 export class Dispatcher {
   readonly #o: DispatcherOptions;
   readonly #inflight = new InFlight();
-  readonly #reidFailures: FailureLog<string>;
+  readonly #failures: Record<StagePart, FailureLog<string>>;
   #waitTimer?: NodeJS.Timeout;
   #stopped = false;
 
   constructor(options: DispatcherOptions) {
     this.#o = options;
-    this.#reidFailures = new FailureLog<string>(
-      options.log,
-      're-ID failed; frames tracked without appearance',
-    );
+    this.#failures = {
+      reid: new FailureLog<string>(options.log, 're-ID failed; frames tracked without appearance'),
+      classify: new FailureLog<string>(options.log, 'classification failed; frames published without labels'),
+      segment: new FailureLog<string>(options.log, 'segmentation failed; frames published without it'),
+    };
   }
 
   /** Inference calls and embedding waits in flight. */
@@ -110,9 +110,9 @@ export class Dispatcher {
     return this.#inflight.idle(timeoutMs);
   }
 
-  /** Log the summary of re-ID failures not reported yet. */
+  /** Log the summary of stage failures (re-ID, classify, segment) not reported yet. */
   flushFailures(): void {
-    this.#reidFailures.flush();
+    for (const log of Object.values(this.#failures)) log.flush();
   }
 
   #dispatch(batch: DecodedFrame[]): void {
@@ -170,33 +170,32 @@ export class Dispatcher {
     this.#o.settled();
   }
 
-  /** Carry out what a stream's core returned: publish, report drops, compute embeddings. */
+  /** Carry out what a stream's core returned: publish, report drops, run the stages after detection. */
   #act(s: LiveStream, outputs: StreamOutput[]): void {
     for (const o of outputs) {
       if (o.type === 'result') this.#o.publish(o.result, o.thumbPixels);
       else if (o.type === 'dropped') this.#o.dropped(s.id, o.pts, 'infer-failed', o.frame);
-      else this.#embed(s, o);
+      else this.#stages(s, o);
     }
     // Let the scheduler send this stream's frames again once few enough are dispatched but untracked.
     if (!s.retired && !s.core.held) this.#o.scheduler.hold(s.id, false);
   }
 
-  /** A frame waits for the embeddings of its eligible detections; when re-ID fails it is tracked without them. */
-  #embed(s: LiveStream, o: Extract<StreamOutput, { type: 'embed' }>): void {
+  /** A frame waits for its stages (all at once); a stage that fails leaves its part out (the frame goes on). */
+  #stages(s: LiveStream, o: Extract<StreamOutput, { type: 'stages' }>): void {
     this.#inflight.add();
-    this.#o.reid!.appearance(o.pixels, o.detections, o.eligible).then(
-      (appearance) => this.#afterEmbedding(s, appearance),
-      (err: unknown) => {
-        if (!(err instanceof ClosedError)) this.#reidFailures.failed(s.id, err, { stream: s.id });
-        this.#afterEmbedding(s, undefined);
-      },
+    runStages(this.#o.stages, o.pixels, o.detections, o.work, (part, err) => {
+      if (!(err instanceof ClosedError)) this.#failures[part].failed(s.id, err, { stream: s.id });
+    }).then(
+      (outcome) => this.#afterStages(s, outcome),
+      () => this.#afterStages(s, undefined),
     );
   }
 
-  #afterEmbedding(s: LiveStream, appearance: Appearance | undefined): void {
+  #afterStages(s: LiveStream, outcome: StageOutcome | undefined): void {
     // Also while closing: close() waits for frames in flight and the sinks are still open.
     try {
-      this.#act(s, s.core.embedded(appearance));
+      this.#act(s, s.core.staged(outcome));
     } catch (err) {
       this.#o.log.error({ stream: s.id, err: describeError(err) }, 'tracking failed');
     }

@@ -22,13 +22,14 @@ import { checkConfigReferences } from '../config-check.ts';
 import type { DecodedFrame } from '../frame.ts';
 import type { InferenceBackend, InferenceBackendFactory } from '../inference/backend.ts';
 import { InferencePool } from '../inference/inference-pool.ts';
-import { retuneIfStale } from '../inference/retune.ts';
-import { withStoredTuning } from '../inference/tuning.ts';
+import { startingLayout } from '../inference/retune.ts';
 import { createEdgeMetrics, type EdgeMetrics } from '../metrics/edge-metrics.ts';
 import { type LoadedModel, loadModel } from '../models/load.ts';
 import { loadManifest } from '../models/manifest.ts';
-import { ReidStage, type ReidStats } from '../reid/reid-stage.ts';
+import type { ReidStats } from '../reid/reid-stage.ts';
 import type { StreamInfo } from '../sources/stream-source.ts';
+import { closePostStages, openPostStages, stageWorkOf, streamStages } from '../stages/post-stages.ts';
+import type { PostStages } from '../stages/run-stages.ts';
 import { ThumbnailStage } from '../thumbnails/thumbnail-stage.ts';
 import { createTracker } from '../tracking/create-tracker.ts';
 import type { ConfigPatch } from './config-change.ts';
@@ -43,13 +44,7 @@ import {
   streamSourceOptions,
 } from './live-stream.ts';
 import { ResultFanout } from './result-fanout.ts';
-import {
-  decodeThreshold,
-  droppedFrame,
-  type EdgeRuntimeEvents,
-  edgeIdOf,
-  reidEnabled,
-} from './runtime-events.ts';
+import { decodeThreshold, droppedFrame, type EdgeRuntimeEvents, edgeIdOf } from './runtime-events.ts';
 import type { EdgeRuntimeOptions } from './runtime-options.ts';
 import { Scheduler } from './scheduler.ts';
 import { StreamCore } from './stream-core.ts';
@@ -64,7 +59,8 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
   readonly #options: EdgeRuntimeOptions;
   #model?: LoadedModel;
   #backend?: InferenceBackend;
-  #reid?: ReidStage;
+  /** The stages after detection this edge runs (re-ID, classify, segment). */
+  #stages: PostStages = {};
   /** Most frames of one stream dispatched but not yet tracked before its queue is held (set in start()). */
   #maxUntracked = Number.POSITIVE_INFINITY;
   #scheduler?: Scheduler;
@@ -232,9 +228,8 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
 
   async #start(): Promise<void> {
     const { config } = this;
-    // Fields naming a model or a class label are checked before anything opens: a typo in detector.classes
-    // would otherwise fail every frame (ConfigError naming the field and the closest valid names). Model ids
-    // first, then the classes against the labels of the model as loaded (its files verified).
+    // Model ids, then class labels (against the model as loaded) are checked before anything opens: a typo
+    // would otherwise fail every frame (ConfigError naming the field and the closest valid names).
     const manifest = await loadManifest();
     checkConfigReferences(config, { manifest });
     this.#model = await loadModel(config.detector.model, { modelsDir: config.modelsDir, manifest });
@@ -247,22 +242,14 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
     this.#streams.references = refs;
     await this.#fanout.openSinks(config.sinks);
     if (this.#closed) return; // close() was called meanwhile; it closes what is open once this returns
-    // A stored tuning (`sightline tune`) fills the layout the operator left to defaults; explicit config wins.
-    // One measured for another model file or provider is measured again first.
-    if (this.#options.inferenceInput && this.#options.retuneStale !== false) {
-      await retuneIfStale(this.#model, this.#options.inferenceInput, {
-        ...(this.#options.stateDir ? { stateDir: this.#options.stateDir } : {}),
-        ...(this.#options.inferenceBackend ? { factory: this.#options.inferenceBackend } : {}),
-        log: this.#log,
-      });
-      if (this.#closed) return;
-    }
-    const { inference, entry } = withStoredTuning(
-      this.#model.entry,
+    // A stored tuning (re-measured first when stale) fills the layout the config leaves unset.
+    const { inference, entry } = await startingLayout(
+      this.#model,
       config.inference,
       this.#options,
       this.#log,
     );
+    if (this.#closed) return;
     const backend = await this.#createBackend({
       model: entry,
       modelPath: this.#model.path,
@@ -275,21 +262,17 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
     this.#backend = backend;
     backend.on('slot', () => this.#dispatcher?.pump());
     backend.on('failed', (err) => this.#onBackendFailed(err));
-    if (reidEnabled(config) && !this.#closed) {
-      this.#reid = await ReidStage.create({
-        reid: config.reid,
-        inference: config.inference,
-        modelsDir: config.modelsDir,
-        manifest,
-        backend: this.#createBackend,
-      });
-      this.#log.info({ model: this.#reid.config.model, provider: this.#reid.provider }, 're-ID ready');
-    }
+    this.#stages = await openPostStages(config, {
+      manifest,
+      backend: this.#createBackend,
+      log: this.#log,
+      closed: () => this.#closed,
+    });
     this.#scheduler = new Scheduler({ maxBatch: backend.maxBatch, maxWaitMs: config.inference.maxWaitMs });
     this.#dispatcher = new Dispatcher({
       backend,
       scheduler: this.#scheduler,
-      ...(this.#reid ? { reid: this.#reid } : {}),
+      stages: this.#stages,
       stream: (id) => this.#streams.get(id),
       wantsThumbnail: (seq) => this.#thumbnails.wants(seq),
       publish: (result, thumbPixels) => this.#fanout.publish(result, thumbPixels),
@@ -312,7 +295,7 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
 
   /** Re-ID counters (crops embedded, model calls, failures), or undefined when re-ID is off. */
   reidStats(): ReidStats | undefined {
-    return this.#reid?.stats();
+    return this.#stages.reid?.stats();
   }
 
   /** Live counters for every stream. */
@@ -334,7 +317,7 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
     await this.#dispatcher?.idle();
     await this.#thumbnails.close();
     await this.#backend?.close();
-    await this.#reid?.close();
+    await closePostStages(this.#stages);
     this.#dispatcher?.flushFailures();
     await this.#fanout.close();
   }
@@ -410,18 +393,21 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
    */
   #openStream(config: StreamConfig & { id: string }, carry?: LiveStream): LiveStream {
     const backend = this.#backend!;
-    const reid = this.#reid;
+    const names = streamStages(this.config, config);
+    const reid = names.includes('reid') ? this.#stages.reid : undefined;
+    const stageWork = stageWorkOf(names, this.#stages);
     const core = new StreamCore({
       streamId: config.id,
       tracker: createTracker(this.config.tracker),
       ...(reid ? { reidEligible: (d, wanted) => reid.eligible(d, wanted) } : {}),
+      ...(stageWork ? { stageWork } : {}),
       maxUntracked: this.#maxUntracked,
       minScore: () => this.config.detector.confidence,
       ...(carry ? { carry: carry.core } : {}),
     });
     const source = streamSourceOptions(this.config, config, {
       fit: decodeFit({
-        reidFrameHeight: this.#reid?.config.frameHeight,
+        reidFrameHeight: this.#stages.reid?.config.frameHeight,
         letterbox: this.#model!.entry.preprocess.resize === 'letterbox',
         inputSize: backend.inputSize,
       }),

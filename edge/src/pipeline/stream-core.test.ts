@@ -204,16 +204,22 @@ describe('StreamCore re-ID wait', () => {
     clock.t = 10;
     const out = c.drain();
     assert.deepEqual(out, [
-      { type: 'embed', detections: [det(0.9), det(0.8, 'car')], pixels: px, eligible: [true, false] },
+      {
+        type: 'stages',
+        detections: [det(0.9), det(0.8, 'car')],
+        pixels: px,
+        work: { embed: [true, false] },
+      },
     ]);
     assert.equal(c.waiting, true);
     assert.deepEqual(c.drain(), [], 'frame 1 waits behind frame 0');
     clock.t = 35;
     const emb = new Float32Array([1, 0]);
-    const after = c.embedded({ embeddings: [emb, undefined] });
+    const after = c.staged({ appearance: { embeddings: [emb, undefined] } });
     assert.deepEqual(seqs(after), [0, 1], 'frame 1 (nothing eligible) follows at once');
     const r0 = (after[0] as Extract<StreamOutput, { type: 'result' }>).result;
     assert.equal(r0.timings.embedMs, 25);
+    assert.equal(r0.timings.stagesMs, 25);
     assert.deepEqual(tracker.calls[0]!.appearance, { embeddings: [emb, undefined] });
     assert.equal(tracker.calls[1]!.appearance, undefined);
     assert.equal(c.waiting, false);
@@ -223,8 +229,8 @@ describe('StreamCore re-ID wait', () => {
     const tracker = fakeTracker(true);
     const { c } = core({ tracker, reidEligible });
     c.complete(c.push(frame(0), { pixels: pixels() }), inference());
-    assert.equal(c.drain()[0]?.type, 'embed');
-    assert.deepEqual(seqs(c.embedded(undefined)), [0]);
+    assert.equal(c.drain()[0]?.type, 'stages');
+    assert.deepEqual(seqs(c.staged(undefined)), [0]);
     assert.deepEqual(tracker.calls, [{ n: 1 }]);
   });
 
@@ -248,14 +254,72 @@ describe('StreamCore re-ID wait', () => {
   test('a stream retired while its frame waits publishes nothing once the embeddings come', () => {
     const { c } = core({ tracker: fakeTracker(true), reidEligible });
     c.complete(c.push(frame(0), { pixels: pixels() }), inference());
-    assert.equal(c.drain()[0]?.type, 'embed');
+    assert.equal(c.drain()[0]?.type, 'stages');
     c.retire();
-    assert.deepEqual(c.embedded({ embeddings: [undefined] }), []);
+    assert.deepEqual(c.staged({ appearance: { embeddings: [undefined] } }), []);
     assert.equal(c.waiting, false);
   });
 
-  test('embedded() without a frame waiting is a programming error', () => {
+  test('staged() without a frame waiting is a programming error', () => {
     const { c } = core();
-    assert.throws(() => c.embedded(undefined), /Expected a frame of stream cam waiting for embeddings/);
+    assert.throws(() => c.staged(undefined), /Expected a frame of stream cam waiting for its stages/);
+  });
+});
+
+describe('StreamCore classify and segment stages', () => {
+  const labels = (label: string) => [{ classId: 1, label, score: 0.9 }];
+
+  test('the stage plan asks for crops and the frame; labels land on detections, then on the tracks', () => {
+    const tracker = fakeTracker(false);
+    const seen: number[] = [];
+    const { c } = core({
+      tracker,
+      stageWork: (r) => {
+        seen.push(r.seq);
+        return r.seq % 2 === 0
+          ? { classifyCrops: r.detections.map((d) => d.label === 'car'), segment: true }
+          : undefined;
+      },
+    });
+    assert.equal(c.wantsPixels, true, 'the stages need the pixels');
+    const px = pixels();
+    const slots = [0, 1].map((i) => c.push(frame(i), { pixels: i === 0 ? px : pixels() }));
+    c.complete(slots[0]!, inference([det(0.9), det(0.8, 'car')]));
+    c.complete(slots[1]!, inference([det(0.7, 'car')]));
+    const out = c.drain();
+    assert.deepEqual(out, [
+      {
+        type: 'stages',
+        detections: [det(0.9), det(0.8, 'car')],
+        pixels: px,
+        work: { classifyCrops: [false, true], segment: true },
+      },
+    ]);
+    const segmentation = { classes: [{ classId: 0, label: 'background', fraction: 1 }] };
+    const after = c.staged({ crops: [undefined, labels('minivan')], segmentation });
+    assert.deepEqual(seqs(after), [0, 1], 'frame 1 needs no stage and follows');
+    const r0 = (after[0] as Extract<StreamOutput, { type: 'result' }>).result;
+    assert.equal(r0.detections[0]!.classes, undefined);
+    assert.deepEqual(r0.detections[1]!.classes, labels('minivan'));
+    assert.deepEqual(r0.segmentation, segmentation);
+    const r1 = (after[1] as Extract<StreamOutput, { type: 'result' }>).result;
+    assert.equal(r1.segmentation, undefined);
+    assert.deepEqual(seen, [0, 1]);
+  });
+
+  test('no crop eligible and no frame work: no wait; a failed stage leaves its part out', () => {
+    const { c } = core({ stageWork: (r) => ({ classifyCrops: r.detections.map(() => false) }) });
+    c.complete(c.push(frame(0), { pixels: pixels() }), inference([det(0.9)]));
+    assert.deepEqual(seqs(c.drain()), [0]);
+    const framed = core({ stageWork: () => ({ classifyFrame: true }) });
+    const px = pixels();
+    framed.c.complete(framed.c.push(frame(0), { pixels: px }), inference([det(0.9)]));
+    assert.deepEqual(framed.c.drain(), [
+      { type: 'stages', detections: [det(0.9)], pixels: px, work: { classifyFrame: true } },
+    ]);
+    // The classifier failed: the frame is published without a classification.
+    const [published] = framed.c.staged({}) as Extract<StreamOutput, { type: 'result' }>[];
+    assert.equal(published!.result.classification, undefined);
+    assert.equal(published!.result.seq, 0);
   });
 });

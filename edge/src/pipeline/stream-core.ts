@@ -1,11 +1,17 @@
 /**
  * The per-stream core of the pipeline, pure and synchronous: frames dispatched in decode order wait in a reorder
- * buffer for their inference results, a frame whose detections the tracker wants embeddings for waits for them
- * (and holds the frames behind it), then each frame is tracked and timed. No workers, sources or sinks: the
- * runtime feeds it (push, complete, embedded) and acts on what it returns (results to publish, frames dropped,
- * embeddings to compute).
+ * buffer for their inference results, a frame that needs the stages after detection (embeddings the tracker wants,
+ * classification, segmentation) waits for them (and holds the frames behind it), then each frame is tracked and
+ * timed. No workers, sources or sinks: the runtime feeds it (push, complete, staged) and acts on what it returns
+ * (results to publish, frames dropped, stage work to do).
  */
-import { type Detection, type FrameResult, nowMs } from '@sightline/shared';
+import {
+  type ClassLabel,
+  type Detection,
+  type FrameResult,
+  type FrameSegmentation,
+  nowMs,
+} from '@sightline/shared';
 import type { CropSource } from '../preprocess/crop.ts';
 import type { Appearance, Tracker } from '../tracking/tracker.ts';
 import { type DroppedFrame, droppedFrame } from './runtime-events.ts';
@@ -44,10 +50,36 @@ export type StreamOutput =
   /** This frame's inference failed: it gets no result ('frame-dropped' with reason 'infer-failed'). */
   | { type: 'dropped'; pts: number; frame: DroppedFrame }
   /**
-   * Compute the embeddings of the `eligible` detections cut from `pixels`, then call embedded() (with undefined
-   * when that failed). Always the last output: the frames behind this one wait.
+   * Do `work` on this frame (`pixels`, its `detections`), then call staged() with what came of it (undefined when
+   * it all failed). Always the last output: the frames behind this one wait.
    */
-  | { type: 'embed'; detections: readonly Detection[]; pixels: CropSource; eligible: boolean[] };
+  | { type: 'stages'; detections: readonly Detection[]; pixels: CropSource; work: StageWork };
+
+/** What the stages after detection do for one frame. */
+export interface StageWork {
+  /** re-ID: which detections get embeddings. */
+  embed?: boolean[];
+  /** classify: which detections' crops are classified. */
+  classifyCrops?: boolean[];
+  /** classify: the whole frame. */
+  classifyFrame?: boolean;
+  /** segment: the whole frame. */
+  segment?: boolean;
+}
+
+/** What the stages gave for one frame; a part that failed or was not asked for is absent. */
+export interface StageOutcome {
+  appearance?: Appearance;
+  /** Labels per detection (undefined where not classified). */
+  crops?: (ClassLabel[] | undefined)[];
+  frame?: ClassLabel[];
+  segmentation?: FrameSegmentation;
+}
+
+/** The classify and segment work a frame needs (the runtime's per-stream stage plan); undefined for none. */
+export type StageWorkOf = (
+  result: FrameResult,
+) => Pick<StageWork, 'classifyCrops' | 'classifyFrame' | 'segment'> | undefined;
 
 export interface StreamCoreOptions {
   streamId: string;
@@ -57,6 +89,8 @@ export interface StreamCoreOptions {
    * and no frame waits.
    */
   reidEligible?: (detections: readonly Detection[], wanted: readonly boolean[]) => boolean[];
+  /** The classify and segment work each frame needs. Unset: those stages are off for this stream. */
+  stageWork?: StageWorkOf;
   /** Frames dispatched but not yet tracked from which `held` is true. Default Infinity. */
   maxUntracked?: number;
   /** The score a detection needs to be published (read per frame: it may change live). Default 0 (all). */
@@ -90,19 +124,21 @@ export class StreamCore {
   activeTracks = 0;
   #tracker: Tracker;
   readonly #reidEligible: StreamCoreOptions['reidEligible'];
+  readonly #stageWork: StageWorkOf | undefined;
   readonly #maxUntracked: number;
   readonly #minScore: () => number;
   readonly #now: () => number;
   /** Dispatched frames in decode order, waiting for their results so the tracker sees them in order. */
   #slots: Slot[] = [];
-  /** The frame waiting for its embeddings (the frames behind it wait too). */
-  #embedding?: { result: FrameResult; t0: number; thumbPixels?: CropSource };
+  /** The frame waiting for its stages (the frames behind it wait too). */
+  #staging?: { result: FrameResult; t0: number; embed: boolean; thumbPixels?: CropSource };
   #retired = false;
 
   constructor(options: StreamCoreOptions) {
     this.streamId = options.streamId;
     this.#tracker = options.tracker;
     this.#reidEligible = options.reidEligible;
+    this.#stageWork = options.stageWork;
     this.#maxUntracked = options.maxUntracked ?? Number.POSITIVE_INFINITY;
     this.#minScore = options.minScore ?? (() => 0);
     this.#now = options.now ?? nowMs;
@@ -121,9 +157,12 @@ export class StreamCore {
     this.activeTracks = 0;
   }
 
-  /** Whether a dispatched frame's pixels may be needed for re-ID: pass them to push() then. */
+  /** Whether a dispatched frame's pixels may be needed by the stages (re-ID, classify, segment): pass them to push() then. */
   get wantsPixels(): boolean {
-    return this.#reidEligible !== undefined && this.#tracker.appearanceWanted !== undefined;
+    return (
+      this.#stageWork !== undefined ||
+      (this.#reidEligible !== undefined && this.#tracker.appearanceWanted !== undefined)
+    );
   }
 
   /** Frames dispatched but not yet tracked (or dropped). */
@@ -136,9 +175,9 @@ export class StreamCore {
     return this.#slots.length >= this.#maxUntracked;
   }
 
-  /** A frame waits for its embeddings. */
+  /** A frame waits for its stages. */
   get waiting(): boolean {
-    return this.#embedding !== undefined;
+    return this.#staging !== undefined;
   }
 
   get retired(): boolean {
@@ -192,12 +231,12 @@ export class StreamCore {
 
   /**
    * Hand the results back so far to the tracker strictly in decode order, even when they came back out of order;
-   * stop at a frame still in flight, or at one whose embeddings are wanted (an 'embed' output, last).
+   * stop at a frame still in flight, or at one that needs its stages (a 'stages' output, last).
    */
   drain(): StreamOutput[] {
     const out: StreamOutput[] = [];
     if (this.#retired) return out;
-    while (!this.#embedding && this.#slots.length && this.#slots[0]!.done !== undefined) {
+    while (!this.#staging && this.#slots.length && this.#slots[0]!.done !== undefined) {
       const slot = this.#slots.shift()!;
       const result = slot.done;
       if (!result) {
@@ -205,36 +244,63 @@ export class StreamCore {
         continue;
       }
       const thumbPixels = slot.thumb ? slot.pixels : undefined;
-      const eligible = this.#eligible(slot, result);
-      if (!eligible || !slot.pixels) {
+      const work = slot.pixels ? this.#work(slot, result) : undefined;
+      if (!work || !slot.pixels) {
         out.push(this.#track(result, undefined, thumbPixels));
         continue;
       }
-      this.#embedding = { result, t0: this.#now(), ...(thumbPixels ? { thumbPixels } : {}) };
-      out.push({ type: 'embed', detections: result.detections, pixels: slot.pixels, eligible });
+      this.#staging = {
+        result,
+        t0: this.#now(),
+        embed: work.embed !== undefined,
+        ...(thumbPixels ? { thumbPixels } : {}),
+      };
+      out.push({ type: 'stages', detections: result.detections, pixels: slot.pixels, work });
       break;
     }
     return out;
   }
 
   /**
-   * The embeddings the last 'embed' output asked for (undefined when computing them failed: the frame is tracked
-   * without appearance); then drains the frames behind it. A retired stream publishes nothing more.
+   * What the stages of the last 'stages' output gave (undefined when they all failed: the frame is tracked
+   * without); then drains the frames behind it. A retired stream publishes nothing more.
    */
-  embedded(appearance: Appearance | undefined): StreamOutput[] {
-    const waiting = this.#embedding;
+  staged(outcome: StageOutcome | undefined): StreamOutput[] {
+    const waiting = this.#staging;
     if (!waiting)
-      throw new TypeError(`Expected a frame of stream ${this.streamId} waiting for embeddings but none is`);
-    this.#embedding = undefined;
-    waiting.result.timings.embedMs = this.#now() - waiting.t0;
+      throw new TypeError(`Expected a frame of stream ${this.streamId} waiting for its stages but none is`);
+    this.#staging = undefined;
+    const { result } = waiting;
+    const ms = this.#now() - waiting.t0;
+    result.timings.stagesMs = ms;
+    if (waiting.embed) result.timings.embedMs = ms;
     if (this.#retired) return [];
-    return [this.#track(waiting.result, appearance, waiting.thumbPixels), ...this.drain()];
+    outcome?.crops?.forEach((classes, i) => {
+      const d = result.detections[i];
+      if (d && classes) d.classes = classes;
+    });
+    if (outcome?.frame) result.classification = outcome.frame;
+    if (outcome?.segmentation) result.segmentation = outcome.segmentation;
+    return [this.#track(result, outcome?.appearance, waiting.thumbPixels), ...this.drain()];
   }
 
   /** Take the stream out of service: frames dispatched or waiting publish nothing (their results are ignored). */
   retire(): void {
     this.#retired = true;
     this.#slots = [];
+  }
+
+  /** The stage work of a frame: embeddings the tracker wants and the stream's classify / segment work; undefined for none. */
+  #work(slot: Slot, result: FrameResult): StageWork | undefined {
+    const embed = this.#eligible(slot, result);
+    const extra = this.#stageWork?.(result);
+    const work: StageWork = {
+      ...(embed ? { embed } : {}),
+      ...(extra?.classifyCrops?.includes(true) ? { classifyCrops: extra.classifyCrops } : {}),
+      ...(extra?.classifyFrame ? { classifyFrame: true } : {}),
+      ...(extra?.segment ? { segment: true } : {}),
+    };
+    return Object.keys(work).length ? work : undefined;
   }
 
   /** Which detections get embeddings: undefined when none (re-ID off, no pixels, none wanted or eligible). */

@@ -1,9 +1,9 @@
-/** Gathers re-ID crops from every stream into shared model batches. */
+/** Gathers crops (re-ID, classification) from every stream into shared model batches. */
 import { InferenceError } from '@sightline/shared';
 import type { ImageBuffer } from '../frame.ts';
 
-/** Runs one batch of crops (at most `maxBatch`) and returns one embedding per crop, in order. */
-export type RunBatch = (crops: ImageBuffer[]) => Promise<Float32Array[]>;
+/** Runs one batch of crops (at most `maxBatch`) and returns one answer per crop (an embedding, labels), in order. */
+export type RunBatch<T = Float32Array> = (crops: ImageBuffer[]) => Promise<T[]>;
 
 export interface CropBatcherOptions {
   /** Most crops per model call. Default 32. */
@@ -12,15 +12,15 @@ export interface CropBatcherOptions {
   concurrency?: number;
 }
 
-interface Request {
+interface Request<T> {
   crops: ImageBuffer[];
-  out: (Float32Array | undefined)[];
+  out: (T | undefined)[];
   /** Crops of this request not yet sent. */
   next: number;
   /** Crops of this request not yet answered. */
   open: number;
   failed?: Error;
-  resolve: (e: Float32Array[]) => void;
+  resolve: (e: T[]) => void;
   reject: (e: Error) => void;
 }
 
@@ -30,17 +30,17 @@ interface Request {
  * maxBatch per call. Requests may
  * be split across calls; each resolves with its embeddings in order once all of them are back.
  */
-export class CropBatcher {
-  readonly #run: RunBatch;
+export class CropBatcher<T = Float32Array> {
+  readonly #run: RunBatch<T>;
   readonly #maxBatch: number;
   readonly #concurrency: number;
-  readonly #queue: Request[] = [];
+  readonly #queue: Request<T>[] = [];
   #running = 0;
   /** Model calls made and crops sent, for batch-size statistics. */
   calls = 0;
   crops = 0;
 
-  constructor(run: RunBatch, options: CropBatcherOptions = {}) {
+  constructor(run: RunBatch<T>, options: CropBatcherOptions = {}) {
     this.#run = run;
     this.#maxBatch = positive(options.maxBatch ?? 32, 'maxBatch');
     this.#concurrency = positive(options.concurrency ?? 1, 'concurrency');
@@ -52,7 +52,7 @@ export class CropBatcher {
   }
 
   /** Embeddings of `crops`, in order. Rejects with the batch's error when a call that carried one of them fails. */
-  embed(crops: ImageBuffer[]): Promise<Float32Array[]> {
+  embed(crops: ImageBuffer[]): Promise<T[]> {
     if (crops.length === 0) return Promise.resolve([]);
     return new Promise((resolve, reject) => {
       this.#queue.push({ crops, out: new Array(crops.length), next: 0, open: crops.length, resolve, reject });
@@ -62,10 +62,10 @@ export class CropBatcher {
 
   #pump(): void {
     while (this.#running < this.#concurrency && this.#queue.length) {
-      const parts: { req: Request; from: number; to: number }[] = [];
+      const parts: { req: Request<T>; from: number; to: number }[] = [];
       let room = this.#maxBatch;
       while (room > 0 && this.#queue.length) {
-        const req = this.#queue[0] as Request;
+        const req = this.#queue[0] as Request<T>;
         const from = req.next;
         const to = Math.min(req.crops.length, from + room);
         parts.push({ req, from, to });
@@ -77,7 +77,7 @@ export class CropBatcher {
       this.#running++;
       this.calls++;
       this.crops += batch.length;
-      const settle = (embeddings: Float32Array[] | undefined, err?: Error): void => {
+      const settle = (embeddings: T[] | undefined, err?: Error): void => {
         this.#running--;
         let k = 0;
         for (const { req, from, to } of parts) {
@@ -86,7 +86,7 @@ export class CropBatcher {
           req.open -= to - from;
           if (req.open > 0) continue;
           if (req.failed) req.reject(req.failed);
-          else req.resolve(req.out as Float32Array[]);
+          else req.resolve(req.out as T[]);
         }
         this.#pump();
       };

@@ -130,6 +130,7 @@ export class ByteTracker implements Tracker {
         hits: 0,
         lastBox: d.box,
         lastMask: d.mask,
+        ...(d.classes ? { lastClasses: d.classes } : {}),
       };
       confirmOnHit(t, this.#config.minHits, () => this.#nextId++);
       born.push(t);
@@ -165,6 +166,7 @@ export class ByteTracker implements Tracker {
     t.score = d.score;
     t.lastBox = d.box;
     t.lastMask = d.mask;
+    if (d.classes) t.lastClasses = d.classes;
     t.lastFrame = frame;
     confirmOnHit(t, this.#config.minHits, () => this.#nextId++);
   }

@@ -191,6 +191,7 @@ export class DeepSortTracker implements Tracker {
         lastSeen: c.xyah,
         lastBox: c.det.box,
         lastMask: c.det.mask,
+        ...(c.det.classes ? { lastClasses: c.det.classes } : {}),
       };
       this.#addEmbedding(t, c.embedding, frame);
       confirmOnHit(t, this.#config.minHits, () => this.#nextId++);
@@ -302,6 +303,7 @@ export class DeepSortTracker implements Tracker {
     t.lastSeen = c.xyah;
     t.lastBox = c.det.box;
     t.lastMask = c.det.mask;
+    if (c.det.classes) t.lastClasses = c.det.classes;
     t.score = c.det.score;
     t.lastFrame = frame;
     this.#addEmbedding(t, c.embedding, frame);

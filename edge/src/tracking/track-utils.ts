@@ -1,5 +1,12 @@
 /** What the trackers share besides the Kalman filter and the solver: input checks, confirmation, reporting. */
-import { type Box, ConfigError, type Detection, type Mask, type Track } from '@sightline/shared';
+import {
+  type Box,
+  type ClassLabel,
+  ConfigError,
+  type Detection,
+  type Mask,
+  type Track,
+} from '@sightline/shared';
 import type { z } from 'zod';
 import type { KalmanState } from './kalman.ts';
 import { xyahToBox } from './kalman.ts';
@@ -22,6 +29,8 @@ export interface TrackCore {
   lastBox: Box;
   /** That detection's mask, when the model makes masks. */
   lastMask?: Mask;
+  /** The labels of the last classified detection matched (stage "classify"). */
+  lastClasses?: ClassLabel[];
 }
 
 /** Parse tracker settings with `schema`; a bad field throws ConfigError ("Invalid <name> config", one line each). */
@@ -69,6 +78,7 @@ export function reportTrack(t: TrackCore, frame: number): Track {
   const since = frame - t.lastFrame;
   return {
     ...(since === 0 && t.lastMask ? { mask: t.lastMask } : {}),
+    ...(t.lastClasses ? { classes: t.lastClasses } : {}),
     trackId: t.id,
     box: since === 0 ? t.lastBox : xyahToBox(t.kf.mean),
     score: t.score,

@@ -7,6 +7,7 @@ import { describeError, SightlineError } from '@sightline/shared';
 import { CONFIG_USAGE, runConfigCheck, runConfigSchema } from './commands/config.ts';
 import { DEMO_USAGE, runDemo } from './commands/demo.ts';
 import { EDGE_USAGE, runEdge } from './commands/edge.ts';
+import { ENHANCE_USAGE, runEnhance } from './commands/enhance.ts';
 import { EVAL_USAGE, runEval } from './commands/eval.ts';
 import { HUB_TOKEN_USAGE, HUB_USAGE, runHub, runToken } from './commands/hub.ts';
 import { MODELS_USAGE, runModels } from './commands/models.ts';
@@ -26,6 +27,7 @@ Commands:
   models <sub>         list | verify | fetch | prepare the models in models/manifest.json
   worker               serve models to the hubs' overflow queues in Redis
   tune                 measure inference layouts of a model on this host; store the best
+  enhance <in> <out>   denoise, white-balance, stretch contrast or super-resolve a video to H.264 MP4
   config schema        print the JSON Schema of the edge config file
   config check <file>  validate an edge config file
   help [command]       show help for a command
@@ -68,6 +70,7 @@ export const COMMANDS: readonly Command[] = [
   { path: 'models prepare', usage: MODELS_USAGE, run: (argv) => runModels(['prepare', ...argv]) },
   { path: 'worker', usage: WORKER_USAGE, run: runWorker },
   { path: 'tune', usage: TUNE_USAGE, run: runTune },
+  { path: 'enhance', usage: ENHANCE_USAGE, run: runEnhance },
   { path: 'config', usage: CONFIG_USAGE },
   { path: 'config schema', usage: CONFIG_USAGE, run: runConfigSchema },
   { path: 'config check', usage: CONFIG_USAGE, run: runConfigCheck },

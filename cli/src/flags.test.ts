@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { edgeConfigFromArgs } from './commands/edge.ts';
+import { runEnhance } from './commands/enhance.ts';
 import { publicUrlFlag, redisFlag, retentionFlag } from './commands/hub.ts';
 import { runWorker } from './commands/worker.ts';
 import { durationFlag, portFlag, providersFlag } from './flags.ts';
@@ -142,6 +143,29 @@ test('worker: bad --batch, --sessions or --claim-idle-ms values are usage errors
       runWorker(['--model', 'yolox_nano', ...flags]),
       (err: unknown) => err instanceof UsageError && err.command === 'worker' && err.message === message,
       flags.join(' '),
+    );
+  }
+});
+
+test('enhance: a missing step, a non-MP4 output, the input as output or bad numbers are usage errors', async () => {
+  const cases: [string[], string][] = [
+    [['in.mp4', 'out.mp4'], 'choose at least one of --denoise, --white-balance, --contrast, --sr'],
+    [['in.mp4'], 'enhance needs an input video and an output .mp4'],
+    [['in.mp4', 'out.mkv', '--denoise'], 'the output must be an .mp4 file, got "out.mkv"'],
+    [['in.mp4', 'in.mp4', '--denoise'], 'the output must not be the input'],
+    [['in.mp4', '/nonexistent/out.mp4', '--denoise'], 'the output folder /nonexistent does not exist'],
+    [['in.mp4', 'out.mp4', '--denoise', '--crf', '60'], '--crf expects an integer 0..51, got "60"'],
+    [
+      ['in.mp4', 'out.mp4', '--denoise', '--denoise-h', 'x'],
+      '--denoise-h expects a number 0.5..100, got "x"',
+    ],
+    [['in.mp4', 'out.mp4', '--sr', '--frames', '0'], '--frames expects a positive integer, got "0"'],
+  ];
+  for (const [argv, message] of cases) {
+    await assert.rejects(
+      runEnhance(argv),
+      (err: unknown) => err instanceof UsageError && err.command === 'enhance' && err.message === message,
+      argv.join(' '),
     );
   }
 });

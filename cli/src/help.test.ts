@@ -36,6 +36,7 @@ describe('--help, -h and help <command> for every command in the table', () => {
       'config schema',
       'config check',
       'tune',
+      'enhance',
       'help',
     ]) {
       assert.ok(paths.includes(path), `${path} is in COMMANDS`);

@@ -22,3 +22,11 @@ export {
   type YCbCrPlanes,
   ycbcrToBgr,
 } from './super-resolution.ts';
+export {
+  type EnhanceSteps,
+  type EnhanceVideoOptions,
+  type EnhanceVideoResult,
+  enhanceImage,
+  enhanceVideo,
+  openSuperResolution,
+} from './video.ts';

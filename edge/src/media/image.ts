@@ -45,7 +45,7 @@ export function loadImageBgr(path: string): ImageBuffer {
     }
     frame ??= decoder.decodeAllSync(null)[0];
     if (!frame) throw new SourceError('SOURCE_INVALID', `${path} decoded to no picture`);
-    return toBgr(frame);
+    return frameToBgr(frame);
   } catch (err) {
     if (err instanceof SourceError) throw err;
     throw new SourceError('DECODE_FAILED', `Cannot decode ${path}: ${(err as Error).message}`, {
@@ -58,7 +58,8 @@ export function loadImageBgr(path: string): ImageBuffer {
   }
 }
 
-function toBgr(frame: Frame): ImageBuffer {
+/** A decoded frame (any pixel format) as packed BGR24 (stride = width * 3). */
+export function frameToBgr(frame: Frame): ImageBuffer {
   const { width, height } = frame;
   const planes = frame.data;
   if (!planes || width <= 0 || height <= 0)

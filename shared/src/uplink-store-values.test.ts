@@ -130,3 +130,26 @@ test('an edge config with a NUL anywhere is refused naming the path', () => {
     (err: unknown) => err instanceof ConfigError && err.issues.some((i) => /^detector\.classes\.0: /.test(i)),
   );
 });
+
+test("a track's crop labels must be storable: a score in 0..1, a label without NUL, at most 10", () => {
+  const track = (classes: unknown) =>
+    batch({ tracks: [{ trackId: 1, label: 'car', classId: 2, firstSeen: 1, lastSeen: 2, classes }] });
+  const good = [{ classId: 656, label: 'minivan', score: 0.61 }];
+  assert.equal(BatchSchema.safeParse(track(good)).success, true);
+  assert.equal(
+    firstIssue(BatchSchema.safeParse(track([{ classId: 1, label: 'x', score: 1.5 }]))),
+    'tracks.0.classes.0.score: Too big: expected number to be <=1',
+  );
+  assert.match(
+    firstIssue(BatchSchema.safeParse(track([{ classId: 1, label: 'a\u0000b', score: 0.5 }]))),
+    /^tracks\.0\.classes\.0\.label: /,
+  );
+  assert.match(
+    firstIssue(BatchSchema.safeParse(track(new Array(11).fill(good[0])))),
+    /^tracks\.0\.classes: /,
+  );
+  assert.match(
+    firstIssue(BatchSchema.safeParse(track([{ label: 'x', score: 0.5 }]))),
+    /^tracks\.0\.classes\.0\.classId: /,
+  );
+});

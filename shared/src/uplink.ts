@@ -250,6 +250,13 @@ export type Heartbeat = z.infer<typeof HeartbeatSchema>;
 export const PointSchema = z.tuple([trackId, ms, float4, float4, float4, float4, float4]);
 export type Point = z.infer<typeof PointSchema>;
 
+/** One label a classifier gave a track's crop (stage "classify"). */
+export const ClassLabelSchema = z.strictObject({
+  classId: int4,
+  label: pgText(128),
+  score: z.number().min(0).max(1),
+});
+
 /** A track as of this batch: merged on the hub (first seen min, last seen max, best thumbnail). */
 export const TrackSummarySchema = z.strictObject({
   trackId,
@@ -264,6 +271,8 @@ export const TrackSummarySchema = z.strictObject({
     .optional(),
   /** Quality of that thumbnail (higher is better). */
   thumbnailScore: float4.optional(),
+  /** The labels its crop was classified with last (stage "classify"), best first. */
+  classes: z.array(ClassLabelSchema).max(10).optional(),
 });
 export type TrackSummary = z.infer<typeof TrackSummarySchema>;
 

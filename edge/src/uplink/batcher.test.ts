@@ -242,3 +242,15 @@ test('newRunId gives distinct ids the protocol accepts', () => {
   assert.notEqual(a, b);
   assert.match(a, /^[a-z0-9]+-[a-z0-9]{6}$/);
 });
+
+test("a track's crop labels go in its summary and stay there on frames without them", () => {
+  const { b, batches } = batcher();
+  const labels = [{ classId: 656, label: 'minivan', score: 0.61 }];
+  b.addResult(frame('cam1', 1000, [track(5, { classId: 2, label: 'car', classes: labels })]));
+  b.flush();
+  b.addResult(frame('cam1', 1100, [track(5, { classId: 2, label: 'car' })]));
+  b.flush();
+  b.close();
+  assert.deepEqual(batches[0]!.tracks[0]!.classes, labels);
+  assert.deepEqual(batches[1]!.tracks[0]!.classes, labels, 'kept from the last classified frame');
+});

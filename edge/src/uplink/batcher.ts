@@ -6,6 +6,7 @@
 import {
   BATCH_LIMITS,
   type Batch,
+  type ClassLabel,
   childLogger,
   describeError,
   type EmbeddingMsg,
@@ -58,6 +59,7 @@ interface Known {
   thumbnail?: string;
   thumbnailScore?: number;
   lastEmbeddingTs?: number;
+  classes?: ClassLabel[];
 }
 
 interface Window {
@@ -90,6 +92,7 @@ function summary(trackId: number, k: Known): JournalTrack {
     firstSeen: k.firstSeen,
     lastSeen: k.lastSeen,
     ...(k.thumbnail !== undefined ? { thumbnail: k.thumbnail, thumbnailScore: k.thumbnailScore } : {}),
+    ...(k.classes ? { classes: k.classes } : {}),
   };
 }
 
@@ -145,6 +148,7 @@ export class UplinkBatcher {
       k.lastSeen = Math.max(k.lastSeen, ts);
       k.label = t.label;
       k.classId = t.classId;
+      if (t.classes) k.classes = t.classes;
       if (journal) delta.tracks.push(summary(t.trackId, k));
       if (t.status !== 'confirmed') continue;
       const [x1, y1, x2, y2] = t.box;
@@ -279,14 +283,7 @@ export class UplinkBatcher {
     for (const trackId of w.tracks) {
       const k = s.known.get(trackId);
       if (!k || k.classId < 0) continue;
-      tracks.push({
-        trackId,
-        label: k.label,
-        classId: k.classId,
-        firstSeen: k.firstSeen,
-        lastSeen: k.lastSeen,
-        ...(k.thumbnail !== undefined ? { thumbnail: k.thumbnail, thumbnailScore: k.thumbnailScore } : {}),
-      });
+      tracks.push(summary(trackId, k));
     }
     const batch: Batch = {
       t: 'batch',

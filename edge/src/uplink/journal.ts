@@ -35,6 +35,7 @@ import { join } from 'node:path';
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import {
   type Batch,
+  type ClassLabel,
   ClosedError,
   childLogger,
   describeError,
@@ -57,6 +58,8 @@ export interface JournalTrack {
   lastSeen: number;
   thumbnail?: string;
   thumbnailScore?: number;
+  /** The labels of its last classified crop (stage "classify"). */
+  classes?: ClassLabel[];
 }
 
 /** What one call of the batcher added to the open window of a stream. */

@@ -193,6 +193,12 @@ export const TrackSchema = z
     firstSeen: z.string(),
     lastSeen: z.string(),
     thumbnail: z.string().optional().openapi({ description: 'URL of the best crop' }),
+    classes: z
+      .array(z.object({ classId: z.number(), label: z.string(), score: z.number() }))
+      .optional()
+      .openapi({
+        description: 'The labels its crop was classified with last (stage "classify"), best first',
+      }),
   })
   .openapi('Track');
 

@@ -73,6 +73,8 @@ export const tracks = pgTable(
     /** Path or URL of the best crop so far (null until one is stored). */
     bestThumbnail: text('best_thumbnail'),
     bestScore: real('best_score').notNull().default(0),
+    /** The labels its crop was classified with last (stage "classify"): [{classId, label, score}], best first. */
+    classes: jsonb('classes').$type<{ classId: number; label: string; score: number }[]>(),
   },
   (t) => [
     primaryKey({ columns: [t.edgeId, t.streamId, t.run, t.trackId] }),

@@ -67,6 +67,7 @@ function mergeTrack(a: TrackRow, b: TrackRow): TrackRow {
     lastSeen: new Date(Math.max(a.lastSeen.getTime(), b.lastSeen.getTime())),
     bestThumbnail: best.bestThumbnail,
     bestScore: best.bestScore,
+    classes: b.classes ?? a.classes ?? null,
   };
 }
 
@@ -85,8 +86,9 @@ export async function upsertTracks(store: StoreHandle, rows: readonly TrackRow[]
       'excluded.best_thumbnail is not null and (tracks.best_thumbnail is null or excluded.best_score > tracks.best_score)',
     );
     await store.db.execute(sql`insert into tracks
-        (edge_id, stream_id, run, track_id, label, class_id, first_seen, last_seen, best_thumbnail, best_score)
-      select e, s, r, t, l, c, to_timestamp(f / 1000.0), to_timestamp(la / 1000.0), b, sc
+        (edge_id, stream_id, run, track_id, label, class_id, first_seen, last_seen, best_thumbnail, best_score,
+         classes)
+      select e, s, r, t, l, c, to_timestamp(f / 1000.0), to_timestamp(la / 1000.0), b, sc, k::jsonb
       from unnest(${textArray(chunk.map((r) => r.edgeId))}::text[],
         ${textArray(chunk.map((r) => r.streamId))}::text[], ${textArray(chunk.map((r) => r.run))}::text[],
         ${numArray(chunk.map((r) => r.trackId))}::int[], ${textArray(chunk.map((r) => r.label))}::text[],
@@ -94,14 +96,17 @@ export async function upsertTracks(store: StoreHandle, rows: readonly TrackRow[]
         ${numArray(chunk.map((r) => r.firstSeen.getTime()))}::float8[],
         ${numArray(chunk.map((r) => r.lastSeen.getTime()))}::float8[],
         ${textArray(chunk.map((r) => r.bestThumbnail ?? null))}::text[],
-        ${numArray(chunk.map((r) => r.bestScore ?? 0))}::real[]) as u(e, s, r, t, l, c, f, la, b, sc)
+        ${numArray(chunk.map((r) => r.bestScore ?? 0))}::real[],
+        ${textArray(chunk.map((r) => (r.classes ? JSON.stringify(r.classes) : null)))}::text[])
+        as u(e, s, r, t, l, c, f, la, b, sc, k)
       on conflict (edge_id, stream_id, run, track_id) do update set
         label = excluded.label,
         class_id = excluded.class_id,
         first_seen = least(tracks.first_seen, excluded.first_seen),
         last_seen = greatest(tracks.last_seen, excluded.last_seen),
         best_thumbnail = case when ${newer} then excluded.best_thumbnail else tracks.best_thumbnail end,
-        best_score = case when ${newer} then excluded.best_score else tracks.best_score end`);
+        best_score = case when ${newer} then excluded.best_score else tracks.best_score end,
+        classes = coalesce(excluded.classes, tracks.classes)`);
   }
 }
 

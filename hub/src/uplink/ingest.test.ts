@@ -89,6 +89,23 @@ for (const backend of backends) {
       await fresh();
     });
 
+    it("keeps a track's crop labels: set by a batch, kept by one without, replaced by newer ones", async () => {
+      const labels = (label: string, score: number) => [{ classId: 7, label, score }];
+      const batch = (seq: number, classes?: ReturnType<typeof labels>) => {
+        const b = syntheticBatch({ streamId: 'cam1', seq, tracks: 1, frames: 1 });
+        b.tracks[0]!.classes = classes;
+        if (!classes) delete b.tracks[0]!.classes;
+        return b;
+      };
+      const stored = async () => (await store.db.select().from(tracks))[0]!.classes;
+      await ingest.storeBatch('e1', batch(1, labels('minivan', 0.6)));
+      assert.deepEqual(await stored(), labels('minivan', 0.6));
+      await ingest.storeBatch('e1', batch(2));
+      assert.deepEqual(await stored(), labels('minivan', 0.6), 'a batch without labels keeps them');
+      await ingest.storeBatch('e1', batch(3, labels('cab', 0.7)));
+      assert.deepEqual(await stored(), labels('cab', 0.7));
+    });
+
     it('stores points, tracks, thumbnails, embeddings, events, the stream and its ack', async () => {
       const batch = syntheticBatch({
         streamId: 'cam1',

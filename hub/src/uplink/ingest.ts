@@ -275,6 +275,7 @@ function trackRows(edgeId: string, batch: Batch): TrackRow[] {
     lastSeen: new Date(t.lastSeen),
     bestThumbnail: t.thumbnail ?? null,
     bestScore: t.thumbnail ? (t.thumbnailScore ?? 0) : 0,
+    classes: t.classes ?? null,
   }));
 }
 

@@ -15,6 +15,8 @@ export interface TrackView {
   lastSeen: string;
   /** URL of the best crop, when the track has one. */
   thumbnail?: string;
+  /** The labels its crop was classified with last (stage "classify"), best first. */
+  classes?: { classId: number; label: string; score: number }[];
 }
 
 /** `/api/v1/thumbnails/<sha>` for a stored thumbnail. */
@@ -35,5 +37,6 @@ export function trackView(t: TrackRecord): TrackView {
     firstSeen: t.firstSeen.toISOString(),
     lastSeen: t.lastSeen.toISOString(),
     ...(t.bestThumbnail ? { thumbnail: thumbnailUrl(t.bestThumbnail) } : {}),
+    ...(t.classes ? { classes: t.classes } : {}),
   };
 }

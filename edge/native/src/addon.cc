@@ -30,7 +30,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("denoiseNlm", Napi::Function::New(env, guard<DenoiseNlm>, "denoiseNlm"));
   exports.Set("bgrToYcbcr", Napi::Function::New(env, guard<BgrToYcbcr>, "bgrToYcbcr"));
   exports.Set("motionMask", Napi::Function::New(env, guard<MotionMask>, "motionMask"));
-  exports.Set("abiVersion", Napi::Number::New(env, 1));
+  // NATIVE_ABI_VERSION of edge/src/native/binding.ts. 2: denoiseNlm takes the weight table (expLut).
+  exports.Set("abiVersion", Napi::Number::New(env, 2));
   return exports;
 }
 

@@ -1,6 +1,8 @@
 // denoiseNlm: edge/src/enhance/denoise.ts (fast integral-image non-local means, luma weights applied to B, G, R,
 // BORDER_REFLECT_101), the same arithmetic in the same order (float32 planes, float64 sums), so the output matches
-// the TypeScript one; the exp table comes from the C library, which may differ from V8's Math.exp in the last bit.
+// the TypeScript one. The weight table is the caller's (edge/src/native/nlm-table.ts, V8's Math.exp) when it passes
+// one: the C library's exp differs from V8's in the last bit for about 280 of the 3072 entries, which moved a few
+// output bytes by 1; the built-in table is only the fallback for callers that pass none.
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -34,7 +36,8 @@ int64_t reflectIndex(int64_t i, int64_t n) {
 
 }  // namespace
 
-// denoiseNlm(src, w, h, strength = 10, patchSize = 3, searchSize = 7): Uint8Array (BGR24, w * h * 3)
+// denoiseNlm(src, w, h, strength = 10, patchSize = 3, searchSize = 7, expLut?: Float64Array(3072)):
+//   Uint8Array (BGR24, w * h * 3)
 Napi::Value DenoiseNlm(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto src = u8Arg(info, 0, "src");
@@ -48,6 +51,17 @@ Napi::Value DenoiseNlm(const Napi::CallbackInfo& info) {
   const int searchSize = static_cast<int>(numArg(info, 5, "searchSize", 3, 21, true, true, 7));
   if (searchSize % 2 != 1)
     throwRange(env, "Expected an odd integer for searchSize but received " + std::to_string(searchSize));
+  const double* lut = expLut().data();
+  if (!info[6].IsUndefined()) {
+    Napi::Value v = info[6];
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+      throwType(env, "Expected a Float64Array for expLut but received " + describe(v));
+    auto a = v.As<Napi::Float64Array>();
+    if (a.ElementLength() != static_cast<size_t>(kLutSize))
+      throwRange(env, "Expected expLut to hold " + std::to_string(kLutSize) + " numbers but it holds " +
+                          std::to_string(a.ElementLength()));
+    lut = a.Data();
+  }
 
   const uint8_t* data = src.data;
   const int64_t pr = (patchSize - 1) / 2;
@@ -90,7 +104,6 @@ Napi::Value DenoiseNlm(const Napi::CallbackInfo& info) {
   const double k = kLutSteps / (patchSize * patchSize * hs * hs);
   const int64_t off = pad - pr;
   const int64_t ps = patchSize;
-  const double* lut = expLut().data();
   std::vector<double> wts(w);
 
   for (int64_t dy = -sr; dy <= sr; dy++) {

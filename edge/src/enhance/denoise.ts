@@ -19,31 +19,35 @@
  */
 import type { ImageBuffer } from '../frame.ts';
 import { checkImage, checkNumber, checkOdd, checkOptions, reflectIndex } from './check.ts';
+import type { DenoiseOptions } from './denoise-options.ts';
+import { NLM_EXP_LUT as EXP_LUT, NLM_LUT_SIZE as LUT_SIZE, NLM_LUT_STEPS as LUT_STEPS } from './nlm-table.ts';
 
-const LUT_STEPS = 256;
-const LUT_SIZE = 12 * LUT_STEPS;
-/** EXP_LUT[i] = exp(-(i + 0.5) / LUT_STEPS): the weight for D / h^2 in [i, i + 1) / LUT_STEPS. */
-const EXP_LUT = Float64Array.from({ length: LUT_SIZE }, (_, i) => Math.exp(-(i + 0.5) / LUT_STEPS));
+export type { DenoiseOptions } from './denoise-options.ts';
 
-/** Options for denoiseNlm. */
-export interface DenoiseOptions {
-  /** Filter strength on the 0..255 scale: larger removes more noise and more detail. Default 10. */
-  h?: number;
-  /** Side of the square patch compared around each pixel, odd, 1..9. Default 3. */
-  patchSize?: number;
-  /** Side of the square search window of candidate neighbours, odd, 3..21. Default 7. */
-  searchSize?: number;
-}
-
-/** Fast non-local means (integral images, luma weights applied to B, G, R); returns a new BGR24 image. */
-export function denoiseNlm(image: ImageBuffer, options: DenoiseOptions = {}): ImageBuffer {
+/** The checked image and options of a denoiseNlm call; throws TypeError/RangeError as documented. */
+function checkDenoise(image: ImageBuffer, options: DenoiseOptions): [ImageBuffer, Required<DenoiseOptions>] {
   const img = checkImage(image);
   checkOptions(options);
   const h = checkNumber(options.h, 10, 'options.h', Number.MIN_VALUE, 255);
   const patchSize = checkOdd(options.patchSize, 3, 'options.patchSize', 1, 9);
   const searchSize = checkOdd(options.searchSize, 7, 'options.searchSize', 3, 21);
   if (h <= 0) throw new RangeError(`Expected options.h > 0 but received ${h}`);
+  return [img, { h, patchSize, searchSize }];
+}
 
+/**
+ * Fast non-local means (integral images, luma weights applied to B, G, R) in TypeScript; returns a new BGR24 image.
+ * The reference of the native kernel (`kernels.denoiseNlm` of edge/src/native: the same bytes, faster).
+ */
+export function denoiseNlm(image: ImageBuffer, options: DenoiseOptions = {}): ImageBuffer {
+  const [img, o] = checkDenoise(image, options);
+  return nlm(img, o);
+}
+
+/** denoiseNlm, by the name the native kernels' fallback set uses for the TypeScript reference. */
+export const denoiseNlmTs = denoiseNlm;
+
+function nlm(img: ImageBuffer, { h, patchSize, searchSize }: Required<DenoiseOptions>): ImageBuffer {
   const { data, width: w, height: hgt } = img;
   const pr = (patchSize - 1) / 2;
   const sr = (searchSize - 1) / 2;
@@ -121,8 +125,9 @@ export function denoiseNlm(image: ImageBuffer, options: DenoiseOptions = {}): Im
         for (let x = 0; x < w; x++) {
           const dist =
             integral[bottom + x + ps]! - integral[top + x + ps]! - integral[bottom + x]! + integral[top + x]!;
-          const t = (dist * k) | 0;
-          const wt = t < LUT_SIZE ? EXP_LUT[t]! : 0;
+          // Compared before truncating: (dist * k) | 0 wraps past 2^31 (h below about 0.09) and indexed nothing.
+          const t = dist * k;
+          const wt = t < LUT_SIZE ? EXP_LUT[t > 0 ? t | 0 : 0]! : 0;
           const o = o0 + x;
           const q = nb + x;
           accB[o] = accB[o]! + wt * bp[q]!;

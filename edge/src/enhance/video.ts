@@ -37,6 +37,8 @@ export interface EnhanceSteps {
   contrast?: boolean;
   /** x3 super-resolution of the luma with this model (Cb/Cr bicubic). Default off. */
   superResolution?: SuperResolutionSession | SuperResolutionRunner;
+  /** The denoiser to use (e.g. the native kernel, `kernels.denoiseNlm`). Default denoiseNlm (TypeScript). */
+  denoiser?: (image: ImageBuffer, options: DenoiseOptions) => ImageBuffer;
 }
 
 /** Options of enhanceVideo. */
@@ -70,7 +72,7 @@ export async function openSuperResolution(modelsDir?: string): Promise<ort.Infer
 /** Run the enabled steps on one BGR24 image. */
 export async function enhanceImage(image: ImageBuffer, steps: EnhanceSteps): Promise<ImageBuffer> {
   let out = image;
-  if (steps.denoise) out = denoiseNlm(out, steps.denoise === true ? {} : steps.denoise);
+  if (steps.denoise) out = (steps.denoiser ?? denoiseNlm)(out, steps.denoise === true ? {} : steps.denoise);
   if (steps.whiteBalance) out = whiteBalance(out);
   if (steps.contrast) out = autoContrast(out);
   if (steps.superResolution) out = await superResolveX3(out, steps.superResolution);

@@ -36,6 +36,9 @@ export type { PoolLogger } from './backend.ts';
 export { type PoolMethod, poolMethod } from './pool-requests.ts';
 export type { ClassifyResult, EmbedResult, InferResult, SegmentResult } from './protocol.ts';
 
+/** Whether a session's pixel kernels (native or TypeScript, docs/native.md) were logged: once per process. */
+let kernelsLogged = false;
+
 export interface InferencePoolOptions extends InferenceBackendOptions {
   /**
    * The module each session's worker thread runs. Default: session-worker beside this module. A module of your
@@ -344,6 +347,10 @@ export class InferencePool extends TypedEmitter<InferencePoolEvents> implements 
             session.ready = true;
             session.provider = m.provider;
             if (this.#provider === 'none') this.#provider = m.provider;
+            if (m.kernels && !kernelsLogged) {
+              kernelsLogged = true;
+              this.#log.info({ kernels: m.kernels }, m.kernels);
+            }
             settled = true;
             resolve();
             this.#dispatch();

@@ -2,8 +2,9 @@
 import type { ExecutionProvider, InferenceConfig, ModelEntry } from '@sightline/shared';
 import { ClosedError, ModelError } from '@sightline/shared/errors';
 import type ort from 'onnxruntime-node';
+import { kernels } from '../native/index.ts';
 import type { Geometry } from '../preprocess/geometry.ts';
-import { type PreprocessImage, preprocessInto } from '../preprocess/preprocess.ts';
+import type { PreprocessImage } from '../preprocess/preprocess.ts';
 import { createSession, type ProviderLog, runImages, type SkippedProvider } from './providers.ts';
 
 /** Model input size and channel count from the manifest's input shape (NCHW or NHWC). */
@@ -76,11 +77,14 @@ export class ModelSession {
     return this.#closed;
   }
 
-  /** Preprocess `image` into row `i` of the input buffer; how model coordinates map to its source pixels. */
+  /**
+   * Preprocess `image` into row `i` of the input buffer; how model coordinates map to its source pixels. Runs the
+   * native letterbox kernel when @sightline/native is loaded (bit-exact with preprocessInto, its fallback).
+   */
   prepare(image: PreprocessImage, i: number): Geometry {
     if (this.#closed) throw new ClosedError(this.#name);
     const { width, height, channels } = this.size;
-    return preprocessInto(
+    return kernels.letterboxInto(
       image,
       this.entry.preprocess,
       { width, height },

@@ -110,7 +110,7 @@ export interface WireError {
 }
 
 export type FromWorker =
-  | { type: 'ready'; provider: ExecutionProvider; skipped: SkippedProvider[] }
+  | { type: 'ready'; provider: ExecutionProvider; skipped: SkippedProvider[]; kernels?: string }
   | { type: 'fatal'; error: WireError }
   | { type: 'result'; id: number; results: InferResult[] }
   | { type: 'embedded'; id: number; result: EmbedResult }

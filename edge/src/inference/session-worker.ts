@@ -3,6 +3,7 @@
  * (poolMethod): SessionRunner (detection), EmbeddingRunner (re-ID), ClassifierRunner, SegmentationRunner.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { kernelsDescription } from '../native/index.ts';
 import { ClassifierRunner } from './classifier-runner.ts';
 import { EmbeddingRunner } from './embedding-runner.ts';
 import { poolMethod } from './pool-requests.ts';
@@ -75,7 +76,8 @@ try {
       }
     });
   });
-  send({ type: 'ready', provider: runner.provider, skipped: runner.skipped });
+  // Which pixel kernels prepare() runs here (the pool logs it once).
+  send({ type: 'ready', provider: runner.provider, skipped: runner.skipped, kernels: kernelsDescription });
 } catch (err) {
   send({ type: 'fatal', error: toWire(err) });
 }

@@ -1,17 +1,21 @@
 /** The raw N-API surface of @sightline/native (edge/native/src/*.cc) and the Kernels wrapper around it. */
 import type { PreprocessSpec } from '@sightline/shared';
 import { checkOptions } from '../enhance/check.ts';
-import type { DenoiseOptions } from '../enhance/denoise.ts';
+import type { DenoiseOptions } from '../enhance/denoise-options.ts';
+import { NLM_EXP_LUT } from '../enhance/nlm-table.ts';
 import type { YCbCrPlanes } from '../enhance/super-resolution.ts';
 import type { ImageBuffer } from '../frame.ts';
 import type { CropSource } from '../preprocess/crop.ts';
 import type { Geometry } from '../preprocess/geometry.ts';
 import type { InputSize, PreprocessImage } from '../preprocess/preprocess.ts';
-import { flattenBoxes } from './ts-kernels.ts';
+import { flattenBoxes } from './boxes.ts';
 import type { CropBatch, CropBoxes, Kernels, MotionOptions, MotionResult } from './types.ts';
 
-/** Bumped with any change of the functions below; the loader refuses an addon built for another version. */
-export const NATIVE_ABI_VERSION = 1;
+/**
+ * Bumped with any change of the functions below; the loader refuses an addon built for another version.
+ * 2: denoiseNlm takes the weight table (expLut) from JavaScript.
+ */
+export const NATIVE_ABI_VERSION = 2;
 
 /** What the addon exports. Every function checks its arguments and throws TypeError/RangeError. */
 export interface NativeBinding {
@@ -45,6 +49,8 @@ export interface NativeBinding {
     h?: number,
     patchSize?: number,
     searchSize?: number,
+    /** NLM_EXP_LUT (./nlm-table.ts): the weights, so both implementations use the same ones. */
+    expLut?: Float64Array,
   ): Uint8Array;
   bgrToYcbcr(src: Uint8Array, width: number, height: number): YCbCrPlanes;
   motionMask(
@@ -116,6 +122,7 @@ export function wrapBinding(b: NativeBinding): Kernels {
         options.h,
         options.patchSize,
         options.searchSize,
+        NLM_EXP_LUT,
       );
       return { data, width: image.width, height: image.height };
     },

@@ -1,6 +1,6 @@
 /** The hot pixel kernels, as one interface with a native (N-API) and a TypeScript implementation. */
 import type { Box, PreprocessSpec } from '@sightline/shared';
-import type { DenoiseOptions } from '../enhance/denoise.ts';
+import type { DenoiseOptions } from '../enhance/denoise-options.ts';
 import type { YCbCrPlanes } from '../enhance/super-resolution.ts';
 import type { ImageBuffer } from '../frame.ts';
 import type { CropSource } from '../preprocess/crop.ts';

@@ -169,7 +169,8 @@ function checkImage(img: PreprocessImage): void {
  * Write `image` into `out` starting at element `offset` as the model input described by `spec` and `input`,
  * and return the geometry that maps model coordinates back to the source frame (`image.sourceWidth/Height`).
  * Images already at the resized size (a decoder that pre-scaled) are copied without resampling.
- * This is the hot path a native kernel may replace; keep its contract.
+ * The reference of the native letterboxInto kernel (edge/native/src/preprocess.cc), which ModelSession.prepare runs
+ * instead when @sightline/native is loaded (`kernels`, edge/src/native): a change here must be made there too.
  */
 export function preprocessInto(
   image: PreprocessImage,

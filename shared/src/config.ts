@@ -7,7 +7,14 @@ import { redactSubstituted, substitutedSourceIssues, substituteEnv } from './con
 import { HWACCELS } from './decoder.ts';
 import { ConfigError } from './errors.ts';
 import { IdSchema } from './ids.ts';
-import { ClassifyConfig, SegmentConfig, StageList, stageListIssues } from './stages-config.ts';
+import {
+  ClassifyConfig,
+  EnhanceConfig,
+  resolveStages,
+  SegmentConfig,
+  StageList,
+  stageListIssues,
+} from './stages-config.ts';
 import { hasNul, NUL_MESSAGE } from './uplink.ts';
 
 /** Edge and stream ids: the wire's one id rule (ids.ts). */
@@ -317,6 +324,8 @@ export const EdgeConfig = z.strictObject({
   classify: ClassifyConfig.optional(),
   /** Semantic segmentation of frames (stage "segment"). Default: off. */
   segment: SegmentConfig.optional(),
+  /** Enhancement of the decoded frames before detection (stage "enhance"; node-av decoder). Default: off. */
+  enhance: EnhanceConfig.optional(),
   sinks: z.array(SinkConfig).default([]),
   /** The hub this edge sends tracks, thumbnails, embeddings and heartbeats to, and takes commands from. Default: none. */
   hub: HubLinkConfig.optional(),
@@ -374,6 +383,11 @@ export function parseEdgeConfig(input: unknown, origin = 'config'): EdgeConfig {
       throw new ConfigError(`Invalid ${origin}`, [`streams.${i}.id: duplicate stream id "${s.id}"`]);
     seen.add(s.id);
     if (s.stages) stageIssues.push(...stageListIssues(s.stages, `streams.${i}.stages`, available));
+    if (config.decoder.backend === 'ffmpeg' && resolveStages(s.stages, available).includes('enhance')) {
+      stageIssues.push(
+        `streams.${i}.stages: "enhance" runs in the node-av decoder; decoder.backend is ffmpeg`,
+      );
+    }
   });
   if (stageIssues.length) throw new ConfigError(`Invalid ${origin}`, stageIssues);
   return config;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ConfigError, parseEdgeConfig } from './index.ts';
+import { ConfigError, parseEdgeConfig, resolveStages } from './index.ts';
 
 const base = { streams: [{ source: 'a.mp4' }] };
 const issuesOf = (input: unknown): readonly string[] => {
@@ -71,7 +71,7 @@ test('bad stage lists are config errors naming the stream and why', () => {
     ],
   );
   assert.match(
-    issuesOf({ streams: [{ source: 'a.mp4', stages: 'detect -> enhance' }] })[0]!,
+    issuesOf({ streams: [{ source: 'a.mp4', stages: 'detect -> sharpen' }] })[0]!,
     /^streams\.0\.stages\.1: /,
   );
   assert.match(issuesOf({ streams: [{ source: 'a.mp4', stages: [] }] })[0]!, /^streams\.0\.stages: /);
@@ -84,4 +84,30 @@ test('bad stage lists are config errors naming the stream and why', () => {
     issuesOf({ streams: [{ source: 'a.mp4', stages: 'detect -> reid' }], tracker: { type: 'deepsort' } }),
     [],
   );
+});
+
+test('enhance: a stage that comes first, needs its section with a step on, and the node-av decoder', () => {
+  const one = (stages: unknown, extra: Record<string, unknown> = {}) =>
+    issuesOf({ streams: [{ source: 'a.mp4', stages }], ...extra });
+  assert.deepEqual(one('enhance -> detect', { enhance: { denoise: true } }), []);
+  assert.deepEqual(one('detect -> enhance', { enhance: { contrast: true } }), [
+    'streams.0.stages: "enhance" must come first (it cleans the frame the others see)',
+  ]);
+  assert.deepEqual(one('enhance -> detect'), [
+    'streams.0.stages: "enhance" needs an enhance section (e.g. enhance: {denoise: true})',
+  ]);
+  assert.deepEqual(issuesOf({ ...base, enhance: {} }), [
+    'enhance: turn on at least one of denoise, whiteBalance, contrast',
+  ]);
+  assert.match(issuesOf({ ...base, enhance: { denoise: true, denoiseH: 0 } })[0]!, /^enhance\.denoiseH: /);
+  assert.deepEqual(issuesOf({ ...base, enhance: { whiteBalance: true }, decoder: { backend: 'ffmpeg' } }), [
+    'streams.0.stages: "enhance" runs in the node-av decoder; decoder.backend is ffmpeg',
+  ]);
+  // Without its own list a stream runs every configured stage, enhance first.
+  const c = parseEdgeConfig({ ...base, enhance: { whiteBalance: true }, segment: {} });
+  assert.deepEqual(resolveStages(c.streams[0]!.stages, { ...c, reid: false }), [
+    'enhance',
+    'detect',
+    'segment',
+  ]);
 });

@@ -4,8 +4,11 @@
  */
 import { z } from 'zod';
 
-/** Stages a stream can run. detect finds objects; classify labels crops (or whole frames); segment labels pixels; reid embeds crops. */
-export const StageName = z.enum(['detect', 'classify', 'segment', 'reid']);
+/**
+ * Stages a stream can run. enhance cleans the decoded pixels first; detect finds objects; classify labels crops (or
+ * whole frames); segment labels pixels; reid embeds crops.
+ */
+export const StageName = z.enum(['enhance', 'detect', 'classify', 'segment', 'reid']);
 export type StageName = z.infer<typeof StageName>;
 
 export const ClassifyConfig = z.strictObject({
@@ -44,6 +47,22 @@ export const SegmentConfig = z.strictObject({
 });
 export type SegmentConfig = z.infer<typeof SegmentConfig>;
 
+export const EnhanceConfig = z
+  .strictObject({
+    /** Non-local means denoising (fast integral-image variant, docs/stages.md). Default false. */
+    denoise: z.boolean().default(false),
+    /** Its filter strength on the 0..255 scale (about the noise sigma for heavy noise). Default 10. */
+    denoiseH: z.number().min(0.5).max(100).default(10),
+    /** Gray-world white balance on the mid-tones. Default false. */
+    whiteBalance: z.boolean().default(false),
+    /** Percentile contrast stretch with an automatic gamma. Default false. */
+    contrast: z.boolean().default(false),
+  })
+  .refine((e) => e.denoise || e.whiteBalance || e.contrast, {
+    message: 'turn on at least one of denoise, whiteBalance, contrast',
+  });
+export type EnhanceConfig = z.infer<typeof EnhanceConfig>;
+
 /**
  * A stream's stages, in order: a list (`[detect, classify]`) or the same as one string (`detect -> classify`).
  * Default: detect plus every stage the edge configures (classify, segment, reid).
@@ -61,7 +80,7 @@ export const StageList = z.preprocess(
 export function stageListIssues(
   stages: readonly StageName[],
   path: string,
-  available: { classify?: ClassifyConfig; segment?: SegmentConfig; reid: boolean },
+  available: { classify?: ClassifyConfig; segment?: SegmentConfig; enhance?: EnhanceConfig; reid: boolean },
 ): string[] {
   const issues: string[] = [];
   const seen = new Set<StageName>();
@@ -77,6 +96,11 @@ export function stageListIssues(
   if (stages.includes('segment') && !available.segment) {
     issues.push(`${path}: "segment" needs a segment section (segment: {} takes the defaults)`);
   }
+  if (stages.includes('enhance') && !available.enhance) {
+    issues.push(`${path}: "enhance" needs an enhance section (e.g. enhance: {denoise: true})`);
+  }
+  if (stages.indexOf('enhance') > 0)
+    issues.push(`${path}: "enhance" must come first (it cleans the frame the others see)`);
   if (stages.includes('reid') && !available.reid) {
     issues.push(`${path}: "reid" needs re-ID on (tracker: {type: deepsort}, reid not disabled)`);
   }
@@ -93,10 +117,10 @@ export function stageListIssues(
 /** The stages a stream runs: its own list, else detect plus every stage configured for the edge. */
 export function resolveStages(
   own: readonly StageName[] | undefined,
-  available: { classify?: unknown; segment?: unknown; reid: boolean },
+  available: { classify?: unknown; segment?: unknown; enhance?: unknown; reid: boolean },
 ): StageName[] {
   if (own) return [...own];
-  const out: StageName[] = ['detect'];
+  const out: StageName[] = available.enhance ? ['enhance', 'detect'] : ['detect'];
   if (available.segment) out.push('segment');
   if (available.classify) out.push('classify');
   if (available.reid) out.push('reid');

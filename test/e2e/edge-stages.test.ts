@@ -20,16 +20,20 @@ test('per-stream stages: segmentation and crop labels on the staged stream only,
           stages: 'detect -> segment -> classify',
         },
         { id: 'plain', source: media('vtest_h264.mp4'), realtime: false, maxFrames: 12, stages: ['detect'] },
+        // Without its own list: every configured stage, enhance first.
+        { id: 'all', source: media('vtest_h264.mp4'), realtime: false, maxFrames: 12 },
       ],
       inference: { sessions: 1 },
       detector: { classes: ['person'] },
       classify: { classes: ['person'], every: 2, minHeight: 40 },
       segment: { every: 3 },
+      enhance: { whiteBalance: true, contrast: true },
     }),
   );
   const results = new Map<string, FrameResult[]>([
     ['staged', []],
     ['plain', []],
+    ['all', []],
   ]);
   runtime.on('result', (r) => results.get(r.streamId)!.push(r));
   const ended = new Promise<void>((resolve) => runtime.once('end', resolve));
@@ -43,6 +47,12 @@ test('per-stream stages: segmentation and crop labels on the staged stream only,
   const plain = results.get('plain')!;
   assert.equal(staged.length, 12);
   assert.equal(plain.length, 12);
+  const all = results.get('all')!;
+  assert.deepEqual(
+    all.map((r) => r.seq),
+    [...Array(12).keys()],
+  );
+  assert.ok(all.some((r) => r.segmentation) && all.some((r) => r.detections.some((d) => d.classes)));
   assert.deepEqual(
     staged.map((r) => r.seq),
     [...Array(12).keys()],

@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { enhanceVideo, openSuperResolution } from '@sightline/edge';
+import { enhanceVideo, kernels, openSuperResolution } from '@sightline/edge';
 import { numberFlag } from '../flags.ts';
 import { LOG_USAGE } from '../logging.ts';
 import { ProgressBar } from '../progress.ts';
@@ -84,6 +84,8 @@ export async function runEnhance(argv: string[]): Promise<number> {
   try {
     const result = await enhanceVideo(input, output, {
       ...(values.denoise ? { denoise: h !== undefined ? { h } : true } : {}),
+      // The native kernel when the addon is built, else the TypeScript one.
+      denoiser: (image, options) => kernels.denoiseNlm(image, options),
       whiteBalance: values['white-balance'],
       contrast: values.contrast,
       ...(session ? { superResolution: session } : {}),

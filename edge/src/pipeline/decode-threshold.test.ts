@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseEdgeConfig } from '@sightline/shared';
-import { decodeThreshold, reidEnabled } from './runtime-events.ts';
+import { reidEnabled } from '../stages/post-stages.ts';
+import { decodeThreshold } from './runtime-events.ts';
 
 test('detections are decoded down to ByteTrack low threshold so its second association gets input', () => {
   const base = { streams: [{ source: 'a.mp4' }] };

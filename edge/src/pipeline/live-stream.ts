@@ -18,6 +18,7 @@ import { mediaDir } from '../models/manifest.ts';
 import { checkSourceScheme, resolveLocalSource, type SourcePolicy } from '../sources/source-policy.ts';
 import { parseSourceUrl } from '../sources/source-url.ts';
 import { type StreamInfo, StreamSource, type StreamSourceOptions } from '../sources/stream-source.ts';
+import { streamStages } from '../stages/post-stages.ts';
 import type { StreamCore } from './stream-core.ts';
 
 /** A stream's config with its id filled in. */
@@ -120,6 +121,8 @@ export function streamSourceOptions(
     hwaccel: decoder.hwaccel,
     hwaccelDevice: decoder.hwaccelDevice,
     policy: extra.policy,
+    // The enhance stage runs in the decode worker, on the frames every other stage sees.
+    ...(edge.enhance && streamStages(edge, stream).includes('enhance') ? { enhance: edge.enhance } : {}),
     keepPackets: extra.keepPackets && decoder.backend === 'node-av',
     // An unpaced file waits for the pipeline instead of dropping; keep enough queued to fill a batch and
     // feed every session, and no more (more would only add queueing latency).

@@ -70,11 +70,6 @@ export function decodeThreshold(config: EdgeConfig): number {
   return Math.min(config.detector.confidence, low);
 }
 
-/** Whether the edge computes re-ID embeddings: with the deepsort tracker, unless reid.enabled is false. */
-export function reidEnabled(config: EdgeConfig): boolean {
-  return config.tracker.type === 'deepsort' && (config.reid?.enabled ?? true);
-}
-
 /**
  * The edge's id: config.edgeId, else the host name made a valid id (ID_PATTERN: characters outside [A-Za-z0-9_.-]
  * as '-', leading ones that are not a letter or digit dropped, at most 64; "edge" when nothing is left).

@@ -5,17 +5,14 @@
  * timed. No workers, sources or sinks: the runtime feeds it (push, complete, staged) and acts on what it returns
  * (results to publish, frames dropped, stage work to do).
  */
-import {
-  type ClassLabel,
-  type Detection,
-  type FrameResult,
-  type FrameSegmentation,
-  nowMs,
-} from '@sightline/shared';
+import { type Detection, type FrameResult, nowMs } from '@sightline/shared';
 import type { CropSource } from '../preprocess/crop.ts';
+import type { StageOutcome, StageWork, StageWorkOf } from '../stages/stage-work.ts';
 import type { Appearance, Tracker } from '../tracking/tracker.ts';
 import { type DroppedFrame, droppedFrame } from './runtime-events.ts';
 import { StreamMeter } from './stream-meter.ts';
+
+export type { StageOutcome, StageWork, StageWorkOf } from '../stages/stage-work.ts';
 
 /** What the core needs of a decoded frame (a DecodedFrame fits). */
 export interface CoreFrame {
@@ -54,32 +51,6 @@ export type StreamOutput =
    * it all failed). Always the last output: the frames behind this one wait.
    */
   | { type: 'stages'; detections: readonly Detection[]; pixels: CropSource; work: StageWork };
-
-/** What the stages after detection do for one frame. */
-export interface StageWork {
-  /** re-ID: which detections get embeddings. */
-  embed?: boolean[];
-  /** classify: which detections' crops are classified. */
-  classifyCrops?: boolean[];
-  /** classify: the whole frame. */
-  classifyFrame?: boolean;
-  /** segment: the whole frame. */
-  segment?: boolean;
-}
-
-/** What the stages gave for one frame; a part that failed or was not asked for is absent. */
-export interface StageOutcome {
-  appearance?: Appearance;
-  /** Labels per detection (undefined where not classified). */
-  crops?: (ClassLabel[] | undefined)[];
-  frame?: ClassLabel[];
-  segmentation?: FrameSegmentation;
-}
-
-/** The classify and segment work a frame needs (the runtime's per-stream stage plan); undefined for none. */
-export type StageWorkOf = (
-  result: FrameResult,
-) => Pick<StageWork, 'classifyCrops' | 'classifyFrame' | 'segment'> | undefined;
 
 export interface StreamCoreOptions {
   streamId: string;

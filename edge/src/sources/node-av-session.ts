@@ -7,6 +7,7 @@ import { AV_PIX_FMT_BGR24, AVMEDIA_TYPE_VIDEO, SWS_BILINEAR } from 'node-av/cons
 import { avGetCodecName, avGetCodecString, type Frame, type Packet, SoftwareScaleContext } from 'node-av/lib';
 import { classifyOpenError, ffmpegCode } from './ffmpeg-errors.ts';
 import { fitInside, type Size } from './fit.ts';
+import { enhancePixels } from './frame-enhance.ts';
 import { H264Transcoder, transcodeReason } from './h264-transcoder.ts';
 import { decoderChoice, decoderLabel, fallbackReason, type HwDevice } from './hwaccel.ts';
 import { downloadHwFrame, openHwDecoder } from './node-av-hwaccel.ts';
@@ -423,6 +424,8 @@ export class NodeAvSession {
     const planes = frame.data;
     if (!planes) this.#fail('DECODE_FAILED', `Decoder for ${req.display} returned a frame without pixels`);
     this.#sws!.scaleSync(planes, frame.linesize, 0, frame.height, [Buffer.from(pixels)], [width * 3]);
+    // The enhance stage runs here, off the main thread; its time counts as decoding.
+    const out = req.enhance ? enhancePixels(pixels, width, height, req.enhance) : pixels;
     const decodeMs = performance.now() - t0;
 
     // Pace like a camera, or hold back while the consumer's window is full.
@@ -455,9 +458,9 @@ export class NodeAvSession {
         sourceHeight: frame.height,
         capturedAt: nowMs(),
         decodeMs,
-        pixels,
+        pixels: out,
       },
-      [pixels],
+      [out],
     );
   }
 }

@@ -2,6 +2,7 @@
 import type { ErrorCode } from '@sightline/shared';
 import type { Hwaccel } from '@sightline/shared/decoder';
 import type { Size } from './fit.ts';
+import type { EnhanceSettings } from './frame-enhance.ts';
 
 /** A concrete hardware device type (FFmpeg's name for it). */
 export type HwDevice = Exclude<Hwaccel, 'auto' | 'none'>;
@@ -31,6 +32,8 @@ export interface SessionRequest {
   hwaccelDevice?: string;
   /** Extra FFmpeg input options; when given they replace the defaults for network sources (whip: SDP over UDP). */
   options?: Record<string, string | number>;
+  /** The enhance stage, applied to each frame after scaling (its time counts in decodeMs). Default: none. */
+  enhance?: EnhanceSettings;
 }
 
 /** Stream facts announced once per (re)connection. */

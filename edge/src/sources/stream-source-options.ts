@@ -2,6 +2,7 @@
 import type { Logger } from '@sightline/shared';
 import type { BackoffOptions } from '../net/backoff.ts';
 import type { Size } from './fit.ts';
+import type { EnhanceSettings } from './frame-enhance.ts';
 import { checkHwaccelOptions, type Hwaccel } from './hwaccel.ts';
 import type { SessionRequest } from './protocol.ts';
 import type { SourcePolicy } from './source-policy.ts';
@@ -47,6 +48,8 @@ export interface StreamSourceOptions {
    * opened. Default: none (any supported source).
    */
   policy?: SourcePolicy;
+  /** The enhance stage: denoise / white balance / contrast on each frame in the decode worker (node-av only). Default: none. */
+  enhance?: EnhanceSettings;
 }
 
 /** `value` as a positive (or, with allowZero, non-negative) integer; RangeError naming `name` otherwise. */
@@ -83,6 +86,7 @@ export interface StreamSourceSettings {
   backend: 'node-av' | 'ffmpeg';
   hwaccel: Hwaccel;
   hwaccelDevice?: string;
+  enhance?: EnhanceSettings;
 }
 
 /** Check StreamSource's options, in order, throwing a TypeError / RangeError that names the first bad one. */
@@ -125,7 +129,10 @@ export function checkStreamSourceOptions(options: StreamSourceOptions): StreamSo
     );
   }
   const hwaccel = checkHwaccelOptions(options);
-  const { hwaccelDevice } = options;
+  const { hwaccelDevice, enhance } = options;
+  if (enhance !== undefined && backend === 'ffmpeg') {
+    throw new RangeError('enhance needs the node-av backend; the ffmpeg backend decodes in another process');
+  }
   return {
     streamId,
     url: options.url,
@@ -139,6 +146,7 @@ export function checkStreamSourceOptions(options: StreamSourceOptions): StreamSo
     backend,
     hwaccel,
     ...(hwaccelDevice ? { hwaccelDevice } : {}),
+    ...(enhance ? { enhance: { ...enhance } } : {}),
   };
 }
 
@@ -160,5 +168,6 @@ export function sessionRequest(p: ParsedSource, o: StreamSourceSettings): Sessio
     hwaccel: o.hwaccel,
     ...(o.hwaccelDevice ? { hwaccelDevice: o.hwaccelDevice } : {}),
     ...(p.options ? { options: p.options } : {}),
+    ...(o.enhance ? { enhance: o.enhance } : {}),
   };
 }

@@ -8,12 +8,16 @@ import {
   type StreamConfig,
 } from '@sightline/shared';
 import type { InferenceBackendFactory, PoolLogger } from '../inference/backend.ts';
-import { reidEnabled } from '../pipeline/runtime-events.ts';
-import type { StageWorkOf } from '../pipeline/stream-core.ts';
 import { ReidStage } from '../reid/reid-stage.ts';
 import { ClassifyStage } from './classify-stage.ts';
 import type { PostStages } from './run-stages.ts';
 import { SegmentStage } from './segment-stage.ts';
+import type { StageWorkOf } from './stage-work.ts';
+
+/** Re-ID runs with the deepsort tracker unless turned off (ByteTrack would never use the embeddings). */
+export function reidEnabled(config: EdgeConfig): boolean {
+  return config.tracker.type === 'deepsort' && (config.reid?.enabled ?? true);
+}
 
 /** The stages a stream runs, in order: its own list, else detect plus every stage the edge configures. */
 export function streamStages(config: EdgeConfig, stream: Pick<StreamConfig, 'stages'>): StageName[] {

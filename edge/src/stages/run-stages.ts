@@ -1,10 +1,10 @@
 /** Runs the stages after detection one frame needs, side by side; each part that fails is left out of the outcome. */
 import type { Detection } from '@sightline/shared';
-import type { StageOutcome, StageWork } from '../pipeline/stream-core.ts';
 import type { CropSource } from '../preprocess/crop.ts';
 import type { ReidStage } from '../reid/reid-stage.ts';
 import type { ClassifyStage } from './classify-stage.ts';
 import type { SegmentStage } from './segment-stage.ts';
+import type { StageOutcome, StageWork } from './stage-work.ts';
 
 /** The stages an edge runs after detection (each unset when off). */
 export interface PostStages {

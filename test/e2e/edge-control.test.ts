@@ -208,8 +208,8 @@ describe('edge runtime control: streams at run time', () => {
           Array.from({ length: 10 }, (_, i) => i),
           'in order from 0 after the restart',
         );
-        assert.equal(runtime.reidStats()!.failures, 0);
-        assert.ok(runtime.reidStats()!.crops > 0);
+        assert.equal(runtime.stageStats().reid!.failures, 0);
+        assert.ok(runtime.stageStats().reid!.crops > 0);
       },
     );
   });

@@ -16,12 +16,12 @@ test('per-stream stages: segmentation and crop labels on the staged stream only,
           id: 'staged',
           source: media('vtest_h264.mp4'),
           realtime: false,
-          maxFrames: 12,
+          maxFrames: 60,
           stages: 'detect -> segment -> classify',
         },
-        { id: 'plain', source: media('vtest_h264.mp4'), realtime: false, maxFrames: 12, stages: ['detect'] },
+        { id: 'plain', source: media('vtest_h264.mp4'), realtime: false, maxFrames: 60, stages: ['detect'] },
         // Without its own list: every configured stage, enhance first.
-        { id: 'all', source: media('vtest_h264.mp4'), realtime: false, maxFrames: 12 },
+        { id: 'all', source: media('vtest_h264.mp4'), realtime: false, maxFrames: 60 },
       ],
       inference: { sessions: 1 },
       detector: { classes: ['person'] },
@@ -45,17 +45,17 @@ test('per-stream stages: segmentation and crop labels on the staged stream only,
   }
   const staged = results.get('staged')!;
   const plain = results.get('plain')!;
-  assert.equal(staged.length, 12);
-  assert.equal(plain.length, 12);
+  assert.equal(staged.length, 60);
+  assert.equal(plain.length, 60);
   const all = results.get('all')!;
   assert.deepEqual(
     all.map((r) => r.seq),
-    [...Array(12).keys()],
+    [...Array(60).keys()],
   );
-  assert.ok(all.some((r) => r.segmentation) && all.some((r) => r.detections.some((d) => d.classes)));
+  assert.ok(all.some((r) => r.segmentation));
   assert.deepEqual(
     staged.map((r) => r.seq),
-    [...Array(12).keys()],
+    [...Array(60).keys()],
     'frame order holds while frames wait for stages of different cost',
   );
   for (const r of plain) {
@@ -78,32 +78,19 @@ test('per-stream stages: segmentation and crop labels on the staged stream only,
       assert.equal(pixels, map.w * map.h, 'the runs fill the map');
       assert.ok(r.timings.stagesMs !== undefined);
     } else assert.equal(r.segmentation, undefined, `frame ${r.seq} not segmented (every 3)`);
-    const tall = r.detections.filter((d) => d.box[3] - d.box[1] >= 40);
-    if (r.seq % 2 === 0) {
-      for (const d of tall) {
-        assert.ok(
-          d.classes && d.classes.length >= 1 && d.classes.length <= 3,
-          `crop labels on frame ${r.seq}`,
-        );
-        assert.ok(
-          d.classes.every((c, i) => c.score >= 0.05 && (i === 0 || c.score <= d.classes![i - 1]!.score)),
-        );
-      }
-    } else
+    // Crop labels go to the tracks after their frame is published (nothing waits for them).
+    assert.ok(r.detections.every((d) => d.classes === undefined));
+    for (const t of r.tracks) {
+      if (!t.classes) continue;
+      assert.ok(t.classes.length >= 1 && t.classes.length <= 3, `labels of track ${t.trackId}`);
       assert.ok(
-        r.detections.every((d) => d.classes === undefined),
-        `frame ${r.seq} not classified (every 2)`,
+        t.classes.every((c, i) => c.score >= 0.05 && (i === 0 || c.score <= t.classes![i - 1]!.score)),
       );
+    }
   }
-  assert.ok(
-    staged.some((r) => r.seq % 2 === 0 && r.detections.some((d) => d.classes)),
-    'some crops were classified',
-  );
-  // Tracks keep their last labels on the frames between.
-  const last = staged.at(-1)!;
-  assert.equal(last.seq % 2, 1);
-  assert.ok(
-    last.tracks.some((t) => t.classes),
-    'tracks carry their last labels',
-  );
+  // Tracks carry the labels once their crops were classified (on this CPU the first come after some 20 frames of
+  // an unpaced stream), and keep them on the frames after.
+  const labelled = [...staged, ...all].filter((r) => r.tracks.some((t) => t.classes));
+  assert.ok(labelled.length >= 1, 'tracks got labels');
+  assert.ok(plain.every((r) => r.tracks.every((t) => t.classes === undefined)));
 });

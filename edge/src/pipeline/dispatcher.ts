@@ -4,6 +4,7 @@
  * waits they ask for, and publishes what they return. Counts the work in flight (for 'end' and close()).
  */
 import {
+  type ClassLabel,
   ClosedError,
   describeError,
   type FrameResult,
@@ -175,6 +176,7 @@ export class Dispatcher {
     for (const o of outputs) {
       if (o.type === 'result') this.#o.publish(o.result, o.thumbPixels);
       else if (o.type === 'dropped') this.#o.dropped(s.id, o.pts, 'infer-failed', o.frame);
+      else if (o.type === 'label') this.#label(s, o);
       else this.#stages(s, o);
     }
     // Let the scheduler send this stream's frames again once few enough are dispatched but untracked.
@@ -190,6 +192,36 @@ export class Dispatcher {
       (outcome) => this.#afterStages(s, outcome),
       () => this.#afterStages(s, undefined),
     );
+  }
+
+  /** Classify the crops of just-tracked tracks; the labels go to the stream's tracker when they come. */
+  #label(s: LiveStream, o: Extract<StreamOutput, { type: 'label' }>): void {
+    const classify = this.#o.stages.classify;
+    if (!classify) return;
+    this.#inflight.add();
+    classify
+      .crops(
+        o.pixels,
+        o.tracks,
+        o.tracks.map(() => true),
+      )
+      .then(
+        (labels) => {
+          const byTrack = new Map<number, ClassLabel[]>();
+          o.tracks.forEach((t, i) => {
+            const l = labels[i];
+            if (l) byTrack.set(t.trackId, l);
+          });
+          if (!s.retired) s.core.labelled(byTrack);
+        },
+        (err: unknown) => {
+          if (!(err instanceof ClosedError)) this.#failures.classify.failed(s.id, err, { stream: s.id });
+        },
+      )
+      .finally(() => {
+        this.#inflight.done();
+        this.#o.settled();
+      });
   }
 
   #afterStages(s: LiveStream, outcome: StageOutcome | undefined): void {

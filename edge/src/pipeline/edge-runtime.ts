@@ -28,8 +28,10 @@ import { type LoadedModel, loadModel } from '../models/load.ts';
 import { loadManifest } from '../models/manifest.ts';
 import type { ReidStats } from '../reid/reid-stage.ts';
 import type { StreamInfo } from '../sources/stream-source.ts';
-import { closePostStages, openPostStages, stageWorkOf, streamStages } from '../stages/post-stages.ts';
+import type { ClassifyStats } from '../stages/classify-stage.ts';
+import { closePostStages, openPostStages, stagePlan, streamStages } from '../stages/post-stages.ts';
 import type { PostStages } from '../stages/run-stages.ts';
+import type { SegmentStats } from '../stages/segment-stage.ts';
 import { ThumbnailStage } from '../thumbnails/thumbnail-stage.ts';
 import { createTracker } from '../tracking/create-tracker.ts';
 import type { ConfigPatch } from './config-change.ts';
@@ -293,9 +295,10 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
     this.#streams.openAll();
   }
 
-  /** Re-ID counters (crops embedded, model calls, failures), or undefined when re-ID is off. */
-  reidStats(): ReidStats | undefined {
-    return this.#stages.reid?.stats();
+  /** Counters of the stages after detection (re-ID, classify, segment), each undefined when off. */
+  stageStats(): { reid?: ReidStats; classify?: ClassifyStats; segment?: SegmentStats } {
+    const { reid, classify, segment } = this.#stages;
+    return { reid: reid?.stats(), classify: classify?.stats(), segment: segment?.stats() };
   }
 
   /** Live counters for every stream. */
@@ -393,14 +396,11 @@ export class EdgeRuntime extends TypedEmitter<EdgeRuntimeEvents> {
    */
   #openStream(config: StreamConfig & { id: string }, carry?: LiveStream): LiveStream {
     const backend = this.#backend!;
-    const names = streamStages(this.config, config);
-    const reid = names.includes('reid') ? this.#stages.reid : undefined;
-    const stageWork = stageWorkOf(names, this.#stages);
     const core = new StreamCore({
       streamId: config.id,
       tracker: createTracker(this.config.tracker),
-      ...(reid ? { reidEligible: (d, wanted) => reid.eligible(d, wanted) } : {}),
-      ...(stageWork ? { stageWork } : {}),
+      // What this stream's stages ask of each frame: embeddings, whole-frame work, crop labels.
+      ...stagePlan(streamStages(this.config, config), this.#stages),
       maxUntracked: this.#maxUntracked,
       minScore: () => this.config.detector.confidence,
       ...(carry ? { carry: carry.core } : {}),

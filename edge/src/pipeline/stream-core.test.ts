@@ -269,46 +269,51 @@ describe('StreamCore re-ID wait', () => {
 describe('StreamCore classify and segment stages', () => {
   const labels = (label: string) => [{ classId: 1, label, score: 0.9 }];
 
-  test('the stage plan asks for crops and the frame; labels land on detections, then on the tracks', () => {
-    const tracker = fakeTracker(false);
-    const seen: number[] = [];
+  test('whole-frame work holds the frame; crop labels are asked for after tracking and nothing waits for them', () => {
+    const labelled: [number, string][] = [];
+    const tracker = {
+      ...fakeTracker(false),
+      label: (id: number, classes: { label: string }[]) => {
+        labelled.push([id, classes[0]!.label]);
+        return true;
+      },
+    };
     const { c } = core({
       tracker,
-      stageWork: (r) => {
-        seen.push(r.seq);
-        return r.seq % 2 === 0
-          ? { classifyCrops: r.detections.map((d) => d.label === 'car'), segment: true }
-          : undefined;
-      },
+      stageWork: (r) => (r.seq % 2 === 0 ? { segment: true } : undefined),
+      labelWork: (r) => r.tracks.map((t) => t.label === 'car'),
     });
     assert.equal(c.wantsPixels, true, 'the stages need the pixels');
     const px = pixels();
-    const slots = [0, 1].map((i) => c.push(frame(i), { pixels: i === 0 ? px : pixels() }));
+    const px1 = pixels();
+    const slots = [0, 1].map((i) => c.push(frame(i), { pixels: i === 0 ? px : px1 }));
     c.complete(slots[0]!, inference([det(0.9), det(0.8, 'car')]));
-    c.complete(slots[1]!, inference([det(0.7, 'car')]));
-    const out = c.drain();
-    assert.deepEqual(out, [
-      {
-        type: 'stages',
-        detections: [det(0.9), det(0.8, 'car')],
-        pixels: px,
-        work: { classifyCrops: [false, true], segment: true },
-      },
+    c.complete(slots[1]!, inference([det(0.7)]));
+    assert.deepEqual(c.drain(), [
+      { type: 'stages', detections: [det(0.9), det(0.8, 'car')], pixels: px, work: { segment: true } },
     ]);
     const segmentation = { classes: [{ classId: 0, label: 'background', fraction: 1 }] };
-    const after = c.staged({ crops: [undefined, labels('minivan')], segmentation });
-    assert.deepEqual(seqs(after), [0, 1], 'frame 1 needs no stage and follows');
+    const after = c.staged({ segmentation });
+    // Frame 0 is published, then its car's crop is asked for; frame 1 (no car, no segment) follows at once.
+    assert.deepEqual(seqs(after), [0, 'label', 1]);
     const r0 = (after[0] as Extract<StreamOutput, { type: 'result' }>).result;
-    assert.equal(r0.detections[0]!.classes, undefined);
-    assert.deepEqual(r0.detections[1]!.classes, labels('minivan'));
     assert.deepEqual(r0.segmentation, segmentation);
-    const r1 = (after[1] as Extract<StreamOutput, { type: 'result' }>).result;
-    assert.equal(r1.segmentation, undefined);
-    assert.deepEqual(seen, [0, 1]);
+    const label = after[1] as Extract<StreamOutput, { type: 'label' }>;
+    assert.equal(label.pixels, px);
+    assert.deepEqual(
+      label.tracks.map((t) => [t.trackId, t.label]),
+      [[2, 'car']],
+    );
+    assert.equal((after[2] as Extract<StreamOutput, { type: 'result' }>).result.segmentation, undefined);
+    c.labelled(new Map([[2, labels('minivan')]]));
+    assert.deepEqual(labelled, [[2, 'minivan']]);
+    c.retire();
+    c.labelled(new Map([[2, labels('cab')]]));
+    assert.deepEqual(labelled, [[2, 'minivan']], 'a retired stream takes no labels');
   });
 
-  test('no crop eligible and no frame work: no wait; a failed stage leaves its part out', () => {
-    const { c } = core({ stageWork: (r) => ({ classifyCrops: r.detections.map(() => false) }) });
+  test('no track chosen and no frame work: no output beyond the result; a failed stage leaves its part out', () => {
+    const { c } = core({ labelWork: (r) => r.tracks.map(() => false) });
     c.complete(c.push(frame(0), { pixels: pixels() }), inference([det(0.9)]));
     assert.deepEqual(seqs(c.drain()), [0]);
     const framed = core({ stageWork: () => ({ classifyFrame: true }) });

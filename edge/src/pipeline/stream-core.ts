@@ -5,14 +5,14 @@
  * timed. No workers, sources or sinks: the runtime feeds it (push, complete, staged) and acts on what it returns
  * (results to publish, frames dropped, stage work to do).
  */
-import { type Detection, type FrameResult, nowMs } from '@sightline/shared';
+import { type ClassLabel, type Detection, type FrameResult, nowMs, type Track } from '@sightline/shared';
 import type { CropSource } from '../preprocess/crop.ts';
-import type { StageOutcome, StageWork, StageWorkOf } from '../stages/stage-work.ts';
+import type { LabelWorkOf, StageOutcome, StageWork, StageWorkOf } from '../stages/stage-work.ts';
 import type { Appearance, Tracker } from '../tracking/tracker.ts';
 import { type DroppedFrame, droppedFrame } from './runtime-events.ts';
 import { StreamMeter } from './stream-meter.ts';
 
-export type { StageOutcome, StageWork, StageWorkOf } from '../stages/stage-work.ts';
+export type { LabelWorkOf, StageOutcome, StageWork, StageWorkOf } from '../stages/stage-work.ts';
 
 /** What the core needs of a decoded frame (a DecodedFrame fits). */
 export interface CoreFrame {
@@ -50,7 +50,12 @@ export type StreamOutput =
    * Do `work` on this frame (`pixels`, its `detections`), then call staged() with what came of it (undefined when
    * it all failed). Always the last output: the frames behind this one wait.
    */
-  | { type: 'stages'; detections: readonly Detection[]; pixels: CropSource; work: StageWork };
+  | { type: 'stages'; detections: readonly Detection[]; pixels: CropSource; work: StageWork }
+  /**
+   * Classify the crops of these tracks (just tracked, on `pixels`) and hand the labels to labelled(); nothing
+   * waits for it. Follows the frame's 'result'.
+   */
+  | { type: 'label'; tracks: readonly Track[]; pixels: CropSource };
 
 export interface StreamCoreOptions {
   streamId: string;
@@ -60,8 +65,10 @@ export interface StreamCoreOptions {
    * and no frame waits.
    */
   reidEligible?: (detections: readonly Detection[], wanted: readonly boolean[]) => boolean[];
-  /** The classify and segment work each frame needs. Unset: those stages are off for this stream. */
+  /** The whole-frame classify and segment work each frame needs. Unset: those stages are off for this stream. */
   stageWork?: StageWorkOf;
+  /** Which tracks of each tracked frame get their crops classified (not waited for). Unset: none. */
+  labelWork?: LabelWorkOf;
   /** Frames dispatched but not yet tracked from which `held` is true. Default Infinity. */
   maxUntracked?: number;
   /** The score a detection needs to be published (read per frame: it may change live). Default 0 (all). */
@@ -96,13 +103,20 @@ export class StreamCore {
   #tracker: Tracker;
   readonly #reidEligible: StreamCoreOptions['reidEligible'];
   readonly #stageWork: StageWorkOf | undefined;
+  readonly #labelWork: LabelWorkOf | undefined;
   readonly #maxUntracked: number;
   readonly #minScore: () => number;
   readonly #now: () => number;
   /** Dispatched frames in decode order, waiting for their results so the tracker sees them in order. */
   #slots: Slot[] = [];
   /** The frame waiting for its stages (the frames behind it wait too). */
-  #staging?: { result: FrameResult; t0: number; embed: boolean; thumbPixels?: CropSource };
+  #staging?: {
+    result: FrameResult;
+    t0: number;
+    embed: boolean;
+    pixels: CropSource;
+    thumbPixels?: CropSource;
+  };
   #retired = false;
 
   constructor(options: StreamCoreOptions) {
@@ -110,6 +124,7 @@ export class StreamCore {
     this.#tracker = options.tracker;
     this.#reidEligible = options.reidEligible;
     this.#stageWork = options.stageWork;
+    this.#labelWork = options.labelWork;
     this.#maxUntracked = options.maxUntracked ?? Number.POSITIVE_INFINITY;
     this.#minScore = options.minScore ?? (() => 0);
     this.#now = options.now ?? nowMs;
@@ -132,6 +147,7 @@ export class StreamCore {
   get wantsPixels(): boolean {
     return (
       this.#stageWork !== undefined ||
+      this.#labelWork !== undefined ||
       (this.#reidEligible !== undefined && this.#tracker.appearanceWanted !== undefined)
     );
   }
@@ -217,13 +233,14 @@ export class StreamCore {
       const thumbPixels = slot.thumb ? slot.pixels : undefined;
       const work = slot.pixels ? this.#work(slot, result) : undefined;
       if (!work || !slot.pixels) {
-        out.push(this.#track(result, undefined, thumbPixels));
+        out.push(...this.#track(result, undefined, slot.pixels, thumbPixels));
         continue;
       }
       this.#staging = {
         result,
         t0: this.#now(),
         embed: work.embed !== undefined,
+        pixels: slot.pixels,
         ...(thumbPixels ? { thumbPixels } : {}),
       };
       out.push({ type: 'stages', detections: result.detections, pixels: slot.pixels, work });
@@ -246,13 +263,18 @@ export class StreamCore {
     result.timings.stagesMs = ms;
     if (waiting.embed) result.timings.embedMs = ms;
     if (this.#retired) return [];
-    outcome?.crops?.forEach((classes, i) => {
-      const d = result.detections[i];
-      if (d && classes) d.classes = classes;
-    });
     if (outcome?.frame) result.classification = outcome.frame;
     if (outcome?.segmentation) result.segmentation = outcome.segmentation;
-    return [this.#track(result, outcome?.appearance, waiting.thumbPixels), ...this.drain()];
+    return [
+      ...this.#track(result, outcome?.appearance, waiting.pixels, waiting.thumbPixels),
+      ...this.drain(),
+    ];
+  }
+
+  /** The labels a 'label' output asked for, per track id: the tracker reports them from its next frame on. */
+  labelled(labels: ReadonlyMap<number, ClassLabel[]>): void {
+    if (this.#retired) return;
+    for (const [trackId, classes] of labels) this.#tracker.label?.(trackId, classes);
   }
 
   /** Take the stream out of service: frames dispatched or waiting publish nothing (their results are ignored). */
@@ -267,7 +289,6 @@ export class StreamCore {
     const extra = this.#stageWork?.(result);
     const work: StageWork = {
       ...(embed ? { embed } : {}),
-      ...(extra?.classifyCrops?.includes(true) ? { classifyCrops: extra.classifyCrops } : {}),
       ...(extra?.classifyFrame ? { classifyFrame: true } : {}),
       ...(extra?.segment ? { segment: true } : {}),
     };
@@ -282,8 +303,16 @@ export class StreamCore {
     return eligible?.includes(true) ? eligible : undefined;
   }
 
-  /** Track one frame's detections, keep only those at or above minScore, time it and count it. */
-  #track(result: FrameResult, appearance?: Appearance, thumbPixels?: CropSource): StreamOutput {
+  /**
+   * Track one frame's detections, keep only those at or above minScore, time it and count it; then, when the label
+   * plan picks some of its tracks and the frame's pixels are here, a 'label' output for them.
+   */
+  #track(
+    result: FrameResult,
+    appearance?: Appearance,
+    pixels?: CropSource,
+    thumbPixels?: CropSource,
+  ): StreamOutput[] {
     const t0 = this.#now();
     result.tracks = this.#tracker.update(result.detections, appearance);
     const minScore = this.#minScore();
@@ -296,6 +325,13 @@ export class StreamCore {
     this.activeTracks = result.tracks.length;
     this.framesInferred++;
     this.meter.record(done, result.timings.totalMs);
-    return thumbPixels ? { type: 'result', result, thumbPixels } : { type: 'result', result };
+    const out: StreamOutput[] = [
+      thumbPixels ? { type: 'result', result, thumbPixels } : { type: 'result', result },
+    ];
+    const label = pixels ? this.#labelWork?.(result) : undefined;
+    if (pixels && label?.includes(true)) {
+      out.push({ type: 'label', tracks: result.tracks.filter((_, i) => label[i]), pixels });
+    }
+    return out;
   }
 }

@@ -14,6 +14,8 @@ export interface ClassifyStats {
   calls: number;
   /** Requests that failed (their frames were published without labels). */
   failures: number;
+  /** Frames it was due on but skipped because it was behind (tracks kept their labels). */
+  skipped: number;
 }
 
 export class ClassifyStage {
@@ -22,6 +24,7 @@ export class ClassifyStage {
   readonly #batcher: CropBatcher<ClassLabel[]>;
   readonly #classes: Set<string> | undefined;
   #failures = 0;
+  #skipped = 0;
 
   private constructor(config: ClassifyConfig, pool: InferenceBackend) {
     this.config = config;
@@ -54,25 +57,40 @@ export class ClassifyStage {
   }
 
   stats(): ClassifyStats {
-    return { images: this.#batcher.crops, calls: this.#batcher.calls, failures: this.#failures };
+    return {
+      images: this.#batcher.crops,
+      calls: this.#batcher.calls,
+      failures: this.#failures,
+      skipped: this.#skipped,
+    };
   }
 
-  /** Whether frame `seq` of a stream is one this stage runs on (one in `every`). */
+  /**
+   * Whether frame `seq` of a stream gets this stage: one in `every`, and only while the stage keeps up. When a full
+   * batch is already waiting, the frame is skipped (and counted) rather than queued: a frame waits for its stages
+   * and holds its stream's frames behind it, so a stage that falls behind would otherwise add its whole backlog to
+   * every stream's latency.
+   */
   runsOn(seq: number): boolean {
-    return seq % this.config.every === 0;
+    if (seq % this.config.every !== 0) return false;
+    if (this.#batcher.queued >= this.#pool.maxBatch) {
+      this.#skipped++;
+      return false;
+    }
+    return true;
   }
 
-  /** Which detections' crops are classified: of a configured class (all by default), at least minHeight tall. */
-  eligible(detections: readonly Detection[]): boolean[] {
+  /** Which objects' crops are classified: of a configured class (all by default), at least minHeight tall. */
+  eligible(detections: readonly Pick<Detection, 'box' | 'label'>[]): boolean[] {
     return detections.map(
       (d) => (!this.#classes || this.#classes.has(d.label)) && d.box[3] - d.box[1] >= this.config.minHeight,
     );
   }
 
-  /** Labels of the `eligible` detections cut from `frame` (undefined for the others). Rejects when the call fails. */
+  /** Labels of the `eligible` objects cut from `frame` (undefined for the others). Rejects when the call fails. */
   async crops(
     frame: CropSource,
-    detections: readonly Detection[],
+    detections: readonly Pick<Detection, 'box'>[],
     eligible: readonly boolean[],
   ): Promise<(ClassLabel[] | undefined)[]> {
     const out: (ClassLabel[] | undefined)[] = new Array(detections.length).fill(undefined);
@@ -80,7 +98,7 @@ export class ClassifyStage {
     const crops = [];
     for (let i = 0; i < detections.length; i++) {
       if (!eligible[i]) continue;
-      const crop = cropImage(frame, (detections[i] as Detection).box);
+      const crop = cropImage(frame, detections[i]!.box);
       if (!crop) continue;
       index.push(i);
       crops.push(crop);

@@ -1,5 +1,6 @@
 /** Starts and stops the stages after detection an edge runs (re-ID, classify, segment), and plans each stream's. */
 import {
+  type Detection,
   type EdgeConfig,
   type FrameResult,
   type Manifest,
@@ -12,7 +13,7 @@ import { ReidStage } from '../reid/reid-stage.ts';
 import { ClassifyStage } from './classify-stage.ts';
 import type { PostStages } from './run-stages.ts';
 import { SegmentStage } from './segment-stage.ts';
-import type { StageWorkOf } from './stage-work.ts';
+import type { LabelWorkOf, StageWorkOf } from './stage-work.ts';
 
 /** Re-ID runs with the deepsort tracker unless turned off (ByteTrack would never use the embeddings). */
 export function reidEnabled(config: EdgeConfig): boolean {
@@ -79,20 +80,53 @@ export async function closePostStages(stages: PostStages): Promise<void> {
 }
 
 /**
- * The classify and segment work of each frame of a stream running `names`: one frame in `every` of each stage,
- * crops of the eligible detections (or the whole frame). Undefined when the stream runs neither.
+ * The whole-frame classify and segment work of each frame of a stream running `names`: one frame in `every` of
+ * each stage while it keeps up. Undefined when the stream runs neither.
  */
 export function stageWorkOf(names: readonly StageName[], stages: PostStages): StageWorkOf | undefined {
-  const classify = names.includes('classify') ? stages.classify : undefined;
+  const frameClassify =
+    names.includes('classify') && stages.classify?.config.on === 'frame' ? stages.classify : undefined;
   const segment = names.includes('segment') ? stages.segment : undefined;
-  if (!classify && !segment) return undefined;
+  if (!frameClassify && !segment) return undefined;
   return (result: FrameResult) => {
     const work: ReturnType<StageWorkOf> & object = {};
-    if (classify?.runsOn(result.seq)) {
-      if (classify.config.on === 'frame') work.classifyFrame = true;
-      else work.classifyCrops = classify.eligible(result.detections);
-    }
+    if (frameClassify?.runsOn(result.seq)) work.classifyFrame = true;
     if (segment?.runsOn(result.seq)) work.segment = true;
     return work;
+  };
+}
+
+/**
+ * Which tracks of each tracked frame of a stream running `names` get their crops classified (classify on crops):
+ * one frame in `every` while the stage keeps up, the tracks matched on that frame of the chosen classes and height.
+ */
+export function labelWorkOf(names: readonly StageName[], stages: PostStages): LabelWorkOf | undefined {
+  const classify =
+    names.includes('classify') && stages.classify?.config.on !== 'frame' ? stages.classify : undefined;
+  if (!classify) return undefined;
+  return (result: FrameResult) => {
+    const matched = result.tracks.map((t) => t.timeSinceUpdate === 0);
+    if (!matched.includes(true) || !classify.runsOn(result.seq)) return undefined;
+    const eligible = classify.eligible(result.tracks);
+    return eligible.map((e, i) => e && matched[i]!);
+  };
+}
+
+/** What a stream's core asks of each frame for the stages it runs (StreamCore's reidEligible, stageWork, labelWork). */
+export function stagePlan(
+  names: readonly StageName[],
+  stages: PostStages,
+): {
+  reidEligible?: (detections: readonly Detection[], wanted: readonly boolean[]) => boolean[];
+  stageWork?: StageWorkOf;
+  labelWork?: LabelWorkOf;
+} {
+  const reid = names.includes('reid') ? stages.reid : undefined;
+  const stageWork = stageWorkOf(names, stages);
+  const labelWork = labelWorkOf(names, stages);
+  return {
+    ...(reid ? { reidEligible: (d, wanted) => reid.eligible(d, wanted) } : {}),
+    ...(stageWork ? { stageWork } : {}),
+    ...(labelWork ? { labelWork } : {}),
   };
 }

@@ -38,13 +38,9 @@ export async function runStages(
   };
   const { reid, classify, segment } = stages;
   const embed = work.embed;
-  const crops = work.classifyCrops;
   await Promise.all([
     part('reid', embed && reid ? () => reid.appearance(pixels, detections, embed) : undefined, (a) => {
       outcome.appearance = a;
-    }),
-    part('classify', crops && classify ? () => classify.crops(pixels, detections, crops) : undefined, (c) => {
-      outcome.crops = c;
     }),
     part('classify', work.classifyFrame && classify ? () => classify.frame(pixels) : undefined, (f) => {
       outcome.frame = f;

@@ -13,6 +13,8 @@ export interface SegmentStats {
   frames: number;
   calls: number;
   failures: number;
+  /** Frames it was due on but skipped because it was behind. */
+  skipped: number;
 }
 
 export class SegmentStage {
@@ -20,6 +22,7 @@ export class SegmentStage {
   readonly #pool: InferenceBackend;
   readonly #batcher: CropBatcher<SegmentResult>;
   #failures = 0;
+  #skipped = 0;
 
   private constructor(config: SegmentConfig, pool: InferenceBackend) {
     this.config = config;
@@ -48,12 +51,27 @@ export class SegmentStage {
   }
 
   stats(): SegmentStats {
-    return { frames: this.#batcher.crops, calls: this.#batcher.calls, failures: this.#failures };
+    return {
+      frames: this.#batcher.crops,
+      calls: this.#batcher.calls,
+      failures: this.#failures,
+      skipped: this.#skipped,
+    };
   }
 
-  /** Whether frame `seq` of a stream is one this stage runs on (one in `every`). */
+  /**
+   * Whether frame `seq` of a stream gets this stage: one in `every`, and only while the stage keeps up. When a full
+   * batch is already waiting, the frame is skipped (and counted) rather than queued: a frame waits for its stages
+   * and holds its stream's frames behind it, so a stage that falls behind would otherwise add its whole backlog to
+   * every stream's latency.
+   */
   runsOn(seq: number): boolean {
-    return seq % this.config.every === 0;
+    if (seq % this.config.every !== 0) return false;
+    if (this.#batcher.queued >= this.#pool.maxBatch) {
+      this.#skipped++;
+      return false;
+    }
+    return true;
   }
 
   /** The segmentation of `frame` as published (areas, and the class map unless map is off). Rejects when the call fails. */

@@ -2,6 +2,7 @@
 import {
   type Box,
   ByteTrackConfig,
+  type ClassLabel,
   ConfigError,
   type Detection,
   type Track,
@@ -158,6 +159,12 @@ export class ByteTracker implements Tracker {
   reset(): void {
     this.#tracks = [];
     this.#frame = 0;
+  }
+
+  label(trackId: number, classes: ClassLabel[]): boolean {
+    const t = this.#tracks.find((x) => x.confirmed && x.id === trackId);
+    if (t) t.lastClasses = classes;
+    return t !== undefined;
   }
 
   #hit(t: STrack, d: Detection, frame: number): void {

@@ -1,5 +1,12 @@
 /** DeepSORT: motion (Kalman + Mahalanobis gating) plus appearance (cosine distance to a per-track gallery). */
-import { type Box, DeepSortConfig, type Detection, type Track, type TrackerConfig } from '@sightline/shared';
+import {
+  type Box,
+  type ClassLabel,
+  DeepSortConfig,
+  type Detection,
+  type Track,
+  type TrackerConfig,
+} from '@sightline/shared';
 import { type CostMatrix, linearAssignment } from './assignment.ts';
 import { FeatureGallery } from './gallery.ts';
 import { iou } from './iou.ts';
@@ -215,6 +222,12 @@ export class DeepSortTracker implements Tracker {
   reset(): void {
     this.#tracks = [];
     this.#frame = 0;
+  }
+
+  label(trackId: number, classes: ClassLabel[]): boolean {
+    const t = this.#tracks.find((x) => x.confirmed && x.id === trackId);
+    if (t) t.lastClasses = classes;
+    return t !== undefined;
   }
 
   /** Tracks matched last frame that a detection without an embedding overlaps by REUSE_IOU or more (best one). */

@@ -1,5 +1,5 @@
 /** The tracker seam: one Tracker per stream (create-tracker.ts makes one from the config by `type`). */
-import type { Detection, Track } from '@sightline/shared';
+import type { ClassLabel, Detection, Track } from '@sightline/shared';
 
 /** Per-detection appearance features, index-aligned with the detections passed to `update`. */
 export interface Appearance {
@@ -21,6 +21,11 @@ export interface Tracker {
   appearanceWanted?(detections: readonly Detection[]): boolean[];
   /** Every track the tracker still keeps that has an id (confirmed or lost), as of the last update. */
   tracks(): Track[];
+  /**
+   * Give track `trackId` the labels a classifier found in its crop (stage "classify"); it reports them from its
+   * next update on. False when no such track is kept (it ended meanwhile).
+   */
+  label?(trackId: number, classes: ClassLabel[]): boolean;
   /** Forget all tracks (e.g. the source restarted); ids keep increasing, so none is ever reused. */
   reset(): void;
 }

@@ -1,6 +1,7 @@
 /**
  * The overlay of one tile: a frame's tracks drawn on a 2D canvas (boxes, labels, track ids, trails, instance
- * masks) in the frame's colours, and which drawn box a click hits.
+ * masks, crop labels) in the frame's colours, and which drawn box a click hits. The frame-wide layers
+ * (segmentation, frame labels) are stage-layers.js.
  */
 /** @import { FrameMeta, Layers, MetaMask, MetaTrack } from './types.js' */
 
@@ -92,12 +93,21 @@ export class Overlay {
       const text = [layers.ids ? `#${t.id}` : '', layers.labels ? `${t.l} ${Math.round(t.s * 100)}%` : '']
         .filter(Boolean)
         .join(' ');
+      const th = parseInt(ctx.font, 10) + 4;
+      const top = Math.max(th, y1 * sy); // the label's baseline edge: above the box, or inside at the frame's top
       if (text) {
-        const tw = ctx.measureText(text).width + 6;
-        const th = parseInt(ctx.font, 10) + 4;
-        ctx.fillRect(x1 * sx, Math.max(0, y1 * sy - th), tw, th);
+        ctx.fillRect(x1 * sx, top - th, ctx.measureText(text).width + 6, th);
         ctx.fillStyle = '#000';
-        ctx.fillText(text, x1 * sx + 3, Math.max(th, y1 * sy) - 4);
+        ctx.fillText(text, x1 * sx + 3, top - 4);
+      }
+      // The crop's top label (stage classify): a second line under the box label.
+      const k = layers.classes && Array.isArray(t.k) ? t.k[0] : undefined;
+      if (k) {
+        const line = `${k.l} ${Math.round(k.s * 100)}%`;
+        ctx.fillStyle = 'rgba(0, 0, 0, 0.65)';
+        ctx.fillRect(x1 * sx, top, ctx.measureText(line).width + 6, th);
+        ctx.fillStyle = colour;
+        ctx.fillText(line, x1 * sx + 3, top + th - 4);
       }
     }
     ctx.globalAlpha = 1;

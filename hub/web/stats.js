@@ -1,5 +1,5 @@
 /** A tile's figures: frame rate and latency from its log of displayed frames, bitrate and drops from WebRTC. */
-/** @import { FrameRecord, TileStats } from './types.js' */
+/** @import { FrameRecord, StreamInfo, TileStats } from './types.js' */
 
 /** Frames the latency percentiles are taken over. */
 const LATENCY_WINDOW = 300;
@@ -37,22 +37,22 @@ export function frameFigures(frames, nowEpoch) {
 }
 
 /**
- * The inbound video streams of a peer connection's stats: bytes received and frames dropped (when reported).
+ * Takes a peer connection's inbound video stats into `s`: the bitrate since the last poll (`lastBytes`), frames
+ * dropped (when reported).
+ * @param {TileStats} s
  * @param {RTCStatsReport} report
- * @returns {{ bytesReceived: number, framesDropped: number | undefined }[]}
+ * @param {number | undefined} lastBytes bytes received at the last poll
+ * @returns {number | undefined} bytes received now (for the next poll)
  */
-export function inboundVideo(report) {
-  /** @type {{ bytesReceived: number, framesDropped: number | undefined }[]} */
-  const found = [];
+export function inboundVideo(s, report, lastBytes) {
+  let bytes = lastBytes;
   report.forEach((r) => {
-    if (r.type === 'inbound-rtp' && r.kind === 'video') {
-      found.push({
-        bytesReceived: r.bytesReceived,
-        framesDropped: typeof r.framesDropped === 'number' ? r.framesDropped : undefined,
-      });
-    }
+    if (r.type !== 'inbound-rtp' || r.kind !== 'video') return;
+    if (bytes !== undefined) s.kbps = Math.round(((r.bytesReceived - bytes) * 8) / 1000);
+    bytes = r.bytesReceived;
+    if (typeof r.framesDropped === 'number') s.dropped = Math.max(s.dropped, r.framesDropped);
   });
-  return found;
+  return bytes;
 }
 
 /**
@@ -71,3 +71,20 @@ export const statsHtml = (s) =>
   ]
     .map((x) => `<span>${x}</span>`)
     .join('');
+
+/**
+ * A stream's video as the tile's note says it: codec, profile, size, rate, and why it is re-encoded.
+ * @param {Partial<StreamInfo['video']>} v
+ * @returns {string}
+ */
+export function videoNote(v) {
+  const parts = [
+    v.codec,
+    v.profileLevelId && `profile-level-id ${v.profileLevelId}`,
+    v.width && `${v.width}x${v.height}`,
+    v.fps && `${v.fps} fps`,
+  ];
+  return [parts.filter(Boolean).join(' · '), v.transcoded ? `transcoded: ${v.note ?? ''}` : '']
+    .filter(Boolean)
+    .join(' — ');
+}

@@ -5,10 +5,11 @@
  */
 import { esc, messageOf } from './dom.js';
 import { Overlay, trackAt } from './overlay.js';
-import { emptyStats, frameFigures, inboundVideo, statsHtml } from './stats.js';
+import { StageLayers } from './stage-layers.js';
+import { emptyStats, frameFigures, inboundVideo, statsHtml, videoNote } from './stats.js';
 
 /**
- * @import { DataChannelInfo, FrameMeta, FrameRecord, Layers, MetaTrack, StreamInfo, TileStats,
+ * @import { DataChannelInfo, FrameMeta, FrameRecord, Layers, MetaTrack, ShownSegmentation, StreamInfo, TileStats,
  *   ViewerToHubMessage } from './types.js'
  */
 
@@ -54,6 +55,7 @@ export class Tile {
   #video;
   #canvas;
   #overlay;
+  #stages;
   #note;
   #badge;
   #stage;
@@ -86,7 +88,7 @@ export class Tile {
     el.innerHTML = `<h2><span>${esc(info.key)}</span> <span class="badge waiting state">waiting</span></h2>
       <div class="note"></div>
       <div class="stage"><video muted autoplay playsinline></video><canvas></canvas></div>
-      <div class="stats"></div>`;
+      <div class="legend" hidden></div><div class="stats"></div>`;
     this.#video = /** @type {HTMLVideoElement} */ (el.querySelector('video'));
     this.#canvas = /** @type {HTMLCanvasElement} */ (el.querySelector('canvas'));
     this.#note = /** @type {HTMLElement} */ (el.querySelector('.note'));
@@ -94,6 +96,7 @@ export class Tile {
     this.#stage = /** @type {HTMLElement} */ (el.querySelector('.stage'));
     this.#statsLine = /** @type {HTMLElement} */ (el.querySelector('.stats'));
     this.#overlay = new Overlay(this.#canvas, host.layers);
+    this.#stages = new StageLayers(el, host.layers);
     this.#canvas.addEventListener('click', (e) => this.#onClick(e));
     host.grid.append(el);
     this.update(info);
@@ -112,19 +115,12 @@ export class Tile {
    */
   update(info) {
     this.#info = info;
-    const v = info.video ?? {};
-    const parts = [
-      v.codec,
-      v.profileLevelId && `profile-level-id ${v.profileLevelId}`,
-      v.width && `${v.width}x${v.height}`,
-      v.fps && `${v.fps} fps`,
-    ];
-    this.#note.textContent = [
-      parts.filter(Boolean).join(' · '),
-      v.transcoded ? `transcoded: ${v.note ?? ''}` : '',
-    ]
-      .filter(Boolean)
-      .join(' — ');
+    this.#note.textContent = videoNote(info.video ?? {});
+  }
+
+  /** @returns {ShownSegmentation | undefined} the segmentation drawn now, if any (for tests and curious users) */
+  get segmentation() {
+    return this.#stages.shown(performance.now());
   }
 
   /**
@@ -233,7 +229,8 @@ export class Tile {
       this.#canvas.height = h;
       this.#stage.style.aspectRatio = `${w} / ${h}`;
     }
-    this.#lastFrameAt = performance.now();
+    const now = performance.now();
+    this.#lastFrameAt = now;
     if (this.#stateText !== 'live') {
       this.#stateText = 'live';
       this.setState('live', 'live');
@@ -251,6 +248,7 @@ export class Tile {
       presented: md.presentedFrames,
     };
     this.#overlay.clear(w, h);
+    this.#stages.drawUnder(meta, w, h, now); // the last segmentation, under the boxes
     if (meta && !meta.skipped) {
       this.#overlay.draw(meta, w, h, 1);
       this.lastDrawn = meta;
@@ -264,6 +262,7 @@ export class Tile {
       if (meta) record.latencyMs = displayEpoch - meta.t;
       else this.stats.noMeta++;
     }
+    this.#stages.drawOver(w, h, now);
     this.stats.frames++;
     this.frames.push(record);
     if (this.frames.length > FRAME_LOG) this.frames.splice(0, this.frames.length - FRAME_LOG);
@@ -277,15 +276,11 @@ export class Tile {
     s.dropped = this.#video.getVideoPlaybackQuality?.().droppedVideoFrames ?? 0;
     if (this.#pc) {
       try {
-        for (const r of inboundVideo(await this.#pc.getStats())) {
-          if (this.#lastBytes !== undefined)
-            s.kbps = Math.round(((r.bytesReceived - this.#lastBytes) * 8) / 1000);
-          this.#lastBytes = r.bytesReceived;
-          if (r.framesDropped !== undefined) s.dropped = Math.max(s.dropped, r.framesDropped);
-        }
+        this.#lastBytes = inboundVideo(s, await this.#pc.getStats(), this.#lastBytes);
       } catch {}
     }
     this.#statsLine.innerHTML = statsHtml(s);
+    this.#stages.legend(nowMs);
     // The edge or the hub went away and came back without the list changing: watch again.
     const since = this.#lastFrameAt ?? this.#watchedAt ?? nowMs;
     if (this.#pc && nowMs - since > STALL_MS && this.#host.signallingOpen()) {

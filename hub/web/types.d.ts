@@ -8,13 +8,24 @@ import type {
   DataChannelInfo,
   FrameMeta,
   HubToViewerMessage,
+  MetaLabel,
   MetaMask,
+  MetaSegmentation,
   MetaTrack,
   PublishedStream,
   ViewerToHubMessage,
 } from '@sightline/shared/signalling';
 
-export type { DataChannelInfo, FrameMeta, HubToViewerMessage, MetaMask, MetaTrack, ViewerToHubMessage };
+export type {
+  DataChannelInfo,
+  FrameMeta,
+  HubToViewerMessage,
+  MetaLabel,
+  MetaMask,
+  MetaSegmentation,
+  MetaTrack,
+  ViewerToHubMessage,
+};
 
 /** A box in the frame's pixels: x1, y1, x2, y2. */
 export type Box = [number, number, number, number];
@@ -60,6 +71,18 @@ export interface Layers {
   ids: boolean;
   trails: boolean;
   masks: boolean;
+  /** Crop labels under each box label (`k`) and the frame's labels (`cls`) in the corner. */
+  classes: boolean;
+  /** The semantic segmentation class map (`seg`), the last one kept for a while (stage-layers.js). */
+  segmentation: boolean;
+}
+
+/** The segmentation a tile draws now: the last received with a frame, its frame's size, its age. */
+export interface ShownSegmentation {
+  seg: MetaSegmentation;
+  w: number;
+  h: number;
+  ageMs: number;
 }
 
 /** A stored track (GET /api/v1/tracks). */
@@ -90,6 +113,8 @@ export interface SightlineViewer {
   stats(key: string): TileStats | undefined;
   /** The metadata last drawn on a stream (its boxes are what a click hits). */
   lastDrawn(key: string): FrameMeta | undefined;
+  /** The segmentation drawn on a stream now (kept from an earlier frame: segmentation runs on some frames only). */
+  segmentation(key: string): ShownSegmentation | undefined;
   connected(): boolean;
   /** The `error` messages the hub sent. */
   errors: HubError[];

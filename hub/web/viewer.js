@@ -11,7 +11,15 @@ import { showTrack, wireTrackPanel } from './track-panel.js';
 /** @import { HubToViewerMessage, Layers, StreamInfo } from './types.js' */
 
 /** @type {Layers} */
-const layers = { boxes: true, labels: true, ids: true, trails: true, masks: true };
+const layers = {
+  boxes: true,
+  labels: true,
+  ids: true,
+  trails: true,
+  masks: true,
+  classes: true,
+  segmentation: true,
+};
 /** @type {Map<string, Tile>} */
 const tiles = new Map();
 
@@ -39,6 +47,7 @@ window.sightlineViewer = {
   frames: (key) => tiles.get(key)?.frames ?? [],
   stats: (key) => tiles.get(key)?.stats,
   lastDrawn: (key) => tiles.get(key)?.lastDrawn,
+  segmentation: (key) => tiles.get(key)?.segmentation,
   connected: () => signalling.open,
   errors: [],
 };

@@ -121,13 +121,21 @@ export type HubToViewerMessage = z.infer<typeof HubToViewerMessageSchema>;
 /** A box in the frame's pixels: x1, y1, x2, y2. */
 export const BoxSchema = z.tuple([z.number(), z.number(), z.number(), z.number()]);
 
-/** A track drawn on a frame: id, class id, label, score 0..1, box. */
+/** A class label with its score 0..1 (2 decimals): a track's crop labels (`k`) or a frame's labels (`cls`). */
+export const MetaLabelSchema = z.object({ l: z.string().max(200), s: z.number() });
+export type MetaLabel = z.infer<typeof MetaLabelSchema>;
+
+/** Labels sent per track or frame, best first. */
+export const META_LABELS_MAX = 3;
+
+/** A track drawn on a frame: id, class id, label, score 0..1, box; `k` its crop's top labels (stage classify). */
 export const MetaTrackSchema = z.object({
   id: z.number().int(),
   c: z.number().int(),
   l: z.string(),
   s: z.number(),
   b: BoxSchema,
+  k: z.array(MetaLabelSchema).max(META_LABELS_MAX).optional(),
 });
 export type MetaTrack = z.infer<typeof MetaTrackSchema>;
 
@@ -140,6 +148,36 @@ export const MetaMaskSchema = z.object({
   counts: z.array(z.number().int().nonnegative()),
 });
 export type MetaMask = z.infer<typeof MetaMaskSchema>;
+
+/** Cells a class map may have (w * h). */
+export const META_MAP_MAX_CELLS = 1_000_000;
+
+/**
+ * A semantic segmentation class map (ClassMap in types.ts): a w x h grid laid over the whole frame, row-major runs
+ * as alternating [classId, length] pairs; the lengths sum to w * h.
+ */
+export const MetaClassMapSchema = z
+  .object({
+    w: z.number().int().positive(),
+    h: z.number().int().positive(),
+    runs: z.array(z.number().int().nonnegative()).max(2 * META_MAP_MAX_CELLS),
+  })
+  .refine((m) => m.w * m.h <= META_MAP_MAX_CELLS, { message: `w * h over ${META_MAP_MAX_CELLS}` })
+  .refine((m) => m.runs.length % 2 === 0 && m.runs.length <= 2 * m.w * m.h, {
+    message: 'runs are [classId, length] pairs, at most one per cell',
+  });
+export type MetaClassMap = z.infer<typeof MetaClassMapSchema>;
+
+/** A frame's semantic segmentation (stage segment): each class's share of the frame (`f`, 4 decimals), the map. */
+export const MetaSegmentationSchema = z.object({
+  classes: z
+    .array(
+      z.object({ c: z.number().int().nonnegative(), l: z.string().max(200), f: z.number().min(0).max(1) }),
+    )
+    .max(1000),
+  map: MetaClassMapSchema.optional(),
+});
+export type MetaSegmentation = z.infer<typeof MetaSegmentationSchema>;
 
 /**
  * The JSON sent on the `meta` data channel for each frame, keyed by the frame's RTP timestamp. The channel carries
@@ -162,6 +200,10 @@ export const FrameMetaSchema = z.object({
   tracks: z.array(MetaTrackSchema),
   /** Instance masks of the tracks that have one (a segmentation model). */
   masks: z.array(MetaMaskSchema).optional(),
+  /** The whole frame's top labels (stage classify on frames), on the frames it ran on. */
+  cls: z.array(MetaLabelSchema).max(META_LABELS_MAX).optional(),
+  /** The frame's semantic segmentation (stage segment), on the frames it ran on (one in `segment.every`). */
+  seg: MetaSegmentationSchema.optional(),
   /** No result came for the frame (dropped or timed out): no tracks. */
   skipped: z.boolean(),
 });

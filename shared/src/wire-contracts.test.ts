@@ -106,11 +106,23 @@ test('a frame metadata record', () => {
     h: 480,
     t: 1_700_000_000_000.5,
     sent: 1_700_000_000_010.1,
-    tracks: [{ id: 1, c: 0, l: 'person', s: 0.9, b: [1, 2, 3, 4] }],
+    tracks: [{ id: 1, c: 0, l: 'person', s: 0.9, b: [1, 2, 3, 4], k: [{ l: 'suit', s: 0.61 }] }],
     masks: [{ id: 1, box: [1, 2, 3, 4], w: 2, h: 2, counts: [1, 2, 1] }],
+    cls: [{ l: 'street sign', s: 0.4 }],
+    seg: { classes: [{ c: 0, l: 'background', f: 1 }], map: { w: 2, h: 2, runs: [0, 4] } },
     skipped: false,
   };
   assert.deepEqual(FrameMetaSchema.parse(meta), meta);
+  // k, cls and seg are optional: an older edge's record still parses.
+  const { cls: _cls, seg: _seg, ...old } = meta;
+  assert.ok(
+    FrameMetaSchema.safeParse({ ...old, tracks: [{ id: 1, c: 0, l: 'person', s: 0.9, b: [1, 2, 3, 4] }] })
+      .success,
+  );
+  assert.ok(
+    !FrameMetaSchema.safeParse({ ...meta, seg: { classes: [], map: { w: 2, h: 2, runs: [0, 2, 1] } } })
+      .success,
+  );
   assert.ok(!FrameMetaSchema.safeParse({ ...meta, v: 2 }).success);
   assert.ok(!FrameMetaSchema.safeParse({ ...meta, tracks: [{ id: 1 }] }).success);
 });

@@ -219,7 +219,7 @@ describe('live viewer in a browser', { skip }, () => {
     await page.screenshot({ path: join(ARTIFACTS, 'live-view-track.png') });
 
     // Layers toggle: with every layer off, nothing is drawn.
-    for (const name of ['boxes', 'labels', 'ids', 'trails', 'masks']) {
+    for (const name of ['boxes', 'labels', 'ids', 'trails', 'masks', 'classes', 'segmentation']) {
       await page.uncheck(`#layers input[name="${name}"]`);
     }
     await page.waitForTimeout(500);

@@ -44,12 +44,9 @@ export {
   defaultStateDir,
   describeLayout,
   findTuning,
-  formatTuningTable,
   hostIdentity,
   LAYOUT_FIELDS,
-  measureLayout,
   readTunings,
-  runTuning,
   storeTuning,
   type TunedLayout,
   type Tuning,
@@ -59,3 +56,4 @@ export {
   tuningKey,
   tuningPath,
 } from './tuning.ts';
+export { formatTuningTable, measureLayout, percentile, runTuning } from './tuning-run.ts';

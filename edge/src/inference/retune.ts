@@ -16,12 +16,12 @@ import {
   findTuning,
   type InferenceInput,
   LAYOUT_FIELDS,
-  runTuning,
   storeTuning,
   type Tuning,
   type TuningLog,
   withStoredTuning,
 } from './tuning.ts';
+import { runTuning } from './tuning-run.ts';
 
 /** Options of retuneIfStale. */
 export interface RetuneOptions {

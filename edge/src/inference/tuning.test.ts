@@ -9,7 +9,6 @@ import {
   chooseLayout,
   findTuning,
   hostIdentity,
-  percentile,
   readTunings,
   storeTuning,
   type Tuning,
@@ -20,6 +19,7 @@ import {
   tuningPath,
   withStoredTuning,
 } from './tuning.ts';
+import { percentile } from './tuning-run.ts';
 
 const manifestEntry = findModel(await loadManifest(), 'yolox_nano');
 

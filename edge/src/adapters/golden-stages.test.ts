@@ -1,13 +1,10 @@
 // Golden tests: the classifier and segmentation decoders on the reference images through onnxruntime-node, with
 // our own preprocessing, against DATA.md's verified outputs.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import ort from 'onnxruntime-node';
-import { loadImageBgr } from '../media/image.ts';
+import { hasDjpeg, referenceImage } from '../media/reference-image.ts';
 import { loadModel } from '../models/load.ts';
 import type { Geometry } from '../preprocess/geometry.ts';
 import { preprocessInto } from '../preprocess/preprocess.ts';
@@ -16,21 +13,7 @@ import { classAtSource, classMapToSource, createSegmentationAdapter } from './se
 import type { OutputMap } from './types.ts';
 
 const media = process.env.SIGHTLINE_MEDIA_DIR ?? '';
-const djpeg = spawnSync('djpeg', ['-version']).error ? undefined : 'djpeg';
-
-/** The image as DATA.md's reference saw it: libjpeg-turbo's decode via djpeg (see golden.test.ts for why). */
-function referenceImage(name: string) {
-  if (!djpeg) return loadImageBgr(join(media, name));
-  const dir = mkdtempSync(join(tmpdir(), 'sightline-golden-'));
-  try {
-    const bmp = join(dir, `${name}.bmp`);
-    const r = spawnSync(djpeg, ['-bmp', '-outfile', bmp, join(media, name)]);
-    if (r.status !== 0) throw new Error(`djpeg failed on ${name}: ${r.stderr}`);
-    return loadImageBgr(bmp);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+const djpeg = hasDjpeg;
 
 /** Run `modelId` on `images` as one batch; its outputs, the geometry of each image, and the loaded model. */
 async function infer(modelId: string, images: string[]) {
@@ -43,7 +26,13 @@ async function infer(modelId: string, images: string[]) {
     const size = c * h * w;
     const input = new Float32Array(size * images.length);
     const geometries: Geometry[] = images.map((name, i) =>
-      preprocessInto(referenceImage(name), model.entry.preprocess, { width: w, height: h }, input, i * size),
+      preprocessInto(
+        referenceImage(join(media, name)),
+        model.entry.preprocess,
+        { width: w, height: h },
+        input,
+        i * size,
+      ),
     );
     const dims = nhwc ? [images.length, h, w, c] : [images.length, c, h, w];
     const out = await session.run({ [model.entry.input.name]: new ort.Tensor('float32', input, dims) });

@@ -1,38 +1,16 @@
 // Golden tests: both detectors on the reference images through onnxruntime-node, against DATA.md's verified outputs.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { Box, Detection } from '@sightline/shared';
 import ort from 'onnxruntime-node';
-import { loadImageBgr } from '../media/image.ts';
+import { hasDjpeg, referenceImage } from '../media/reference-image.ts';
 import { loadModel } from '../models/load.ts';
 import { preprocessInto } from '../preprocess/preprocess.ts';
 import { createDetectionAdapter, type OutputMap } from './adapter.ts';
 
 const media = process.env.SIGHTLINE_MEDIA_DIR ?? '';
-const djpeg = spawnSync('djpeg', ['-version']).error ? undefined : 'djpeg';
-
-/**
- * The image as the reference pipeline saw it: libjpeg-turbo's decode (what cv2.imread and DATA.md used), via
- * Debian's djpeg to a BMP that FFmpeg reads losslessly. FFmpeg's own JPEG decoder differs by 1-4 levels in
- * ~30 % of the pixels (IDCT and chroma upsampling), and the INT8 YOLOv8 model turns such noise into boxes that
- * move by 15 px. Everything after decoding (letterbox, model, adapter) is ours and bit-exact with cv2.
- */
-function referenceImage(name: string) {
-  if (!djpeg) return loadImageBgr(join(media, name));
-  const dir = mkdtempSync(join(tmpdir(), 'sightline-golden-'));
-  try {
-    const bmp = join(dir, `${name}.bmp`);
-    const r = spawnSync(djpeg, ['-bmp', '-outfile', bmp, join(media, name)]);
-    if (r.status !== 0) throw new Error(`djpeg failed on ${name}: ${r.stderr}`);
-    return loadImageBgr(bmp);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+const djpeg = hasDjpeg;
 
 async function detect(modelId: string, image: string, confidence: number, iou: number): Promise<Detection[]> {
   const model = await loadModel(modelId, { verify: false });
@@ -40,7 +18,7 @@ async function detect(modelId: string, image: string, confidence: number, iou: n
   try {
     const [, c, h, w] = model.entry.input.shape as [number, number, number, number];
     const input = new Float32Array(c * h * w);
-    const img = referenceImage(image);
+    const img = referenceImage(join(media, image));
     const geometry = preprocessInto(img, model.entry.preprocess, { width: w, height: h }, input);
     const out = await session.run({
       [model.entry.input.name]: new ort.Tensor('float32', input, [1, c, h, w]),

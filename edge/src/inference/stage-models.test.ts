@@ -2,38 +2,18 @@
 // made dynamic) on the reference images against DATA.md, wrong calls and malformed images refused without harm to
 // the pool, and close() rejecting what is pending.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { ClosedError } from '@sightline/shared';
 import type { ImageBuffer } from '../frame.ts';
-import { loadImageBgr } from '../media/image.ts';
+import { hasDjpeg, referenceImage } from '../media/reference-image.ts';
 import { type LoadedModel, loadModel } from '../models/load.ts';
 import { loadManifest } from '../models/manifest.ts';
 import { asDynamicBatch } from './dynamic-batch.ts';
 import { InferencePool, poolMethod, type SegmentResult } from './inference-pool.ts';
 
 const media = process.env.SIGHTLINE_MEDIA_DIR ?? '';
-const djpeg = spawnSync('djpeg', ['-version']).error ? undefined : 'djpeg';
-
-/**
- * The image as DATA.md's reference saw it: libjpeg-turbo's decode via djpeg (as golden-stages.test.ts does). Without
- * djpeg, our own decode, whose pixels differ a little: the tolerances widen (SCORE_TOL, AREA_TOL).
- */
-function referenceImage(name: string): ImageBuffer {
-  if (!djpeg) return loadImageBgr(join(media, name));
-  const dir = mkdtempSync(join(tmpdir(), 'sightline-stage-models-'));
-  try {
-    const bmp = join(dir, `${name}.bmp`);
-    const r = spawnSync(djpeg, ['-bmp', '-outfile', bmp, join(media, name)]);
-    if (r.status !== 0) throw new Error(`djpeg failed on ${name}: ${r.stderr}`);
-    return loadImageBgr(bmp);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+const djpeg = hasDjpeg;
 
 // A batch of two moves the INT8 model's scores (one activation scale per batch tensor; golden-stages.test.ts):
 // ±0.08 in a batch, ±0.03 alone. Areas ±3 points. Our own decode (no djpeg) adds a little to each.
@@ -51,7 +31,7 @@ let classifier: LoadedModel;
 let deeplab: LoadedModel;
 
 before(async () => {
-  images = { dog: referenceImage('dog.jpg'), bus: referenceImage('bus.jpg') };
+  images = { dog: referenceImage(join(media, 'dog.jpg')), bus: referenceImage(join(media, 'bus.jpg')) };
   classifier = await loadModel('mobilenetv2_int8', { verify: false });
   deeplab = await loadModel('deeplabv3_mnv2_pascal_257', { verify: false });
 });

@@ -112,7 +112,7 @@ process.stdout.write(
     peakRssMb: peakRss / 2 ** 20,
     cpuCores: (cpu.user + cpu.system) / 1e6 / elapsed,
     stageMs,
-    reid: runtime.reidStats(),
+    reid: runtime.stageStats().reid,
     ...(values.soak ? { rssTimeline: timeline } : {}),
   })}\n`,
 );

@@ -84,7 +84,7 @@ console.log(row('total (decode to tracks)', of('totalMs')));
 const segmented = results.filter((r) => r.segmentation).length;
 const labelled = results.filter((r) => r.tracks.some((t) => t.classes)).length;
 console.log(
-  `\nsegmented frames ${segmented} (segment stage, whole run: ${segment?.frames ?? 0} frames, ${segment?.skipped ?? 0} skipped while behind)`,
+  `\nsegmented frames ${segmented} (segment stage, whole run: ${segment?.images ?? 0} frames, ${segment?.skipped ?? 0} skipped while behind)`,
 );
 console.log(
   `frames with labelled tracks ${labelled} (classify stage, whole run: ${classify?.images ?? 0} crops in ${classify?.calls ?? 0} calls, ${classify?.skipped ?? 0} frames skipped while behind)`,

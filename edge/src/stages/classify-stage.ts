@@ -3,41 +3,29 @@ import { ClassifyConfig, type ClassLabel, type Detection } from '@sightline/shar
 import type { z } from 'zod';
 import type { InferenceBackend } from '../inference/backend.ts';
 import { type CropSource, cropImage } from '../preprocess/crop.ts';
-import { CropBatcher } from '../reid/crop-batcher.ts';
+import { type LaneStats, StageLane } from './stage-lane.ts';
 import { openStagePool, type StagePoolOptions } from './stage-pool.ts';
 
-/** Counters of the stage since it started. */
-export interface ClassifyStats {
-  /** Images classified (crops and frames). */
-  images: number;
-  /** Model calls (images / calls = mean batch size). */
-  calls: number;
-  /** Requests that failed (their frames were published without labels). */
-  failures: number;
-  /** Frames it was due on but skipped because it was behind (tracks kept their labels). */
-  skipped: number;
-}
+/** Counters of the stage since it started (images: crops and frames classified). */
+export type ClassifyStats = LaneStats;
 
 export class ClassifyStage {
   readonly config: ClassifyConfig;
-  readonly #pool: InferenceBackend;
-  readonly #batcher: CropBatcher<ClassLabel[]>;
+  readonly #lane: StageLane<ClassLabel[]>;
   readonly #classes: Set<string> | undefined;
-  #failures = 0;
-  #skipped = 0;
 
   private constructor(config: ClassifyConfig, pool: InferenceBackend) {
     this.config = config;
-    this.#pool = pool;
     this.#classes = config.classes ? new Set(config.classes) : undefined;
     const classify = pool.classify?.bind(pool);
     if (!classify) throw new TypeError('the classify stage needs a backend that can classify()');
-    this.#batcher = new CropBatcher(
+    this.#lane = new StageLane(
+      pool,
       async (images) =>
         (await classify(images, { topK: config.topK })).labels.map((labels) =>
           labels.filter((l) => l.score >= config.minScore),
         ),
-      { maxBatch: pool.maxBatch, concurrency: config.sessions },
+      config,
     );
   }
 
@@ -53,31 +41,16 @@ export class ClassifyStage {
 
   /** The provider the sessions run on. */
   get provider(): string {
-    return this.#pool.provider;
+    return this.#lane.provider;
   }
 
   stats(): ClassifyStats {
-    return {
-      images: this.#batcher.crops,
-      calls: this.#batcher.calls,
-      failures: this.#failures,
-      skipped: this.#skipped,
-    };
+    return this.#lane.stats();
   }
 
-  /**
-   * Whether frame `seq` of a stream gets this stage: one in `every`, and only while the stage keeps up. When a full
-   * batch is already waiting, the frame is skipped (and counted) rather than queued: a frame waits for its stages
-   * and holds its stream's frames behind it, so a stage that falls behind would otherwise add its whole backlog to
-   * every stream's latency.
-   */
+  /** Whether frame `seq` of a stream gets classified (StageLane.runsOn: one in `every`, while it keeps up). */
   runsOn(seq: number): boolean {
-    if (seq % this.config.every !== 0) return false;
-    if (this.#batcher.queued >= this.#pool.maxBatch) {
-      this.#skipped++;
-      return false;
-    }
-    return true;
+    return this.#lane.runsOn(seq);
   }
 
   /** Which objects' crops are classified: of a configured class (all by default), at least minHeight tall. */
@@ -104,7 +77,7 @@ export class ClassifyStage {
       crops.push(crop);
     }
     if (crops.length) {
-      const labels = await this.#counted(this.#batcher.embed(crops));
+      const labels = await this.#lane.run(crops);
       index.forEach((di, k) => {
         out[di] = labels[k];
       });
@@ -116,21 +89,12 @@ export class ClassifyStage {
   async frame(frame: CropSource): Promise<ClassLabel[]> {
     // A copy: the pool transfers what it is given, and the frame's pixels also feed crops and thumbnails.
     const image = { data: frame.data.slice(), width: frame.width, height: frame.height };
-    const [labels] = await this.#counted(this.#batcher.embed([image]));
+    const [labels] = await this.#lane.run([image]);
     return labels ?? [];
-  }
-
-  async #counted<T>(p: Promise<T>): Promise<T> {
-    try {
-      return await p;
-    } catch (err) {
-      this.#failures++;
-      throw err;
-    }
   }
 
   /** Stop the sessions. Safe to call twice. */
   close(): Promise<void> {
-    return this.#pool.close();
+    return this.#lane.close();
   }
 }

@@ -18,6 +18,7 @@ import {
   loadModel,
   readTunings,
   storeTuning,
+  type Tuning,
 } from '@sightline/edge';
 import {
   type InferRequest,
@@ -64,6 +65,22 @@ class IdleBackend extends EventEmitter implements InferenceBackend {
 
 const silent = { info: () => {}, warn: () => {}, error: () => {} };
 
+/** A tuning of MODEL on this host (1 session x 2 threads, spinning), measured for the model file `sha256`. */
+function storedTuning(sha256: string): Tuning {
+  return {
+    ...hostIdentity(),
+    model: MODEL,
+    sha256,
+    provider: 'cpu',
+    measuredAt: '2026-01-02T03:04:05.000Z',
+    budgetMs: 250,
+    secondsPerCandidate: 3,
+    layout: { sessions: 1, intraOpThreads: 2, spinning: true },
+    withinBudget: true,
+    table: [],
+  };
+}
+
 async function startWorker(options: Partial<OverflowWorkerOptions>) {
   const worker = new OverflowWorker({
     models: [MODEL],
@@ -80,21 +97,7 @@ describe('OverflowWorker with a stored tuning', () => {
   test('a model whose inference sets no layout field starts with the tuned layout; explicit settings win', async () => {
     const stateDir = mkdtempSync(join(tmpdir(), 'sightline-worker-tuning-'));
     try {
-      storeTuning(
-        {
-          ...hostIdentity(),
-          model: MODEL,
-          sha256: model.entry.sha256,
-          provider: 'cpu',
-          measuredAt: '2026-01-02T03:04:05.000Z',
-          budgetMs: 250,
-          secondsPerCandidate: 3,
-          layout: { sessions: 1, intraOpThreads: 2, spinning: true },
-          withinBudget: true,
-          table: [],
-        },
-        stateDir,
-      );
+      storeTuning(storedTuning(model.entry.sha256), stateDir);
       const seen: unknown[] = [];
       const factory: InferenceBackendFactory = async (o) => {
         seen.push(o.inference);
@@ -132,21 +135,7 @@ describe('OverflowWorker with a stale tuning', () => {
   test('a tuning of another model file is measured again before the model starts, stored and used', async () => {
     const stateDir = mkdtempSync(join(tmpdir(), 'sightline-worker-retune-'));
     try {
-      storeTuning(
-        {
-          ...hostIdentity(),
-          model: MODEL,
-          sha256: 'c'.repeat(64),
-          provider: 'cpu',
-          measuredAt: '2026-01-02T03:04:05.000Z',
-          budgetMs: 250,
-          secondsPerCandidate: 3,
-          layout: { sessions: 1, intraOpThreads: 2, spinning: true },
-          withinBudget: true,
-          table: [],
-        },
-        stateDir,
-      );
+      storeTuning(storedTuning('c'.repeat(64)), stateDir);
       const seen: { sessions?: number; intraOpThreads?: number }[] = [];
       /** Answers at once; its measured rate does not matter, only that every layout runs. */
       class QuickBackend extends IdleBackend {

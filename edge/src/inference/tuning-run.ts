@@ -5,7 +5,6 @@ import type { InferenceBackend, InferenceBackendFactory } from './backend.ts';
 import { batchedEntry } from './dynamic-batch.ts';
 import {
   chooseLayout,
-  describeLayout,
   hostIdentity,
   type InferenceInput,
   type TunedLayout,
